@@ -1,0 +1,29 @@
+# Everything a fresh clone needs, from nothing but python3.
+VENV := .venv
+BIN := $(VENV)/bin
+INSTALLED := $(VENV)/.installed
+DEMO_DB := baoxiu.db
+
+.PHONY: test console lint bench clean
+
+$(INSTALLED): pyproject.toml
+	test -x $(BIN)/python || python3 -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[test]"
+	touch $(INSTALLED)
+
+test: $(INSTALLED)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/pytest
+
+lint: $(INSTALLED)
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+console: $(INSTALLED)
+	$(BIN)/baoxiu directory load bot/demo_estate.toml
+	$(BIN)/baoxiu console
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis

@@ -1,0 +1,1 @@
+"""Channel adapters, the command line and the server: everything that talks to the outside."""

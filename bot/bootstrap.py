@@ -1,0 +1,39 @@
+"""The composition root: builds engines and units of work from config, inside functions only."""
+
+from __future__ import annotations
+
+from sqlalchemy import Engine
+
+from bot.config import Config
+from core.errors import DomainError
+from core.ports import UnitOfWork
+from storage.db import make_engine, upgrade
+from storage.uow import SqlAlchemyUnitOfWork
+
+
+def open_database(config: Config) -> Engine:
+    """An engine on an up-to-date schema (an empty or older database is upgraded first)."""
+    engine = make_engine(config.database.url)
+    upgrade(engine)
+    return engine
+
+
+def unit_of_work(engine: Engine) -> UnitOfWork:
+    return SqlAlchemyUnitOfWork(engine)
+
+
+def estate_code(uow: UnitOfWork, config: Config, requested: str | None = None) -> str:
+    """The estate a command works on: asked for, configured, or the only one there is."""
+    codes = uow.directory.codes()
+    wanted = requested or config.app.estate
+    if wanted:
+        match = next((code for code in codes if code.upper() == wanted.upper()), None)
+        if match is None:
+            known = ", ".join(codes) or "none"
+            raise DomainError(f'estate "{wanted}" is not in the database (loaded: {known})')
+        return match
+    if not codes:
+        raise DomainError("no estate is loaded yet; run `baoxiu directory load FILE.toml` first")
+    if len(codes) > 1:
+        raise DomainError(f"several estates are loaded ({', '.join(codes)}); set [app] estate or pass --estate")
+    return codes[0]

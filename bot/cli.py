@@ -1,0 +1,404 @@
+"""`baoxiu` on the command line: one clear line and exit status 2 for a bad setup, never a traceback."""
+
+from __future__ import annotations
+
+import json
+import sys
+import tomllib
+from collections.abc import Callable
+from dataclasses import asdict
+from datetime import UTC, date, datetime, time
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from bot import bootstrap
+from bot.config import Config, ConfigError, load_config
+from core.directory import DirectoryError, Estate, Resident, parse_directory
+from core.errors import DomainError
+from core.lifecycle import STATUS_WORDS
+from core.location import find_place
+from core.model import (
+    FEEDBACK_CATEGORIES,
+    REPAIR_CATEGORIES,
+    Actor,
+    Location,
+    Source,
+    Status,
+    Ticket,
+    TicketKind,
+    Urgency,
+)
+from core.ports import TicketQuery, UnitOfWork
+from core.services import create_ticket, find_ticket
+from core.tickets import TicketDraft
+from storage.db import DatabaseError, schema_state
+
+F = TypeVar("F", bound=Callable[..., Any])
+SETUP_ERROR = 2
+
+
+class Context:
+    """What every command shares: the config, read once, and the database, opened on first use."""
+
+    def __init__(self, config_path: str | None) -> None:
+        self.config_path = config_path
+        self._config: Config | None = None
+
+    @property
+    def config(self) -> Config:
+        if self._config is None:
+            self._config = load_config(self.config_path)
+        return self._config
+
+    def uow(self) -> UnitOfWork:
+        return bootstrap.unit_of_work(bootstrap.open_database(self.config))
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+class BaoxiuGroup(click.Group):
+    """Turns the errors a user can cause into one line on stderr."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (ConfigError, DatabaseError) as error:
+            click.echo(f"baoxiu: {error}", err=True)
+            sys.exit(SETUP_ERROR)
+        except DirectoryError as error:
+            click.echo(f"baoxiu: the directory was not loaded; {len(error.problems)} problem(s):", err=True)
+            for problem in error.problems:
+                click.echo(f"  {problem}", err=True)
+            sys.exit(SETUP_ERROR)
+        except DomainError as error:
+            click.echo(f"baoxiu: {error}", err=True)
+            sys.exit(1)
+
+
+@click.group(cls=BaoxiuGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False),
+    envvar="BAOXIU_CONFIG",
+    help="Config file (TOML). Without one: SQLite at ./baoxiu.db and the console channel.",
+)
+@click.version_option(package_name="baoxiu")
+@click.pass_context
+def cli(ctx: click.Context, config_path: str | None) -> None:
+    """baoxiu (报修): a chat-first repair and feedback desk."""
+    ctx.obj = Context(config_path)
+
+
+pass_context = click.make_pass_decorator(Context)
+
+
+# --- db ---------------------------------------------------------------------------------------
+
+
+@cli.group()
+def db() -> None:
+    """The database schema."""
+
+
+@db.command("upgrade")
+@pass_context
+def db_upgrade(context: Context) -> None:
+    """Create or upgrade the schema to this version of baoxiu."""
+    from storage.db import make_engine, upgrade
+
+    engine = make_engine(context.config.database.url)
+    before, head = upgrade(engine)
+    if before == head:
+        click.echo(f"database is up to date (revision {head})")
+    else:
+        click.echo(f"database upgraded from {before or 'empty'} to revision {head}")
+
+
+@db.command("status")
+@pass_context
+def db_status(context: Context) -> None:
+    """Show the schema revision of the database and of this baoxiu."""
+    from storage.db import make_engine
+
+    current, head = schema_state(make_engine(context.config.database.url))
+    click.echo(f"database revision: {current or 'empty'}; this baoxiu: {head}")
+
+
+# --- directory --------------------------------------------------------------------------------
+
+
+@cli.group()
+def directory() -> None:
+    """The estate directory: places, staff, residents, groups."""
+
+
+@directory.command("load")
+@click.argument("file", type=click.Path(dir_okay=False))
+@pass_context
+def directory_load(context: Context, file: str) -> None:
+    """Load FILE.toml; loading it again changes only what was edited."""
+    estate = read_directory(Path(file))
+    with context.uow() as uow:
+        report = uow.directory.sync(estate)
+        uow.commit()
+    if not report.changed:
+        click.echo(f"{estate.code} {estate.name}: no changes")
+        return
+    click.echo(f"{estate.code} {estate.name}: loaded")
+    for label, counts in (("added", report.added), ("updated", report.updated), ("deactivated", report.deactivated)):
+        if counts:
+            click.echo(f"  {label}: " + ", ".join(f"{n} {kind}" for kind, n in sorted(counts.items())))
+
+
+def read_directory(file: Path) -> Estate:
+    try:
+        data = tomllib.loads(file.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"directory file {file} does not exist") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"directory file {file} is not UTF-8 text") from None
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(f"{file}: TOML syntax error: {error}") from None
+    return parse_directory(data)
+
+
+# --- tickets ----------------------------------------------------------------------------------
+
+
+@cli.group()
+def tickets() -> None:
+    """Create, list and show tickets."""
+
+
+def _match_reporter(estate: Estate, text: str) -> Resident | None:
+    wanted = text.strip().casefold()
+    for resident in estate.residents:
+        names = {resident.name.casefold(), *(part.casefold() for part in resident.name.split())}
+        if wanted in names or (resident.phone and wanted == resident.phone):
+            return resident
+    return None
+
+
+@tickets.command("create")
+@click.option("--kind", type=click.Choice([k.value for k in TicketKind]), default="repair", show_default=True)
+@click.option(
+    "--source",
+    type=click.Choice([Source.FRONT_DESK.value, Source.PATROL.value, Source.PREVENTIVE.value]),
+    default=Source.FRONT_DESK.value,
+    show_default=True,
+    help="front_desk: a call or a walk-in; patrol: found on an inspection round; preventive: planned work.",
+)
+@click.option("--location", required=True, help="A room (1-1-1201, 1栋1单元1201) or a common area (garage).")
+@click.option("--description", required=True, help="What is wrong, in the reporter's words.")
+@click.option(
+    "--category",
+    required=True,
+    type=click.Choice(sorted(set(REPAIR_CATEGORIES) | set(FEEDBACK_CATEGORIES))),
+    help=f"Repair: {', '.join(REPAIR_CATEGORIES)}. Feedback: {', '.join(FEEDBACK_CATEGORIES)}.",
+)
+@click.option("--urgency", type=click.Choice([u.value for u in Urgency]), default="normal", show_default=True)
+@click.option("--reporter", default="", help="A resident's name or phone, or who called (name and number).")
+@click.option("--anonymous", is_flag=True, help="Feedback only: hide the reporter's name from staff.")
+@click.option("--estate", "estate_option", default=None, help="Estate code, when several are loaded.")
+@click.option("--json", "as_json", is_flag=True, help="Print the new ticket as JSON.")
+@pass_context
+def tickets_create(
+    context: Context,
+    kind: str,
+    source: str,
+    location: str,
+    description: str,
+    category: str,
+    urgency: str,
+    reporter: str,
+    anonymous: bool,
+    estate_option: str | None,
+    as_json: bool,
+) -> None:
+    """Open a ticket for a phone call, a walk-in or a patrol finding."""
+    ticket_kind = TicketKind(kind)
+    if anonymous and ticket_kind is not TicketKind.FEEDBACK:
+        raise click.BadParameter("only feedback can be anonymous", param_hint="--anonymous")
+    with context.uow() as uow:
+        code = bootstrap.estate_code(uow, context.config, estate_option)
+        estate = uow.directory.get(code)
+        assert estate is not None
+        place = find_place(estate, location, fuzzy=False)
+        if place.candidates:
+            raise click.BadParameter(f"which one: {' or '.join(place.candidates)}?", param_hint="--location")
+        resident = _match_reporter(estate, reporter) if reporter else None
+        default_reporter = {"patrol": "patrol", "preventive": "preventive plan"}.get(source, "front desk")
+        draft = TicketDraft(
+            kind=ticket_kind,
+            source=Source(source),
+            location=Location(room=place.room, common_area=place.common_area, text=None if place.found else location),
+            category=category,
+            description=description,
+            urgency=Urgency(urgency),
+            reporter=resident.name if resident else (reporter or default_reporter),
+            reporter_resident_id=resident.id if resident else None,
+            reporter_contact=(resident.phone if resident else reporter),
+            anonymous=anonymous,
+            department=(
+                estate.department_for(category).name
+                if ticket_kind is TicketKind.FEEDBACK and estate.department_for(category)
+                else ""
+            ),  # type: ignore[union-attr]
+        )
+        ticket = create_ticket(
+            uow, draft, code, Actor("operator", "command line"), now(), context.config.zone, context.config.sla.policy()
+        )
+        uow.commit()
+    if as_json:
+        click.echo(json.dumps(ticket_json(ticket, context.config), ensure_ascii=False, indent=2))
+        return
+    click.echo(
+        f"created {ticket.number}: {ticket.kind} · {ticket.category} · {ticket.urgency} · {ticket.location.label()}"
+    )
+    if ticket.location.needs_review:
+        click.echo("  the location is not in the directory; it is flagged for staff review", err=True)
+
+
+def _parse_since(value: str | None, config: Config) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        if len(value) == 10:
+            return datetime.combine(date.fromisoformat(value), time(), config.zone).astimezone(UTC)
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(f'"{value}" is not a date like 2026-11-27', param_hint="--since") from None
+    return (parsed if parsed.tzinfo else parsed.replace(tzinfo=config.zone)).astimezone(UTC)
+
+
+@tickets.command("list")
+@click.option("--status", type=click.Choice([s.value for s in Status]), default=None)
+@click.option("--since", default=None, help="Only tickets created on or after this date (YYYY-MM-DD, local).")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON array.")
+@pass_context
+def tickets_list(context: Context, status: str | None, since: str | None, as_json: bool) -> None:
+    """List tickets, oldest first."""
+    query = TicketQuery(status=Status(status) if status else None, since=_parse_since(since, context.config))
+    with context.uow() as uow:
+        found = uow.tickets.list(query)
+    if as_json:
+        click.echo(json.dumps([ticket_json(t, context.config) for t in found], ensure_ascii=False, indent=2))
+        return
+    if not found:
+        click.echo("no tickets")
+        return
+    for t in found:
+        created = t.created_at.astimezone(context.config.zone).strftime("%Y-%m-%d %H:%M")
+        click.echo(
+            f"{t.number}  {created}  {t.status:<11} {t.urgency:<9} {t.category:<15} "
+            f"{t.location.label()}  {t.assignee_name or '-'}"
+        )
+
+
+@tickets.command("show")
+@click.argument("reference")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON with the full history.")
+@pass_context
+def tickets_show(context: Context, reference: str, as_json: bool) -> None:
+    """Show one ticket (by number or id) with its full history."""
+    with context.uow() as uow:
+        ticket = find_ticket(uow, reference)
+    zone = context.config.zone
+    if as_json:
+        data = ticket_json(ticket, context.config)
+        data["history"] = [
+            {
+                "at": e.at.isoformat(),
+                "actor": {"kind": e.actor.kind, "name": e.actor.name, "id": e.actor.id},
+                "action": e.action,
+                "from_status": e.from_status.value if e.from_status else None,
+                "to_status": e.to_status.value,
+                "details": e.details,
+            }
+            for e in ticket.history
+        ]
+        click.echo(json.dumps(data, ensure_ascii=False, indent=2))
+        return
+    local = lambda moment: moment.astimezone(zone).strftime("%Y-%m-%d %H:%M")  # noqa: E731
+    review = "  (not in the directory: needs review)" if ticket.location.needs_review else ""
+    lines = [
+        f"{ticket.number}  {ticket.kind} · {ticket.category} · {ticket.urgency}",
+        f"status:      {STATUS_WORDS[ticket.status]}",
+        f"location:    {ticket.location.label()}{review}",
+        f"description: {ticket.description}",
+        f"source:      {ticket.source}",
+        f"reporter:    {ticket.reporter}{' (anonymous to staff)' if ticket.anonymous else ''}"
+        + (
+            f", {ticket.reporter_contact}"
+            if ticket.reporter_contact and ticket.reporter_contact != ticket.reporter
+            else ""
+        ),
+        f"assignee:    {ticket.assignee_name or '-'}"
+        + (f"  department: {ticket.department}" if ticket.department else ""),
+        f"created:     {local(ticket.created_at)}",
+    ]
+    if ticket.response_due and ticket.resolve_due:
+        lines.append(f"due:         respond by {local(ticket.response_due)}, fix by {local(ticket.resolve_due)}")
+    if ticket.rating is not None:
+        lines.append(f"rating:      {ticket.rating}/5 {ticket.rating_comment}".rstrip())
+    if ticket.rework_count:
+        lines.append(f"rework:      {ticket.rework_count}")
+    lines.append("history:")
+    for e in ticket.history:
+        move = f"{e.from_status or '-'} → {e.to_status}" if e.from_status != e.to_status else str(e.to_status)
+        extra = "  " + json.dumps(e.details, ensure_ascii=False) if e.details else ""
+        lines.append(f"  {local(e.at)}  {e.actor.name:<14} {e.action:<12} {move}{extra}")
+    click.echo("\n".join(lines))
+
+
+def ticket_json(ticket: Ticket, config: Config) -> dict[str, Any]:
+    """The JSON shape of DESIGN.md §3, which other tools rely on."""
+
+    def iso(moment: datetime | None) -> str | None:
+        return moment.astimezone(config.zone).isoformat() if moment else None
+
+    return {
+        "id": ticket.id,
+        "number": ticket.number,
+        "estate": ticket.estate_code,
+        "kind": ticket.kind.value,
+        "status": ticket.status.value,
+        "category": ticket.category,
+        "urgency": ticket.urgency.value,
+        "location": ticket.location.label(),
+        "location_detail": {
+            "room": ticket.location.room,
+            "common_area": ticket.location.common_area,
+            "text": ticket.location.text,
+            "needs_review": ticket.location.needs_review,
+        },
+        "description": ticket.description,
+        "source": ticket.source.value,
+        "reporter": ticket.reporter,
+        "reporter_contact": ticket.reporter_contact,
+        "anonymous": ticket.anonymous,
+        "verified": ticket.verified,
+        "assignee": ticket.assignee_name or None,
+        "department": ticket.department or None,
+        "attachments": [asdict(a) for a in ticket.attachments],
+        "created_at": iso(ticket.created_at),
+        "milestones": {name: iso(at) for name, at in ticket.milestones.items()},
+        "response_due": iso(ticket.response_due),
+        "resolve_due": iso(ticket.resolve_due),
+        "materials": [asdict(m) for m in ticket.materials],
+        "cost": ticket.cost,
+        "resolution": ticket.resolution or None,
+        "acceptance": ticket.acceptance or None,
+        "rating": ticket.rating,
+        "rating_comment": ticket.rating_comment or None,
+        "rework_count": ticket.rework_count,
+    }
+
+
+def main() -> None:
+    cli(prog_name="baoxiu")

@@ -1,0 +1,238 @@
+"""The TOML configuration: every key typed, documented in config.example.toml, and checked."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+import types
+import typing
+import zoneinfo
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from core.directory import closest
+from core.model import Urgency
+from core.sla import SlaPolicy, Window
+
+DEFAULT_DATABASE_URL = "sqlite:///baoxiu.db"
+
+
+class ConfigError(Exception):
+    """A problem with the configuration, said in one line."""
+
+
+@dataclass(frozen=True)
+class AppSection:
+    locale: str = "zh_CN"
+    timezone: str = "Asia/Shanghai"
+    estate: str = ""  # the estate code to use when the database holds several
+
+
+@dataclass(frozen=True)
+class DatabaseSection:
+    url: str = DEFAULT_DATABASE_URL
+
+
+@dataclass(frozen=True)
+class ServerSection:
+    host: str = "127.0.0.1"
+    port: int = 8080
+
+
+@dataclass(frozen=True)
+class TelegramSection:
+    token: str = ""
+    mode: str = "polling"
+    base_url: str = "https://api.telegram.org/bot"
+    base_file_url: str = "https://api.telegram.org/file/bot"
+    webhook_url: str = ""
+    webhook_secret: str = ""
+
+
+@dataclass(frozen=True)
+class WechatSection:
+    app_id: str = ""
+    app_secret: str = ""
+    token: str = ""
+    encoding_aes_key: str = ""
+    api_base_url: str = "https://api.weixin.qq.com/cgi-bin/"
+
+
+@dataclass(frozen=True)
+class WecomSection:
+    corp_id: str = ""
+    agent_id: int = 0
+    secret: str = ""
+    token: str = ""
+    encoding_aes_key: str = ""
+    api_base_url: str = "https://qyapi.weixin.qq.com/cgi-bin/"
+
+
+@dataclass(frozen=True)
+class SlaSection:
+    emergency_response_minutes: int = 15
+    emergency_resolve_hours: int = 4
+    urgent_response_minutes: int = 60
+    urgent_resolve_hours: int = 24
+    normal_response_minutes: int = 240
+    normal_resolve_hours: int = 72
+
+    def policy(self) -> SlaPolicy:
+        return SlaPolicy(
+            {
+                urgency: Window(
+                    timedelta(minutes=getattr(self, f"{urgency.value}_response_minutes")),
+                    timedelta(hours=getattr(self, f"{urgency.value}_resolve_hours")),
+                )
+                for urgency in Urgency
+            }
+        )
+
+
+@dataclass(frozen=True)
+class TriageSection:
+    pass
+
+
+@dataclass(frozen=True)
+class Config:
+    app: AppSection = field(default_factory=AppSection)
+    database: DatabaseSection = field(default_factory=DatabaseSection)
+    server: ServerSection = field(default_factory=ServerSection)
+    telegram: TelegramSection = field(default_factory=TelegramSection)
+    wechat: WechatSection = field(default_factory=WechatSection)
+    wecom: WecomSection = field(default_factory=WecomSection)
+    sla: SlaSection = field(default_factory=SlaSection)
+    triage: TriageSection = field(default_factory=TriageSection)
+    path: Path | None = None
+
+    @property
+    def zone(self) -> zoneinfo.ZoneInfo:
+        return zoneinfo.ZoneInfo(self.app.timezone)
+
+
+SECTIONS: dict[str, type[Any]] = {
+    f.name: typing.get_type_hints(Config)[f.name] for f in dataclasses.fields(Config) if f.name != "path"
+}
+
+
+def known_keys() -> dict[str, list[str]]:
+    return {name: [f.name for f in dataclasses.fields(section)] for name, section in SECTIONS.items()}
+
+
+def _type_name(expected: Any) -> str:
+    return {str: "a string", int: "a whole number", bool: "true or false", float: "a number"}.get(
+        expected, str(expected)
+    )
+
+
+def _check_type(where: str, value: Any, expected: Any) -> Any:
+    origin = typing.get_origin(expected)
+    if origin in (typing.Union, types.UnionType):
+        options = typing.get_args(expected)
+        if value is None and type(None) in options:
+            return None
+        expected = next(option for option in options if option is not type(None))
+        origin = typing.get_origin(expected)
+    if origin is list:
+        (item,) = typing.get_args(expected)
+        if not isinstance(value, list):
+            raise ConfigError(f"{where}: must be a list of {_type_name(item)[2:]}s")
+        return [_check_type(f"{where}[{i}]", v, item) for i, v in enumerate(value)]
+    if origin is dict:
+        _, item = typing.get_args(expected)
+        if not isinstance(value, dict):
+            raise ConfigError(f"{where}: must be a table")
+        return {k: _check_type(f"{where}.{k}", v, item) for k, v in value.items()}
+    if expected is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if expected is int and isinstance(value, bool):
+        raise ConfigError(f"{where}: must be {_type_name(int)}, not {value!r}")
+    if not isinstance(value, expected):
+        raise ConfigError(f"{where}: must be {_type_name(expected)}, not {value!r}")
+    return value
+
+
+def _from_environment(section: str, key: str, expected: Any, environ: typing.Mapping[str, str]) -> Any:
+    """`BAOXIU_TELEGRAM_TOKEN` and the like, so secrets stay out of files."""
+    raw = environ.get(f"BAOXIU_{section.upper()}_{key.upper()}")
+    if raw is None:
+        return None
+    if expected is int:
+        try:
+            return int(raw)
+        except ValueError:
+            raise ConfigError(f"BAOXIU_{section.upper()}_{key.upper()}: must be a whole number") from None
+    if expected is str:
+        return raw
+    return None
+
+
+def parse_config(data: dict[str, Any], environ: typing.Mapping[str, str], path: Path | None = None) -> Config:
+    sections: dict[str, Any] = {}
+    for name, value in data.items():
+        if name not in SECTIONS:
+            raise ConfigError(f"unknown section [{name}]{closest(name, list(SECTIONS))}")
+        if not isinstance(value, dict):
+            raise ConfigError(f"[{name}] must be a table")
+    for name, section in SECTIONS.items():
+        raw = data.get(name, {})
+        hints = typing.get_type_hints(section)
+        known = [f.name for f in dataclasses.fields(section)]
+        values: dict[str, Any] = {}
+        for key, value in raw.items():
+            if key not in known:
+                raise ConfigError(f"unknown key {name}.{key}{closest(key, known)}")
+            values[key] = _check_type(f"{name}.{key}", value, hints[key])
+        for key in known:
+            from_env = _from_environment(name, key, hints[key], environ)
+            if from_env is not None:
+                values[key] = from_env
+        sections[name] = section(**values)
+    config = Config(**sections, path=path)
+    _check_values(config)
+    return config
+
+
+def _check_values(config: Config) -> None:
+    if config.app.locale not in ("zh_CN", "en"):
+        raise ConfigError(f'app.locale: "{config.app.locale}" is not zh_CN or en')
+    try:
+        zoneinfo.ZoneInfo(config.app.timezone)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(f'app.timezone: "{config.app.timezone}" is not a time zone (e.g. Asia/Shanghai)') from None
+    if config.telegram.mode not in ("polling", "webhook"):
+        raise ConfigError(f'telegram.mode: "{config.telegram.mode}" is not "polling" or "webhook"')
+    if not 0 < config.server.port < 65536:
+        raise ConfigError(f"server.port: {config.server.port} is not a port number")
+    for key, value in dataclasses.asdict(config.sla).items():
+        if value <= 0:
+            raise ConfigError(f"sla.{key}: must be greater than 0")
+
+
+def load_config(path: str | Path | None = None, environ: typing.Mapping[str, str] | None = None) -> Config:
+    """The file named by --config or BAOXIU_CONFIG, or the defaults when there is none."""
+    environ = os.environ if environ is None else environ
+    chosen = path or environ.get("BAOXIU_CONFIG")
+    if not chosen:
+        return parse_config({}, environ)
+    file = Path(chosen)
+    try:
+        text = file.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"config file {file} does not exist") from None
+    except OSError as error:
+        raise ConfigError(f"cannot read config file {file}: {error.strerror}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"config file {file} is not UTF-8 text") from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(f"{file}: TOML syntax error: {error}") from None
+    try:
+        return parse_config(data, environ, file)
+    except ConfigError as error:
+        raise ConfigError(f"{file}: {error}") from None

@@ -1,0 +1,1 @@
+"""The baoxiu domain: tickets, the directory, dialogue and rules. Standard library only."""

@@ -1,0 +1,280 @@
+"""The ticket lifecycle as one table: which action moves a ticket from which status to which."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from typing import Any
+
+from core.errors import DomainError, IllegalTransition
+from core.model import (
+    OPEN_STATUSES,
+    Actor,
+    HistoryEvent,
+    Material,
+    Status,
+    Ticket,
+    TicketKind,
+)
+from core.sla import SlaPolicy
+
+
+class Action(enum.StrEnum):
+    CREATE = "create"
+    ASSIGN = "assign"
+    REASSIGN = "reassign"
+    DECLINE = "decline"
+    ACCEPT = "accept"
+    ON_THE_WAY = "on_the_way"
+    ARRIVE = "arrive"
+    START = "start"
+    HOLD = "hold"
+    RESUME = "resume"
+    RESOLVE = "resolve"
+    CONFIRM_FIX = "confirm_fix"
+    REWORK = "rework"
+    CLOSE = "close"
+    SELF_RESOLVE = "self_resolve"
+    CLOSE_OUT_OF_SCOPE = "close_out_of_scope"
+    CANCEL = "cancel"
+    RATE = "rate"
+    CHASE = "chase"
+    JOIN = "join"
+    REPLY = "reply"
+    NOTE = "note"
+
+
+S = Status
+R, F = TicketKind.REPAIR, TicketKind.FEEDBACK
+WORKING = frozenset({S.ACCEPTED, S.IN_PROGRESS, S.ON_HOLD})
+BOTH = (R, F)
+
+
+@dataclass(frozen=True)
+class Transition:
+    action: Action
+    kinds: tuple[TicketKind, ...]
+    sources: frozenset[Status]
+    target: Status | None  # None: the action is recorded and the status stays
+
+
+def _rows(
+    *rows: tuple[Action, tuple[TicketKind, ...], set[Status] | frozenset[Status], Status | None],
+) -> dict[tuple[Action, TicketKind], Transition]:
+    table: dict[tuple[Action, TicketKind], Transition] = {}
+    for action, kinds, sources, target in rows:
+        for kind in kinds:
+            table[(action, kind)] = Transition(action, kinds, frozenset(sources), target)
+    return table
+
+
+# action                       kinds  from                                  to
+TRANSITIONS = _rows(
+    (Action.ASSIGN,             BOTH, {S.NEW},                              S.ASSIGNED),
+    (Action.REASSIGN,           BOTH, {S.ASSIGNED, *WORKING},               S.ASSIGNED),
+    (Action.DECLINE,            BOTH, {S.ASSIGNED},                         S.NEW),
+    (Action.ACCEPT,             BOTH, {S.ASSIGNED},                         S.ACCEPTED),
+    (Action.ON_THE_WAY,         (R,), {S.ACCEPTED},                         None),
+    (Action.ARRIVE,             (R,), {S.ACCEPTED},                         None),
+    (Action.START,              (R,), {S.ACCEPTED},                         S.IN_PROGRESS),
+    (Action.HOLD,               BOTH, {S.ACCEPTED, S.IN_PROGRESS},          S.ON_HOLD),
+    (Action.RESUME,             BOTH, {S.ON_HOLD},                          S.IN_PROGRESS),
+    (Action.RESOLVE,            (R,), {S.ACCEPTED, S.IN_PROGRESS},          S.RESOLVED),
+    # A department answers feedback without the on-site steps of a repair.
+    (Action.RESOLVE,            (F,), {S.ASSIGNED, S.ACCEPTED, S.IN_PROGRESS}, S.RESOLVED),
+    (Action.CONFIRM_FIX,        BOTH, {S.RESOLVED},                         S.CLOSED),
+    (Action.REWORK,             BOTH, {S.RESOLVED},                         S.ASSIGNED),
+    (Action.CLOSE,              BOTH, {S.RESOLVED},                         S.CLOSED),
+    (Action.SELF_RESOLVE,       (R,), {S.NEW},                              S.CLOSED),
+    (Action.CLOSE_OUT_OF_SCOPE, (F,), {S.NEW},                              S.CLOSED),
+    (Action.CANCEL,             BOTH, {S.NEW, S.ASSIGNED, *WORKING},        S.CANCELLED),
+    (Action.RATE,               BOTH, {S.CLOSED},                           None),
+    (Action.CHASE,              BOTH, OPEN_STATUSES - {S.RESOLVED},         None),
+    (Action.JOIN,               BOTH, OPEN_STATUSES,                        None),
+    (Action.REPLY,              (F,), OPEN_STATUSES,                        None),
+    (Action.NOTE,               BOTH, frozenset(Status),                    None),
+)  # fmt: skip
+
+MILESTONES: dict[Action, str] = {
+    Action.ASSIGN: "assigned",
+    Action.REASSIGN: "assigned",
+    Action.ACCEPT: "accepted",
+    Action.ON_THE_WAY: "on_the_way",
+    Action.ARRIVE: "arrived",
+    Action.START: "started",
+    Action.HOLD: "on_hold",
+    Action.RESUME: "resumed",
+    Action.RESOLVE: "resolved",
+    Action.CONFIRM_FIX: "closed",
+    Action.CLOSE: "closed",
+    Action.SELF_RESOLVE: "closed",
+    Action.CLOSE_OUT_OF_SCOPE: "closed",
+    Action.REWORK: "reworked",
+    Action.CANCEL: "cancelled",
+    Action.RATE: "rated",
+}
+
+STATUS_WORDS = {
+    S.NEW: "new",
+    S.ASSIGNED: "assigned",
+    S.ACCEPTED: "accepted",
+    S.IN_PROGRESS: "in progress",
+    S.ON_HOLD: "on hold",
+    S.RESOLVED: "resolved (awaiting acceptance)",
+    S.CLOSED: "closed",
+    S.CANCELLED: "cancelled",
+}
+
+
+def allowed_actions(ticket: Ticket) -> list[Action]:
+    """The actions the ticket can take next, in table order."""
+    return [
+        action for (action, kind), row in TRANSITIONS.items() if kind is ticket.kind and ticket.status in row.sources
+    ]
+
+
+def transition_for(ticket: Ticket, action: Action) -> Transition:
+    row = TRANSITIONS.get((action, ticket.kind))
+    if row is None:
+        raise IllegalTransition(f"a {ticket.kind.value} ticket cannot {action.value.replace('_', ' ')}")
+    if ticket.status not in row.sources:
+        raise IllegalTransition(
+            f"ticket {ticket.number or ticket.id} is {STATUS_WORDS[ticket.status]}; "
+            f"it cannot {action.value.replace('_', ' ')} now"
+        )
+    return row
+
+
+Effect = Callable[[Ticket, datetime, SlaPolicy, dict[str, Any]], None]
+
+
+def _require(details: dict[str, Any], key: str, action: Action) -> Any:
+    value = details.get(key)
+    if value in (None, ""):
+        raise DomainError(f"{action.value.replace('_', ' ')} needs {key.replace('_', ' ')}")
+    return value
+
+
+def _assign(ticket: Ticket, now: datetime, policy: SlaPolicy, details: dict[str, Any]) -> None:
+    ticket.assignee_name = _require(details, "assignee", Action.ASSIGN)
+    ticket.assignee_id = details.get("assignee_id")
+
+
+def _decline(ticket: Ticket, now: datetime, policy: SlaPolicy, details: dict[str, Any]) -> None:
+    _require(details, "reason", Action.DECLINE)
+    ticket.assignee_id = None
+    ticket.assignee_name = ""
+
+
+def _hold(ticket: Ticket, now: datetime, policy: SlaPolicy, details: dict[str, Any]) -> None:
+    _require(details, "reason", Action.HOLD)
+
+
+def _resume(ticket: Ticket, now: datetime, policy: SlaPolicy, details: dict[str, Any]) -> None:
+    """The deadline clock stands still while a ticket waits for parts or access."""
+    held_since = ticket.milestones.get("on_hold")
+    if held_since is not None and ticket.resolve_due is not None:
+        ticket.resolve_due += now - held_since
+
+
+def _resolve(ticket: Ticket, now: datetime, policy: SlaPolicy, details: dict[str, Any]) -> None:
+    if ticket.kind is TicketKind.FEEDBACK:
+        ticket.resolution = _require(details, "reply", Action.RESOLVE)
+    else:
+        ticket.resolution = details.get("note", "")
+    materials = tuple(details.get("materials", ()))
+    if not all(isinstance(m, Material) for m in materials):
+        raise DomainError("materials must be a list of materials")
+    cost = float(details.get("cost", sum(m.cost for m in materials)))
+    if cost < 0:
+        raise DomainError("cost cannot be negative")
+    ticket.materials, ticket.cost = materials, cost
+
+
+def _confirm(ticket: Ticket, now: datetime, policy: SlaPolicy, details: dict[str, Any]) -> None:
+    ticket.acceptance = "accepted"
+
+
+def _rework(ticket: Ticket, now: datetime, policy: SlaPolicy, details: dict[str, Any]) -> None:
+    _require(details, "reason", Action.REWORK)
+    ticket.acceptance = "rejected"
+    ticket.rework_count += 1
+    ticket.resolve_due = policy.resolve_due(ticket.urgency, now)
+
+
+def _rate(ticket: Ticket, now: datetime, policy: SlaPolicy, details: dict[str, Any]) -> None:
+    rating = details.get("rating")
+    if not isinstance(rating, int) or isinstance(rating, bool) or not 1 <= rating <= 5:
+        raise DomainError("a rating is a whole number from 1 to 5")
+    ticket.rating = rating
+    ticket.rating_comment = str(details.get("comment", ""))
+
+
+EFFECTS: dict[Action, Effect] = {
+    Action.ASSIGN: _assign,
+    Action.REASSIGN: _assign,
+    Action.DECLINE: _decline,
+    Action.HOLD: _hold,
+    Action.RESUME: _resume,
+    Action.RESOLVE: _resolve,
+    Action.CONFIRM_FIX: _confirm,
+    Action.REWORK: _rework,
+    Action.RATE: _rate,
+}
+
+
+def apply(
+    ticket: Ticket,
+    action: Action,
+    actor: Actor,
+    now: datetime,
+    policy: SlaPolicy | None = None,
+    **details: Any,
+) -> HistoryEvent:
+    """Take one step of the lifecycle and append it to the history; refuse an illegal one."""
+    row = transition_for(ticket, action)
+    effect = EFFECTS.get(action)
+    if effect is not None:
+        effect(ticket, now, policy or SlaPolicy(), details)
+    before = ticket.status
+    if row.target is not None:
+        ticket.status = row.target
+    if action in MILESTONES:
+        ticket.milestones[MILESTONES[action]] = now
+    return record(ticket, actor, now, action, before, details)
+
+
+def record(
+    ticket: Ticket,
+    actor: Actor,
+    now: datetime,
+    action: Action,
+    before: Status | None,
+    details: dict[str, Any],
+) -> HistoryEvent:
+    event = HistoryEvent(
+        at=now,
+        actor=actor,
+        action=action.value,
+        from_status=before,
+        to_status=ticket.status,
+        details={k: _plain(v) for k, v in details.items()},
+    )
+    ticket.history.append(event)
+    ticket.new_events.append(event)
+    return event
+
+
+def _plain(value: Any) -> Any:
+    """History details are stored as JSON, so dataclasses become dicts."""
+    if isinstance(value, Material):
+        return asdict(value)
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, enum.Enum):
+        return value.value
+    return value

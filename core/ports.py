@@ -1,0 +1,134 @@
+"""The ports core needs from storage: small abstract repositories and a unit of work."""
+
+from __future__ import annotations
+
+import abc
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from types import TracebackType
+from typing import Any, Self
+
+from core.directory import Estate
+from core.model import Status, Ticket
+
+
+@dataclass
+class SyncReport:
+    """What a directory load changed, per kind of entry."""
+
+    added: dict[str, int] = field(default_factory=dict)
+    updated: dict[str, int] = field(default_factory=dict)
+    deactivated: dict[str, int] = field(default_factory=dict)
+
+    def count(self, bucket: str, kind: str) -> None:
+        counts: dict[str, int] = getattr(self, bucket)
+        counts[kind] = counts.get(kind, 0) + 1
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.added or self.updated or self.deactivated)
+
+
+@dataclass(frozen=True)
+class OutboxMessage:
+    """A message to deliver later, exactly once, identified by its idempotency key."""
+
+    key: str
+    channel: str
+    recipient: str
+    payload: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class TicketQuery:
+    status: Status | None = None
+    since: datetime | None = None
+    estate_code: str | None = None
+    reporter_resident_id: int | None = None
+    open_only: bool = False
+    limit: int | None = None
+
+
+class TicketRepository(abc.ABC):
+    @abc.abstractmethod
+    def add(self, ticket: Ticket) -> None:
+        """Store a new ticket and its first history events; sets ticket.id."""
+
+    @abc.abstractmethod
+    def save(self, ticket: Ticket) -> None:
+        """Store a changed ticket and append its new history events."""
+
+    @abc.abstractmethod
+    def get(self, ticket_id: int) -> Ticket | None: ...
+
+    @abc.abstractmethod
+    def get_by_number(self, number: str) -> Ticket | None: ...
+
+    @abc.abstractmethod
+    def list(self, query: TicketQuery) -> list[Ticket]: ...
+
+    @abc.abstractmethod
+    def next_sequence(self, estate_code: str, local_day: date) -> int:
+        """The next ticket sequence for an estate's local day, safe across processes."""
+
+
+class DirectoryRepository(abc.ABC):
+    @abc.abstractmethod
+    def sync(self, estate: Estate) -> SyncReport:
+        """Make the stored directory match the file: add, update, deactivate (never delete)."""
+
+    @abc.abstractmethod
+    def get(self, code: str) -> Estate | None:
+        """The estate with its active people."""
+
+    @abc.abstractmethod
+    def codes(self) -> list[str]: ...
+
+
+class DialogueStateRepository(abc.ABC):
+    @abc.abstractmethod
+    def get(self, channel: str, chat: str, user: str) -> dict[str, Any] | None: ...
+
+    @abc.abstractmethod
+    def put(self, channel: str, chat: str, user: str, state: dict[str, Any], now: datetime) -> None: ...
+
+    @abc.abstractmethod
+    def delete(self, channel: str, chat: str, user: str) -> None: ...
+
+
+class Outbox(abc.ABC):
+    @abc.abstractmethod
+    def add(self, message: OutboxMessage, now: datetime) -> bool:
+        """Queue a message; False when its key was queued before."""
+
+    @abc.abstractmethod
+    def due(self, now: datetime, limit: int = 100) -> list[OutboxMessage]: ...
+
+    @abc.abstractmethod
+    def mark_sent(self, key: str, now: datetime) -> None: ...
+
+    @abc.abstractmethod
+    def mark_failed(self, key: str, error: str, retry_at: datetime) -> None: ...
+
+
+class UnitOfWork(abc.ABC):
+    """One transaction: everything done through it commits together or not at all."""
+
+    tickets: TicketRepository
+    directory: DirectoryRepository
+    dialogues: DialogueStateRepository
+    outbox: Outbox
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.rollback()
+
+    @abc.abstractmethod
+    def commit(self) -> None: ...
+
+    @abc.abstractmethod
+    def rollback(self) -> None: ...

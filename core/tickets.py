@@ -1,0 +1,77 @@
+"""Opening a ticket: its number, its deadlines and the first line of its history."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from core.errors import DomainError
+from core.lifecycle import Action, record
+from core.model import Actor, Attachment, Location, Source, Ticket, TicketKind, Urgency, categories_for
+from core.sla import SlaPolicy
+
+
+def ticket_number(estate_code: str, local_day: date, sequence: int) -> str:
+    """`CODE-YYYYMMDD-NNNN`, numbered from 1 each local day."""
+    return f"{estate_code}-{local_day:%Y%m%d}-{sequence:04d}"
+
+
+@dataclass(frozen=True)
+class TicketDraft:
+    """What intake or the front desk knows about a new ticket."""
+
+    kind: TicketKind
+    source: Source
+    location: Location
+    category: str
+    description: str
+    urgency: Urgency
+    reporter: str
+    reporter_resident_id: int | None = None
+    reporter_contact: str = ""
+    anonymous: bool = False
+    verified: bool = True
+    department: str = ""
+    attachments: tuple[Attachment, ...] = ()
+
+
+def open_ticket(
+    draft: TicketDraft,
+    estate_code: str,
+    number: str,
+    actor: Actor,
+    now: datetime,
+    policy: SlaPolicy | None = None,
+) -> Ticket:
+    if draft.category not in categories_for(draft.kind):
+        known = ", ".join(categories_for(draft.kind))
+        raise DomainError(f'unknown {draft.kind.value} category "{draft.category}" (known: {known})')
+    if not draft.description.strip():
+        raise DomainError("a ticket needs a description")
+    policy = policy or SlaPolicy()
+    ticket = Ticket(
+        kind=draft.kind,
+        source=draft.source,
+        estate_code=estate_code,
+        number=number,
+        location=draft.location,
+        category=draft.category,
+        description=draft.description.strip(),
+        urgency=draft.urgency,
+        reporter=draft.reporter,
+        reporter_resident_id=draft.reporter_resident_id,
+        reporter_contact=draft.reporter_contact,
+        anonymous=draft.anonymous,
+        verified=draft.verified,
+        department=draft.department,
+        attachments=draft.attachments,
+        created_at=now,
+        response_due=policy.response_due(draft.urgency, now),
+        resolve_due=policy.resolve_due(draft.urgency, now),
+    )
+    ticket.milestones["created"] = now
+    details: dict[str, object] = {"source": draft.source.value, "urgency": draft.urgency.value}
+    if draft.location.needs_review:
+        details["location_needs_review"] = True
+    record(ticket, actor, now, Action.CREATE, None, details)
+    return ticket

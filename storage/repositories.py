@@ -1,0 +1,468 @@
+"""Repositories: rows in, core objects out. Nothing here decides anything."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import asdict
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+
+from core.directory import (
+    Building,
+    CommonArea,
+    Department,
+    Estate,
+    Resident,
+    ResidentGroup,
+    Staff,
+    StaffGroup,
+    parse_shift,
+)
+from core.model import (
+    Actor,
+    Attachment,
+    HistoryEvent,
+    Location,
+    Material,
+    Source,
+    Status,
+    Ticket,
+    TicketKind,
+    Urgency,
+)
+from core.ports import (
+    DialogueStateRepository,
+    DirectoryRepository,
+    Outbox,
+    OutboxMessage,
+    SyncReport,
+    TicketQuery,
+    TicketRepository,
+)
+from storage.tables import (
+    BuildingRow,
+    CommonAreaRow,
+    DepartmentRow,
+    DialogueStateRow,
+    EstateRow,
+    OutboxRow,
+    ResidentGroupRow,
+    ResidentRow,
+    StaffGroupRow,
+    StaffRow,
+    TicketCounterRow,
+    TicketEventRow,
+    TicketRow,
+)
+
+
+def _insert(session: Session) -> Callable[..., Any]:
+    return pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+
+
+class SqlAlchemyTicketRepository(TicketRepository):
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def add(self, ticket: Ticket) -> None:
+        estate_id = self.session.scalar(select(EstateRow.id).where(EstateRow.code == ticket.estate_code))
+        if estate_id is None:
+            raise LookupError(f'estate "{ticket.estate_code}" is not in the directory')
+        row = TicketRow(estate_id=estate_id, number=ticket.number, created_at=ticket.created_at)
+        self._copy(ticket, row)
+        self.session.add(row)
+        self.session.flush()
+        ticket.id = row.id
+        self._append_events(ticket)
+
+    def save(self, ticket: Ticket) -> None:
+        if ticket.id is None:
+            raise ValueError("save() takes a stored ticket; use add() for a new one")
+        row = self.session.get(TicketRow, ticket.id)
+        if row is None:
+            raise LookupError(f"ticket {ticket.id} does not exist")
+        self._copy(ticket, row)
+        self._append_events(ticket)
+
+    def get(self, ticket_id: int) -> Ticket | None:
+        row = self.session.get(TicketRow, ticket_id)
+        return self._load(row) if row else None
+
+    def get_by_number(self, number: str) -> Ticket | None:
+        row = self.session.scalar(select(TicketRow).where(func.upper(TicketRow.number) == number.strip().upper()))
+        return self._load(row) if row else None
+
+    def list(self, query: TicketQuery) -> list[Ticket]:
+        statement = select(TicketRow, EstateRow.code).join(EstateRow).order_by(TicketRow.created_at, TicketRow.id)
+        if query.status is not None:
+            statement = statement.where(TicketRow.status == query.status.value)
+        if query.open_only:
+            statement = statement.where(TicketRow.status.not_in([Status.CLOSED.value, Status.CANCELLED.value]))
+        if query.since is not None:
+            statement = statement.where(TicketRow.created_at >= query.since)
+        if query.estate_code is not None:
+            statement = statement.where(EstateRow.code == query.estate_code)
+        if query.reporter_resident_id is not None:
+            statement = statement.where(TicketRow.reporter_resident_id == query.reporter_resident_id)
+        if query.limit is not None:
+            statement = statement.limit(query.limit)
+        return [self._from_row(row, code, history=[]) for row, code in self.session.execute(statement)]
+
+    def next_sequence(self, estate_code: str, local_day: date) -> int:
+        """One atomic upsert, so two processes never draw the same number."""
+        insert = _insert(self.session)
+        statement = (
+            insert(TicketCounterRow)
+            .values(estate_code=estate_code, day=local_day, last=1)
+            .on_conflict_do_update(
+                index_elements=[TicketCounterRow.estate_code, TicketCounterRow.day],
+                set_={"last": TicketCounterRow.last + 1},
+            )
+            .returning(TicketCounterRow.last)
+        )
+        return int(self.session.execute(statement).scalar_one())
+
+    def _append_events(self, ticket: Ticket) -> None:
+        assert ticket.id is not None
+        for event in ticket.new_events:
+            self.session.add(
+                TicketEventRow(
+                    ticket_id=ticket.id,
+                    at=event.at,
+                    actor_kind=event.actor.kind,
+                    actor_name=event.actor.name,
+                    actor_id=event.actor.id,
+                    action=event.action,
+                    from_status=event.from_status.value if event.from_status else None,
+                    to_status=event.to_status.value,
+                    details=event.details,
+                )
+            )
+        ticket.new_events.clear()
+        self.session.flush()
+
+    @staticmethod
+    def _copy(ticket: Ticket, row: TicketRow) -> None:
+        row.kind = ticket.kind.value
+        row.source = ticket.source.value
+        row.status = ticket.status.value
+        row.category = ticket.category
+        row.urgency = ticket.urgency.value
+        row.location_room = ticket.location.room
+        row.location_area = ticket.location.common_area
+        row.location_text = ticket.location.text
+        row.description = ticket.description
+        row.reporter = ticket.reporter
+        row.reporter_resident_id = ticket.reporter_resident_id
+        row.reporter_contact = ticket.reporter_contact
+        row.anonymous = ticket.anonymous
+        row.verified = ticket.verified
+        row.assignee_staff_id = ticket.assignee_id
+        row.assignee_name = ticket.assignee_name
+        row.department = ticket.department
+        row.attachments = [asdict(a) for a in ticket.attachments]
+        row.milestones = {name: at.isoformat() for name, at in ticket.milestones.items()}
+        row.response_due = ticket.response_due
+        row.resolve_due = ticket.resolve_due
+        row.materials = [asdict(m) for m in ticket.materials]
+        row.cost = ticket.cost
+        row.resolution = ticket.resolution
+        row.acceptance = ticket.acceptance
+        row.rating = ticket.rating
+        row.rating_comment = ticket.rating_comment
+        row.rework_count = ticket.rework_count
+        row.updated_at = ticket.history[-1].at if ticket.history else ticket.created_at
+
+    def _load(self, row: TicketRow) -> Ticket:
+        code = self.session.scalar(select(EstateRow.code).where(EstateRow.id == row.estate_id))
+        events = self.session.scalars(
+            select(TicketEventRow).where(TicketEventRow.ticket_id == row.id).order_by(TicketEventRow.id)
+        )
+        history = [
+            HistoryEvent(
+                at=e.at,
+                actor=Actor(e.actor_kind, e.actor_name, e.actor_id),
+                action=e.action,
+                from_status=Status(e.from_status) if e.from_status else None,
+                to_status=Status(e.to_status),
+                details=dict(e.details),
+            )
+            for e in events
+        ]
+        return self._from_row(row, code or "", history)
+
+    @staticmethod
+    def _from_row(row: TicketRow, estate_code: str, history: list[HistoryEvent]) -> Ticket:
+        return Ticket(
+            id=row.id,
+            number=row.number,
+            kind=TicketKind(row.kind),
+            source=Source(row.source),
+            estate_code=estate_code,
+            status=Status(row.status),
+            location=Location(row.location_room, row.location_area, row.location_text),
+            category=row.category,
+            description=row.description,
+            urgency=Urgency(row.urgency),
+            reporter=row.reporter,
+            reporter_resident_id=row.reporter_resident_id,
+            reporter_contact=row.reporter_contact,
+            anonymous=row.anonymous,
+            verified=row.verified,
+            assignee_id=row.assignee_staff_id,
+            assignee_name=row.assignee_name,
+            department=row.department,
+            attachments=tuple(Attachment(**a) for a in row.attachments),
+            milestones={name: datetime.fromisoformat(at) for name, at in row.milestones.items()},
+            response_due=row.response_due,
+            resolve_due=row.resolve_due,
+            materials=tuple(Material(**m) for m in row.materials),
+            cost=row.cost,
+            resolution=row.resolution,
+            acceptance=row.acceptance,
+            rating=row.rating,
+            rating_comment=row.rating_comment,
+            rework_count=row.rework_count,
+            created_at=row.created_at,
+            history=history,
+        )
+
+
+# How each kind of directory entry becomes columns, and back.
+def _building(b: Building) -> dict[str, Any]:
+    return {"units": list(b.units), "floors": b.floors}
+
+
+def _area(a: CommonArea) -> dict[str, Any]:
+    return {"aliases": list(a.aliases), "building": a.building}
+
+
+def _department(d: Department) -> dict[str, Any]:
+    return {"handles": list(d.handles)}
+
+
+def _staff(s: Staff) -> dict[str, Any]:
+    return {
+        "roles": list(s.roles),
+        "trades": list(s.trades),
+        "departments": list(s.departments),
+        "shifts": [shift.text for shift in s.shifts],
+        "telegram_id": s.telegram_id,
+        "wecom_userid": s.wecom_userid,
+        "wechat_openid": s.wechat_openid,
+        "phone": s.phone,
+        "locale": s.locale,
+    }
+
+
+def _staff_group(g: StaffGroup) -> dict[str, Any]:
+    return {"trades": list(g.trades), "telegram_chat_id": g.telegram_chat_id, "wecom_chat_id": g.wecom_chat_id}
+
+
+def _resident(r: Resident) -> dict[str, Any]:
+    return {
+        "rooms": list(r.rooms),
+        "phone": r.phone,
+        "locale": r.locale,
+        "telegram_id": r.telegram_id,
+        "wechat_openid": r.wechat_openid,
+    }
+
+
+def _resident_group(g: ResidentGroup) -> dict[str, Any]:
+    return {"buildings": list(g.buildings), "telegram_chat_id": g.telegram_chat_id, "wechat_chat_id": g.wechat_chat_id}
+
+
+class SqlAlchemyDirectoryRepository(DirectoryRepository):
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def sync(self, estate: Estate) -> SyncReport:
+        report = SyncReport()
+        row = self.session.scalar(select(EstateRow).where(EstateRow.code == estate.code))
+        if row is None:
+            row = EstateRow(code=estate.code, name=estate.name)
+            self.session.add(row)
+            self.session.flush()
+            report.count("added", "estate")
+        elif row.name != estate.name:
+            row.name = estate.name
+            report.count("updated", "estate")
+        sections: list[tuple[str, type[Any], Iterable[Any], Callable[[Any], dict[str, Any]]]] = [
+            ("building", BuildingRow, estate.buildings, _building),
+            ("common_area", CommonAreaRow, estate.common_areas, _area),
+            ("department", DepartmentRow, estate.departments, _department),
+            ("staff", StaffRow, estate.staff, _staff),
+            ("staff_group", StaffGroupRow, estate.staff_groups, _staff_group),
+            ("resident", ResidentRow, estate.residents, _resident),
+            ("resident_group", ResidentGroupRow, estate.resident_groups, _resident_group),
+        ]
+        for kind, table, entries, columns in sections:
+            self._sync_section(report, kind, table, row.id, entries, columns)
+        self.session.flush()
+        return report
+
+    def _sync_section(
+        self,
+        report: SyncReport,
+        kind: str,
+        table: type[Any],
+        estate_id: int,
+        entries: Iterable[Any],
+        columns: Callable[[Any], dict[str, Any]],
+    ) -> None:
+        existing = {r.name: r for r in self.session.scalars(select(table).where(table.estate_id == estate_id))}
+        wanted = {entry.name: columns(entry) for entry in entries}
+        for name, values in wanted.items():
+            stored = existing.get(name)
+            if stored is None:
+                self.session.add(table(estate_id=estate_id, name=name, active=True, **values))
+                report.count("added", kind)
+                continue
+            changed = not stored.active
+            for column, value in values.items():
+                if getattr(stored, column) != value:
+                    setattr(stored, column, value)
+                    changed = True
+            stored.active = True
+            if changed:
+                report.count("updated", kind)
+        for name, stored in existing.items():
+            if name not in wanted and stored.active:
+                stored.active = False  # retired, never deleted: their tickets keep pointing at them
+                report.count("deactivated", kind)
+
+    def get(self, code: str) -> Estate | None:
+        estate = self.session.scalar(select(EstateRow).where(EstateRow.code == code))
+        if estate is None:
+            return None
+
+        def active(table: type[Any]) -> list[Any]:
+            return list(
+                self.session.scalars(
+                    select(table).where(table.estate_id == estate.id, table.active.is_(True)).order_by(table.id)
+                )
+            )
+
+        return Estate(
+            code=estate.code,
+            name=estate.name,
+            buildings=tuple(Building(r.name, tuple(r.units), r.floors) for r in active(BuildingRow)),
+            common_areas=tuple(CommonArea(r.name, tuple(r.aliases), r.building) for r in active(CommonAreaRow)),
+            departments=tuple(Department(r.name, tuple(r.handles)) for r in active(DepartmentRow)),
+            staff=tuple(
+                Staff(
+                    id=r.id,
+                    name=r.name,
+                    roles=tuple(r.roles),
+                    trades=tuple(r.trades),
+                    departments=tuple(r.departments),
+                    shifts=tuple(parse_shift(text) for text in r.shifts),
+                    telegram_id=r.telegram_id,
+                    wecom_userid=r.wecom_userid,
+                    wechat_openid=r.wechat_openid,
+                    phone=r.phone,
+                    locale=r.locale,
+                )
+                for r in active(StaffRow)
+            ),
+            staff_groups=tuple(
+                StaffGroup(r.name, tuple(r.trades), r.telegram_chat_id, r.wecom_chat_id) for r in active(StaffGroupRow)
+            ),
+            residents=tuple(
+                Resident(
+                    id=r.id,
+                    name=r.name,
+                    rooms=tuple(r.rooms),
+                    phone=r.phone,
+                    locale=r.locale,
+                    telegram_id=r.telegram_id,
+                    wechat_openid=r.wechat_openid,
+                )
+                for r in active(ResidentRow)
+            ),
+            resident_groups=tuple(
+                ResidentGroup(r.name, tuple(r.buildings), r.telegram_chat_id, r.wechat_chat_id)
+                for r in active(ResidentGroupRow)
+            ),
+        )
+
+    def codes(self) -> list[str]:
+        return list(self.session.scalars(select(EstateRow.code).order_by(EstateRow.code)))
+
+
+class SqlAlchemyDialogueStateRepository(DialogueStateRepository):
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def get(self, channel: str, chat: str, user: str) -> dict[str, Any] | None:
+        row = self.session.get(DialogueStateRow, (channel, chat, user))
+        return dict(row.state) if row else None
+
+    def put(self, channel: str, chat: str, user: str, state: dict[str, Any], now: datetime) -> None:
+        insert = _insert(self.session)
+        statement = insert(DialogueStateRow).values(channel=channel, chat=chat, user=user, state=state, updated_at=now)
+        statement = statement.on_conflict_do_update(
+            index_elements=[DialogueStateRow.channel, DialogueStateRow.chat, DialogueStateRow.user],
+            set_={"state": statement.excluded.state, "updated_at": statement.excluded.updated_at},
+        )
+        self.session.execute(statement)
+
+    def delete(self, channel: str, chat: str, user: str) -> None:
+        row = self.session.get(DialogueStateRow, (channel, chat, user))
+        if row is not None:
+            self.session.delete(row)
+            self.session.flush()
+
+
+class SqlAlchemyOutbox(Outbox):
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def add(self, message: OutboxMessage, now: datetime) -> bool:
+        insert = _insert(self.session)
+        statement = (
+            insert(OutboxRow)
+            .values(
+                key=message.key,
+                channel=message.channel,
+                recipient=message.recipient,
+                payload=message.payload,
+                status="pending",
+                attempts=0,
+                last_error="",
+                next_attempt_at=now,
+                created_at=now,
+            )
+            .on_conflict_do_nothing(index_elements=[OutboxRow.key])
+            .returning(OutboxRow.id)
+        )
+        return self.session.execute(statement).scalar() is not None
+
+    def due(self, now: datetime, limit: int = 100) -> list[OutboxMessage]:
+        rows = self.session.scalars(
+            select(OutboxRow)
+            .where(OutboxRow.status == "pending", OutboxRow.next_attempt_at <= now)
+            .order_by(OutboxRow.id)
+            .limit(limit)
+        )
+        return [OutboxMessage(r.key, r.channel, r.recipient, dict(r.payload)) for r in rows]
+
+    def mark_sent(self, key: str, now: datetime) -> None:
+        self.session.execute(
+            update(OutboxRow)
+            .where(OutboxRow.key == key)
+            .values(status="sent", sent_at=now, attempts=OutboxRow.attempts + 1)
+        )
+
+    def mark_failed(self, key: str, error: str, retry_at: datetime) -> None:
+        self.session.execute(
+            update(OutboxRow)
+            .where(OutboxRow.key == key)
+            .values(last_error=error[:2000], next_attempt_at=retry_at, attempts=OutboxRow.attempts + 1)
+        )

@@ -1,0 +1,208 @@
+"""The schema as SQLAlchemy 2 typed models; Alembic migrations are generated from these."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Any, ClassVar
+
+from sqlalchemy import JSON, BigInteger, Dialect, ForeignKey, Index, MetaData, String, Text, UniqueConstraint
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import DateTime, TypeDecorator
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+Json = JSON().with_variant(JSONB(), "postgresql")
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """Aware datetimes in, aware UTC datetimes out, on SQLite (which keeps no zone) too."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the database; use an aware one")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map: ClassVar[dict[Any, Any]] = {datetime: UtcDateTime, dict[str, Any]: Json, list[Any]: Json}
+
+
+class EstateRow(Base):
+    __tablename__ = "estates"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(10), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+
+
+class _DirectoryEntry:
+    """Columns every directory entry has: it belongs to an estate, is named, and may be retired."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    estate_id: Mapped[int] = mapped_column(ForeignKey("estates.id"))
+    name: Mapped[str] = mapped_column(String(200))
+    active: Mapped[bool] = mapped_column(default=True)
+
+
+class BuildingRow(_DirectoryEntry, Base):
+    __tablename__ = "buildings"
+    __table_args__ = (UniqueConstraint("estate_id", "name"),)
+    units: Mapped[list[Any]]
+    floors: Mapped[int]
+
+
+class CommonAreaRow(_DirectoryEntry, Base):
+    __tablename__ = "common_areas"
+    __table_args__ = (UniqueConstraint("estate_id", "name"),)
+    aliases: Mapped[list[Any]]
+    building: Mapped[str | None] = mapped_column(String(200))
+
+
+class DepartmentRow(_DirectoryEntry, Base):
+    __tablename__ = "departments"
+    __table_args__ = (UniqueConstraint("estate_id", "name"),)
+    handles: Mapped[list[Any]]
+
+
+class StaffRow(_DirectoryEntry, Base):
+    __tablename__ = "staff"
+    __table_args__ = (UniqueConstraint("estate_id", "name"),)
+    roles: Mapped[list[Any]]
+    trades: Mapped[list[Any]]
+    departments: Mapped[list[Any]]
+    shifts: Mapped[list[Any]]
+    telegram_id: Mapped[int | None] = mapped_column(BigInteger, index=True)
+    wecom_userid: Mapped[str | None] = mapped_column(String(64), index=True)
+    wechat_openid: Mapped[str | None] = mapped_column(String(64), index=True)
+    phone: Mapped[str] = mapped_column(String(40), default="")
+    locale: Mapped[str | None] = mapped_column(String(10))
+
+
+class StaffGroupRow(_DirectoryEntry, Base):
+    __tablename__ = "staff_groups"
+    __table_args__ = (UniqueConstraint("estate_id", "name"),)
+    trades: Mapped[list[Any]]
+    telegram_chat_id: Mapped[int | None] = mapped_column(BigInteger)
+    wecom_chat_id: Mapped[str | None] = mapped_column(String(64))
+
+
+class ResidentRow(_DirectoryEntry, Base):
+    __tablename__ = "residents"
+    __table_args__ = (UniqueConstraint("estate_id", "name"),)
+    rooms: Mapped[list[Any]]
+    phone: Mapped[str] = mapped_column(String(40), default="")
+    locale: Mapped[str | None] = mapped_column(String(10))
+    telegram_id: Mapped[int | None] = mapped_column(BigInteger, index=True)
+    wechat_openid: Mapped[str | None] = mapped_column(String(64), index=True)
+
+
+class ResidentGroupRow(_DirectoryEntry, Base):
+    __tablename__ = "resident_groups"
+    __table_args__ = (UniqueConstraint("estate_id", "name"),)
+    buildings: Mapped[list[Any]]
+    telegram_chat_id: Mapped[int | None] = mapped_column(BigInteger)
+    wechat_chat_id: Mapped[str | None] = mapped_column(String(64))
+
+
+class TicketRow(Base):
+    __tablename__ = "tickets"
+    __table_args__ = (Index("ix_tickets_status_created_at", "status", "created_at"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    estate_id: Mapped[int] = mapped_column(ForeignKey("estates.id"))
+    number: Mapped[str] = mapped_column(String(32), unique=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    source: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(16))
+    category: Mapped[str] = mapped_column(String(32))
+    urgency: Mapped[str] = mapped_column(String(16))
+    location_room: Mapped[str | None] = mapped_column(String(64))
+    location_area: Mapped[str | None] = mapped_column(String(200))
+    location_text: Mapped[str | None] = mapped_column(String(500))
+    description: Mapped[str] = mapped_column(Text)
+    reporter: Mapped[str] = mapped_column(String(200))
+    reporter_resident_id: Mapped[int | None] = mapped_column(ForeignKey("residents.id"), index=True)
+    reporter_contact: Mapped[str] = mapped_column(String(200), default="")
+    anonymous: Mapped[bool] = mapped_column(default=False)
+    verified: Mapped[bool] = mapped_column(default=True)
+    assignee_staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"), index=True)
+    assignee_name: Mapped[str] = mapped_column(String(200), default="")
+    department: Mapped[str] = mapped_column(String(200), default="")
+    attachments: Mapped[list[Any]]
+    milestones: Mapped[dict[str, Any]]
+    response_due: Mapped[datetime | None]
+    resolve_due: Mapped[datetime | None]
+    materials: Mapped[list[Any]]
+    cost: Mapped[float] = mapped_column(default=0.0)
+    resolution: Mapped[str] = mapped_column(Text, default="")
+    acceptance: Mapped[str] = mapped_column(String(16), default="")
+    rating: Mapped[int | None]
+    rating_comment: Mapped[str] = mapped_column(Text, default="")
+    rework_count: Mapped[int] = mapped_column(default=0)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class TicketEventRow(Base):
+    """Append-only: rows are inserted, never updated or deleted."""
+
+    __tablename__ = "ticket_events"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id"), index=True)
+    at: Mapped[datetime]
+    actor_kind: Mapped[str] = mapped_column(String(16))
+    actor_name: Mapped[str] = mapped_column(String(200))
+    actor_id: Mapped[int | None]
+    action: Mapped[str] = mapped_column(String(32))
+    from_status: Mapped[str | None] = mapped_column(String(16))
+    to_status: Mapped[str] = mapped_column(String(16))
+    details: Mapped[dict[str, Any]]
+
+
+class TicketCounterRow(Base):
+    __tablename__ = "ticket_counters"
+    estate_code: Mapped[str] = mapped_column(String(10), primary_key=True)
+    day: Mapped[date] = mapped_column(primary_key=True)
+    last: Mapped[int]
+
+
+class DialogueStateRow(Base):
+    __tablename__ = "dialogue_states"
+    channel: Mapped[str] = mapped_column(String(16), primary_key=True)
+    chat: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user: Mapped[str] = mapped_column(String(64), primary_key=True)
+    state: Mapped[dict[str, Any]]
+    updated_at: Mapped[datetime]
+
+
+class OutboxRow(Base):
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_status_next_attempt_at", "status", "next_attempt_at"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(200), unique=True)
+    channel: Mapped[str] = mapped_column(String(16))
+    recipient: Mapped[str] = mapped_column(String(64))
+    payload: Mapped[dict[str, Any]]
+    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending | sent
+    attempts: Mapped[int] = mapped_column(default=0)
+    last_error: Mapped[str] = mapped_column(Text, default="")
+    next_attempt_at: Mapped[datetime]
+    created_at: Mapped[datetime]
+    sent_at: Mapped[datetime | None]
