@@ -4,7 +4,7 @@ BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 DEMO_DB := baoxiu.db
 
-.PHONY: test console lint bench clean
+.PHONY: test console lint i18n clean
 
 $(INSTALLED): pyproject.toml
 	test -x $(BIN)/python || python3 -m venv $(VENV)
@@ -24,6 +24,11 @@ lint: $(INSTALLED)
 console: $(INSTALLED)
 	$(BIN)/baoxiu directory load bot/demo_estate.toml
 	$(BIN)/baoxiu console
+
+# After changing texts: refresh the template and merge it into each language's catalog.
+i18n: $(INSTALLED)
+	$(BIN)/pybabel extract -k t -k N_ --no-location --omit-header --sort-output -o bot/locale/baoxiu.pot core bot
+	$(BIN)/pybabel update -i bot/locale/baoxiu.pot -d bot/locale -D baoxiu --no-fuzzy-matching --omit-header
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis

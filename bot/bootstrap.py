@@ -5,6 +5,8 @@ from __future__ import annotations
 from sqlalchemy import Engine
 
 from bot.config import Config
+from bot.i18n import translator
+from core.desk import Desk, DeskSettings
 from core.errors import DomainError
 from core.ports import UnitOfWork
 from storage.db import make_engine, upgrade
@@ -37,3 +39,15 @@ def estate_code(uow: UnitOfWork, config: Config, requested: str | None = None) -
     if len(codes) > 1:
         raise DomainError(f"several estates are loaded ({', '.join(codes)}); set [app] estate or pass --estate")
     return codes[0]
+
+
+def build_desk(config: Config, engine: Engine, code: str) -> Desk:
+    settings = DeskSettings(
+        estate_code=code,
+        rules=config.triage,
+        sla=config.sla.policy(),
+        translators=translator,
+        default_locale=config.app.locale,
+        zone=config.zone,
+    )
+    return Desk(unit_of_work(engine), settings)

@@ -15,6 +15,7 @@ import click
 
 from bot import bootstrap
 from bot.config import Config, ConfigError, load_config
+from bot.console import ConsoleChat, interactive_lines
 from core.directory import DirectoryError, Estate, Resident, parse_directory
 from core.errors import DomainError
 from core.lifecycle import STATUS_WORDS
@@ -398,6 +399,38 @@ def ticket_json(ticket: Ticket, config: Config) -> dict[str, Any]:
         "rating_comment": ticket.rating_comment or None,
         "rework_count": ticket.rework_count,
     }
+
+
+# --- console ----------------------------------------------------------------------------------
+
+
+@cli.command("console")
+@click.option("--as", "as_name", default=None, help="Chat as this resident (default: the first in the directory).")
+@click.option("--estate", "estate_option", default=None, help="Estate code, when several are loaded.")
+@pass_context
+def console(context: Context, as_name: str | None, estate_option: str | None) -> None:
+    """Chat with the bot in the terminal; pipe a conversation in, one message a line."""
+    engine = bootstrap.open_database(context.config)
+    with bootstrap.unit_of_work(engine) as uow:
+        code = bootstrap.estate_code(uow, context.config, estate_option)
+        estate = uow.directory.get(code)
+    assert estate is not None
+    if as_name is None:
+        if not estate.residents:
+            raise DomainError("the directory has no residents; add one or use --as NAME")
+        person = estate.residents[0].name
+    else:
+        match = _match_reporter(estate, as_name)
+        person = match.name if match else as_name
+        if match is None:
+            click.echo(f"note: {as_name} is not in the directory; chatting as an unknown resident", err=True)
+    interactive = sys.stdin.isatty()
+    chat = ConsoleChat(bootstrap.build_desk(context.config, engine, code), person, sys.stdout, interactive)
+    if interactive:
+        click.echo(f"{estate.name} · {person} · /help · Ctrl-D to leave", err=True)
+        chat.run(interactive_lines("你 you › "))
+    else:
+        chat.run(sys.stdin)
 
 
 def main() -> None:

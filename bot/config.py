@@ -16,6 +16,7 @@ from typing import Any
 from core.directory import closest
 from core.model import Urgency
 from core.sla import SlaPolicy, Window
+from core.triage import TriageRules, rules_from_config
 
 DEFAULT_DATABASE_URL = "sqlite:///baoxiu.db"
 
@@ -93,11 +94,6 @@ class SlaSection:
 
 
 @dataclass(frozen=True)
-class TriageSection:
-    pass
-
-
-@dataclass(frozen=True)
 class Config:
     app: AppSection = field(default_factory=AppSection)
     database: DatabaseSection = field(default_factory=DatabaseSection)
@@ -106,7 +102,7 @@ class Config:
     wechat: WechatSection = field(default_factory=WechatSection)
     wecom: WecomSection = field(default_factory=WecomSection)
     sla: SlaSection = field(default_factory=SlaSection)
-    triage: TriageSection = field(default_factory=TriageSection)
+    triage: TriageRules = field(default_factory=TriageRules)
     path: Path | None = None
 
     @property
@@ -115,7 +111,7 @@ class Config:
 
 
 SECTIONS: dict[str, type[Any]] = {
-    f.name: typing.get_type_hints(Config)[f.name] for f in dataclasses.fields(Config) if f.name != "path"
+    f.name: typing.get_type_hints(Config)[f.name] for f in dataclasses.fields(Config) if f.name not in ("path", "triage")
 }
 
 
@@ -174,7 +170,7 @@ def _from_environment(section: str, key: str, expected: Any, environ: typing.Map
 def parse_config(data: dict[str, Any], environ: typing.Mapping[str, str], path: Path | None = None) -> Config:
     sections: dict[str, Any] = {}
     for name, value in data.items():
-        if name not in SECTIONS:
+        if name not in SECTIONS and name != "triage":
             raise ConfigError(f"unknown section [{name}]{closest(name, list(SECTIONS))}")
         if not isinstance(value, dict):
             raise ConfigError(f"[{name}] must be a table")
@@ -192,7 +188,11 @@ def parse_config(data: dict[str, Any], environ: typing.Mapping[str, str], path: 
             if from_env is not None:
                 values[key] = from_env
         sections[name] = section(**values)
-    config = Config(**sections, path=path)
+    try:
+        triage = rules_from_config(data.get("triage", {}))
+    except ValueError as error:
+        raise ConfigError(str(error)) from None
+    config = Config(**sections, triage=triage, path=path)
     _check_values(config)
     return config
 

@@ -135,6 +135,7 @@ class Ticket:
     status: Status = Status.NEW
     reporter_resident_id: int | None = None
     reporter_contact: str = ""
+    reporter_ref: str = ""  # "channel:user" of the chat identity that reported, for replies
     anonymous: bool = False
     verified: bool = True
     assignee_id: int | None = None

@@ -45,6 +45,7 @@ class TicketQuery:
     since: datetime | None = None
     estate_code: str | None = None
     reporter_resident_id: int | None = None
+    reporter_ref: str | None = None  # with reporter_resident_id: tickets of either
     open_only: bool = False
     limit: int | None = None
 
@@ -96,6 +97,14 @@ class DialogueStateRepository(abc.ABC):
     def delete(self, channel: str, chat: str, user: str) -> None: ...
 
 
+class UserSettingsRepository(abc.ABC):
+    @abc.abstractmethod
+    def locale(self, channel: str, user: str) -> str | None: ...
+
+    @abc.abstractmethod
+    def set_locale(self, channel: str, user: str, locale: str, now: datetime) -> None: ...
+
+
 class Outbox(abc.ABC):
     @abc.abstractmethod
     def add(self, message: OutboxMessage, now: datetime) -> bool:
@@ -117,6 +126,7 @@ class UnitOfWork(abc.ABC):
     tickets: TicketRepository
     directory: DirectoryRepository
     dialogues: DialogueStateRepository
+    settings: UserSettingsRepository
     outbox: Outbox
 
     def __enter__(self) -> Self:

@@ -29,6 +29,7 @@ class TicketDraft:
     reporter: str
     reporter_resident_id: int | None = None
     reporter_contact: str = ""
+    reporter_ref: str = ""
     anonymous: bool = False
     verified: bool = True
     department: str = ""
@@ -61,6 +62,7 @@ def open_ticket(
         reporter=draft.reporter,
         reporter_resident_id=draft.reporter_resident_id,
         reporter_contact=draft.reporter_contact,
+        reporter_ref=draft.reporter_ref,
         anonymous=draft.anonymous,
         verified=draft.verified,
         department=draft.department,

@@ -7,7 +7,7 @@ from dataclasses import asdict
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -43,6 +43,7 @@ from core.ports import (
     SyncReport,
     TicketQuery,
     TicketRepository,
+    UserSettingsRepository,
 )
 from storage.tables import (
     BuildingRow,
@@ -58,6 +59,7 @@ from storage.tables import (
     TicketCounterRow,
     TicketEventRow,
     TicketRow,
+    UserSettingRow,
 )
 
 
@@ -107,8 +109,13 @@ class SqlAlchemyTicketRepository(TicketRepository):
             statement = statement.where(TicketRow.created_at >= query.since)
         if query.estate_code is not None:
             statement = statement.where(EstateRow.code == query.estate_code)
+        reporter = []
         if query.reporter_resident_id is not None:
-            statement = statement.where(TicketRow.reporter_resident_id == query.reporter_resident_id)
+            reporter.append(TicketRow.reporter_resident_id == query.reporter_resident_id)
+        if query.reporter_ref is not None:
+            reporter.append(TicketRow.reporter_ref == query.reporter_ref)
+        if reporter:
+            statement = statement.where(or_(*reporter))
         if query.limit is not None:
             statement = statement.limit(query.limit)
         return [self._from_row(row, code, history=[]) for row, code in self.session.execute(statement)]
@@ -160,6 +167,7 @@ class SqlAlchemyTicketRepository(TicketRepository):
         row.reporter = ticket.reporter
         row.reporter_resident_id = ticket.reporter_resident_id
         row.reporter_contact = ticket.reporter_contact
+        row.reporter_ref = ticket.reporter_ref
         row.anonymous = ticket.anonymous
         row.verified = ticket.verified
         row.assignee_staff_id = ticket.assignee_id
@@ -212,6 +220,7 @@ class SqlAlchemyTicketRepository(TicketRepository):
             reporter=row.reporter,
             reporter_resident_id=row.reporter_resident_id,
             reporter_contact=row.reporter_contact,
+            reporter_ref=row.reporter_ref,
             anonymous=row.anonymous,
             verified=row.verified,
             assignee_id=row.assignee_staff_id,
@@ -418,6 +427,24 @@ class SqlAlchemyDialogueStateRepository(DialogueStateRepository):
         if row is not None:
             self.session.delete(row)
             self.session.flush()
+
+
+class SqlAlchemyUserSettingsRepository(UserSettingsRepository):
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def locale(self, channel: str, user: str) -> str | None:
+        row = self.session.get(UserSettingRow, (channel, user))
+        return row.locale if row else None
+
+    def set_locale(self, channel: str, user: str, locale: str, now: datetime) -> None:
+        insert = _insert(self.session)
+        statement = insert(UserSettingRow).values(channel=channel, user=user, locale=locale, updated_at=now)
+        statement = statement.on_conflict_do_update(
+            index_elements=[UserSettingRow.channel, UserSettingRow.user],
+            set_={"locale": statement.excluded.locale, "updated_at": statement.excluded.updated_at},
+        )
+        self.session.execute(statement)
 
 
 class SqlAlchemyOutbox(Outbox):

@@ -140,6 +140,7 @@ class TicketRow(Base):
     reporter: Mapped[str] = mapped_column(String(200))
     reporter_resident_id: Mapped[int | None] = mapped_column(ForeignKey("residents.id"), index=True)
     reporter_contact: Mapped[str] = mapped_column(String(200), default="")
+    reporter_ref: Mapped[str] = mapped_column(String(100), default="", index=True)
     anonymous: Mapped[bool] = mapped_column(default=False)
     verified: Mapped[bool] = mapped_column(default=True)
     assignee_staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"), index=True)
@@ -189,6 +190,16 @@ class DialogueStateRow(Base):
     chat: Mapped[str] = mapped_column(String(64), primary_key=True)
     user: Mapped[str] = mapped_column(String(64), primary_key=True)
     state: Mapped[dict[str, Any]]
+    updated_at: Mapped[datetime]
+
+
+class UserSettingRow(Base):
+    """Per chat identity choices that outlive a conversation, such as the language."""
+
+    __tablename__ = "user_settings"
+    channel: Mapped[str] = mapped_column(String(16), primary_key=True)
+    user: Mapped[str] = mapped_column(String(64), primary_key=True)
+    locale: Mapped[str | None] = mapped_column(String(10))
     updated_at: Mapped[datetime]
 
 

@@ -14,6 +14,7 @@ from storage.repositories import (
     SqlAlchemyDirectoryRepository,
     SqlAlchemyOutbox,
     SqlAlchemyTicketRepository,
+    SqlAlchemyUserSettingsRepository,
 )
 
 
@@ -27,6 +28,7 @@ class SqlAlchemyUnitOfWork(UnitOfWork):
         self.tickets = SqlAlchemyTicketRepository(self.session)
         self.directory = SqlAlchemyDirectoryRepository(self.session)
         self.dialogues = SqlAlchemyDialogueStateRepository(self.session)
+        self.settings = SqlAlchemyUserSettingsRepository(self.session)
         self.outbox = SqlAlchemyOutbox(self.session)
         return self
 

@@ -44,9 +44,7 @@ def make_ticket(kind: TicketKind = TicketKind.REPAIR, status: Status = Status.NE
 
 
 LEGAL = [
-    (kind, action, source, row.target)
-    for (action, kind), row in TRANSITIONS.items()
-    for source in sorted(row.sources)
+    (kind, action, source, row.target) for (action, kind), row in TRANSITIONS.items() for source in sorted(row.sources)
 ]
 ILLEGAL = [
     (kind, action, status)
@@ -65,7 +63,8 @@ def test_every_legal_transition_lands_on_its_target_and_is_recorded(
     ticket = make_ticket(kind, source)
     event = apply(ticket, action, TECH, NOW + timedelta(minutes=5), **DETAILS.get(action, {}))
     assert ticket.status == (target or source)
-    assert (event.action, event.from_status, event.to_status, event.actor) == (action.value, source, ticket.status, TECH)
+    assert (event.action, event.from_status, event.to_status) == (action.value, source, ticket.status)
+    assert event.actor == TECH
     assert ticket.history[-1] is event and ticket.new_events[-1] is event
 
 

@@ -1,4 +1,4 @@
-"""directory, tickets, history, dialogue state and outbox
+"""directory, tickets, history, dialogue state, settings and outbox
 
 Revision ID: 0001
 Revises: 
@@ -56,6 +56,13 @@ def upgrade() -> None:
     sa.Column('day', sa.Date(), nullable=False),
     sa.Column('last', sa.Integer(), nullable=False),
     sa.PrimaryKeyConstraint('estate_code', 'day', name=op.f('pk_ticket_counters'))
+    )
+    op.create_table('user_settings',
+    sa.Column('channel', sa.String(length=16), nullable=False),
+    sa.Column('user', sa.String(length=64), nullable=False),
+    sa.Column('locale', sa.String(length=10), nullable=True),
+    sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint('channel', 'user', name=op.f('pk_user_settings'))
     )
     op.create_table('buildings',
     sa.Column('units', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=False),
@@ -170,6 +177,7 @@ def upgrade() -> None:
     sa.Column('reporter', sa.String(length=200), nullable=False),
     sa.Column('reporter_resident_id', sa.Integer(), nullable=True),
     sa.Column('reporter_contact', sa.String(length=200), nullable=False),
+    sa.Column('reporter_ref', sa.String(length=100), nullable=False),
     sa.Column('anonymous', sa.Boolean(), nullable=False),
     sa.Column('verified', sa.Boolean(), nullable=False),
     sa.Column('assignee_staff_id', sa.Integer(), nullable=True),
@@ -196,6 +204,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('tickets', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_tickets_assignee_staff_id'), ['assignee_staff_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_tickets_reporter_ref'), ['reporter_ref'], unique=False)
         batch_op.create_index(batch_op.f('ix_tickets_reporter_resident_id'), ['reporter_resident_id'], unique=False)
         batch_op.create_index('ix_tickets_status_created_at', ['status', 'created_at'], unique=False)
 
@@ -228,6 +237,7 @@ def downgrade() -> None:
     with op.batch_alter_table('tickets', schema=None) as batch_op:
         batch_op.drop_index('ix_tickets_status_created_at')
         batch_op.drop_index(batch_op.f('ix_tickets_reporter_resident_id'))
+        batch_op.drop_index(batch_op.f('ix_tickets_reporter_ref'))
         batch_op.drop_index(batch_op.f('ix_tickets_assignee_staff_id'))
 
     op.drop_table('tickets')
@@ -247,6 +257,7 @@ def downgrade() -> None:
     op.drop_table('departments')
     op.drop_table('common_areas')
     op.drop_table('buildings')
+    op.drop_table('user_settings')
     op.drop_table('ticket_counters')
     with op.batch_alter_table('outbox', schema=None) as batch_op:
         batch_op.drop_index('ix_outbox_status_next_attempt_at')
