@@ -84,7 +84,6 @@ class BaoxiuGroup(click.Group):
 @click.option(
     "--config",
     "config_path",
-    type=click.Path(dir_okay=False),
     envvar="BAOXIU_CONFIG",
     help="Config file (TOML). Without one: SQLite at ./baoxiu.db and the console channel.",
 )
@@ -314,7 +313,7 @@ def tickets_show(context: Context, reference: str, as_json: bool) -> None:
         data = ticket_json(ticket, context.config)
         data["history"] = [
             {
-                "at": e.at.isoformat(),
+                "at": e.at.astimezone(zone).isoformat(),
                 "actor": {"kind": e.actor.kind, "name": e.actor.name, "id": e.actor.id},
                 "action": e.action,
                 "from_status": e.from_status.value if e.from_status else None,

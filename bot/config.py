@@ -110,8 +110,11 @@ class Config:
         return zoneinfo.ZoneInfo(self.app.timezone)
 
 
+# The typed sections; [triage] has a shape of its own and is read by core.triage.rules_from_config.
 SECTIONS: dict[str, type[Any]] = {
-    f.name: typing.get_type_hints(Config)[f.name] for f in dataclasses.fields(Config) if f.name not in ("path", "triage")
+    f.name: typing.get_type_hints(Config)[f.name]
+    for f in dataclasses.fields(Config)
+    if f.name not in ("path", "triage")
 }
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import TextIO
@@ -69,10 +70,8 @@ class ConsoleChat:
 
 def interactive_lines(prompt: str) -> Iterable[str]:
     """input() with line editing; ends on Ctrl-D or Ctrl-C."""
-    try:
+    with contextlib.suppress(ImportError):
         import readline  # noqa: F401  (gives input() history and editing)
-    except ImportError:
-        pass
     while True:
         try:
             yield input(prompt)

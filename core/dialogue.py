@@ -445,11 +445,13 @@ class Turn:
 
     def menu(self, greet: bool = False) -> None:
         if greet or not self.replies:
-            name = self.context.person.name if self.context.person.known else ""
-            hello = self.t("Hello {name}! This is the {estate} repair desk.").format(
-                name=name.split(" ")[0] if name else "", estate=self.context.estate.name
-            )
-            text = hello.replace("  ", " ").replace(" !", "!") + "\n" + self.t("What can I do for you?")
+            estate = self.context.estate.name
+            if self.context.person.known:
+                first_name = self.context.person.name.split(" ")[0]
+                hello = self.t("Hello {name}! This is the {estate} repair desk.").format(name=first_name, estate=estate)
+            else:
+                hello = self.t("Hello! This is the {estate} repair desk.").format(estate=estate)
+            text = hello + "\n" + self.t("What can I do for you?")
         else:
             text = self.t("What can I do for you?")
         self.say(text, self.menu_choices())
@@ -488,7 +490,12 @@ class Turn:
 
     def looks_like_fault(self) -> bool:
         rules = self.context.rules
-        return bool(rules.category(self.text) or rules.safety_word(self.text) or rules.urgency(self.text) != "normal")
+        return bool(
+            rules.category(self.text)
+            or rules.safety_word(self.text)
+            or rules.says_broken(self.text)
+            or rules.urgency(self.text) != "normal"
+        )
 
     def looks_like_feedback(self) -> bool:
         folded = self.text.casefold()
@@ -534,6 +541,7 @@ class Turn:
             self.goto("urgency")
         elif (
             not draft.self_checked
+            and draft.room is not None  # the tips are for a home: its breaker box, its valves
             and draft.urgency != Urgency.EMERGENCY
             and self.context.rules.self_check(draft.category, self.t)
         ):

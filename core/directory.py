@@ -148,7 +148,7 @@ def _room_problem(estate: Estate, room: str) -> str | None:
     if match["unit"] not in building.units:
         return f'building {building.name} has no unit "{match["unit"]}"'
     floor = int(match["room"][:-2])
-    if not 1 <= floor <= building.floors:
+    if building.floors and not 1 <= floor <= building.floors:
         return f"building {building.name} has floors 1 to {building.floors}, not {floor}"
     return None
 
@@ -278,10 +278,15 @@ def parse_directory(data: dict[str, Any]) -> Estate:
     buildings = []
     for i, raw in enumerate(_list_of(data, "buildings", problems)):
         e = _Entry(f"buildings[{i}]", raw, ("name", "units", "floors"), problems)
-        floors = e.integer("floors", required=True) or 0
-        if floors < 0 or floors > 200:
+        floors = e.integer("floors", required=True)
+        if floors is not None and not 1 <= floors <= 200:
             e.problem("floors", "must be between 1 and 200")
-        buildings.append(Building(e.text("name", required=True), e.words("units") or ("1",), floors))
+            floors = None
+        units = e.words("units") or ("1",)
+        if len(set(units)) != len(units):
+            e.problem("units", "a unit is listed twice")
+        # Without a valid floor count, rooms are not checked against it: one mistake, one message.
+        buildings.append(Building(e.text("name", required=True), units, floors or 0))
     _unique("buildings", [b.name for b in buildings], problems)
     building_names = tuple(b.name for b in buildings)
 

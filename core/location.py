@@ -85,7 +85,9 @@ def find_common_area(estate: Estate, text: str, fuzzy: bool = True) -> CommonAre
         return None
     names: list[tuple[str, CommonArea]] = []
     for area in estate.common_areas:
-        for name in (area.name, *area.aliases, *area.name.split(" ")):
+        # "3号楼电梯 Building 3 lifts" is also known by each of its two languages' halves.
+        halves = re.split(r"\s+(?=[A-Za-z])", area.name, maxsplit=1)
+        for name in (area.name, *area.aliases, *halves):
             if _normalize(name):
                 names.append((_normalize(name), area))
     # Longest name first, so "3号楼电梯" wins over "电梯".

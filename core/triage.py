@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from core.directory import closest
@@ -13,7 +13,8 @@ from core.model import FEEDBACK_CATEGORIES, REPAIR_CATEGORIES, Urgency
 
 DEFAULT_CATEGORY_KEYWORDS: dict[str, tuple[str, ...]] = {
     "lift": ("电梯", "困人", "被困", "关人", "lift", "elevator"),
-    "fire_safety": ("消防", "灭火器", "烟感", "烟雾报警", "喷淋", "着火", "起火", "冒烟", "fire", "smoke",
+    "fire_safety": ("消防", "灭火器", "烟感", "烟雾报警", "喷淋", "着火", "起火", "冒烟", "燃气", "煤气", "天然气",
+                    "漏气", "fire", "smoke", "gas",
                     "extinguisher", "sprinkler", "smoke alarm", "fire alarm", "fire door"),
     "plumbing": ("漏水", "水管", "滴水", "堵", "马桶", "下水", "水龙头", "渗水", "爆管", "没水", "停水", "水压",
                  "地漏", "淹", "水漫", "leak", "pipe", "tap", "faucet", "toilet", "drain", "clog", "blocked",
@@ -23,8 +24,9 @@ DEFAULT_CATEGORY_KEYWORDS: dict[str, tuple[str, ...]] = {
                    "sparking", "wiring", "lamp"),
     "hvac": ("空调", "暖气", "供暖", "通风", "新风", "地暖", "air conditioning", "air conditioner", "aircon", "a/c",
              "heating", "radiator", "ventilation", "hvac", "heater"),
-    "civil": ("墙", "裂缝", "门", "窗", "瓷砖", "地板", "天花板", "屋顶", "脱落", "锁", "楼梯", "栏杆", "wall",
-              "crack", "door", "window", "tile", "floor", "ceiling", "roof", "lock", "stairs", "railing"),
+    "civil": ("墙", "裂缝", "门", "窗", "瓷砖", "地板", "天花板", "屋顶", "脱落", "锁", "楼梯", "栏杆", "围栏", "栅栏",
+              "大门", "护栏", "wall", "crack", "door", "window", "tile", "floor", "ceiling", "roof", "lock", "stairs",
+              "railing", "fence", "gate"),
 }  # fmt: skip
 
 DEFAULT_FEEDBACK_KEYWORDS: dict[str, tuple[str, ...]] = {
@@ -35,6 +37,12 @@ DEFAULT_FEEDBACK_KEYWORDS: dict[str, tuple[str, ...]] = {
     "facilities": ("设施", "健身", "路灯", "绿化", "停车", "facility", "facilities", "gym", "parking", "garden"),
     "community": ("邻居", "噪音", "活动", "宠物", "狗", "neighbour", "neighbor", "noise", "event", "pet", "dog"),
 }  # fmt: skip
+
+# Words that say something is broken without saying what: enough to start a repair report.
+DEFAULT_FAULT_KEYWORDS: tuple[str, ...] = (
+    "坏", "故障", "不能用", "不好用", "失灵", "损坏", "报修", "维修", "broken", "not working", "doesn't work",
+    "does not work", "out of order", "damaged", "faulty", "needs fixing", "needs repair",
+)  # fmt: skip
 
 # Water or power cut, lift failure or people trapped, water into a home, gas, fire or smoke.
 DEFAULT_EMERGENCY_KEYWORDS: tuple[str, ...] = (
@@ -110,6 +118,7 @@ class TriageRules:
     emergency_keywords: tuple[str, ...] = DEFAULT_EMERGENCY_KEYWORDS
     urgent_keywords: tuple[str, ...] = DEFAULT_URGENT_KEYWORDS
     safety_keywords: tuple[str, ...] = DEFAULT_SAFETY_KEYWORDS
+    fault_keywords: tuple[str, ...] = DEFAULT_FAULT_KEYWORDS
     self_checks: dict[str, dict[str, str]] = field(
         default_factory=lambda: {category: {"": tip} for category, tip in DEFAULT_SELF_CHECKS.items()}
     )
@@ -128,6 +137,9 @@ class TriageRules:
         if _found(self.urgent_keywords, text):
             return Urgency.URGENT
         return Urgency.NORMAL
+
+    def says_broken(self, text: str) -> bool:
+        return bool(_found(self.fault_keywords, text))
 
     def safety_word(self, text: str) -> str | None:
         """The first safety word in the text: it keeps the report at emergency."""
@@ -174,7 +186,7 @@ def _best(table: dict[str, tuple[str, ...]], text: str) -> str | None:
 def rules_from_config(raw: dict[str, Any]) -> TriageRules:
     """`[triage]` from the config file; each key given replaces the shipped default for that key."""
     known = ("category_keywords", "feedback_keywords", "emergency_keywords", "urgent_keywords", "safety_keywords",
-             "self_check", "out_of_scope")  # fmt: skip
+             "fault_keywords", "self_check", "out_of_scope")  # fmt: skip
     defaults = TriageRules()
     for key in raw:
         if key not in known:
@@ -227,18 +239,16 @@ def rules_from_config(raw: dict[str, Any]) -> TriageRules:
             parsed.append(OutOfScope(name, words(f"{where}.keywords", entry["keywords"]), texts(where, pointer)))
         out_of_scope = tuple(parsed)
 
-    return TriageRules(
+    lists = {
+        key: words(f"triage.{key}", raw[key])
+        for key in ("emergency_keywords", "urgent_keywords", "safety_keywords", "fault_keywords")
+        if key in raw
+    }
+    return replace(
+        defaults,
         category_keywords=table("category_keywords", REPAIR_CATEGORIES, defaults.category_keywords),
         feedback_keywords=table("feedback_keywords", FEEDBACK_CATEGORIES, defaults.feedback_keywords),
-        emergency_keywords=words("triage.emergency_keywords", raw["emergency_keywords"])
-        if "emergency_keywords" in raw
-        else defaults.emergency_keywords,
-        urgent_keywords=words("triage.urgent_keywords", raw["urgent_keywords"])
-        if "urgent_keywords" in raw
-        else defaults.urgent_keywords,
-        safety_keywords=words("triage.safety_keywords", raw["safety_keywords"])
-        if "safety_keywords" in raw
-        else defaults.safety_keywords,
         self_checks=self_checks,
         out_of_scope=out_of_scope,
+        **lists,
     )

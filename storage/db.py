@@ -11,7 +11,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, OperationalError
+from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, OperationalError
 
 ALEMBIC_DIR = Path(__file__).resolve().parent.parent / "alembic"
 MIGRATION_LOCK = 0x6261_6F78  # "baox": one process migrates at a time on PostgreSQL
@@ -22,6 +22,13 @@ class DatabaseError(Exception):
 
 
 def make_engine(url: str) -> Engine:
+    try:
+        return _make_engine(url)
+    except (NoSuchModuleError, ImportError) as error:
+        raise DatabaseError(f'database url "{url}": its driver is not installed ({error})') from None
+
+
+def _make_engine(url: str) -> Engine:
     try:
         parsed = make_url(url)
     except ArgumentError:
@@ -80,6 +87,8 @@ def schema_state(engine: Engine) -> tuple[str | None, str]:
             current = MigrationContext.configure(connection).get_current_revision()
     except OperationalError as error:
         raise DatabaseError(f"cannot reach database {_describe(engine)}: {_first_line(error)}") from None
+    except DBAPIError as error:  # e.g. a file that is not an SQLite database
+        raise DatabaseError(f"cannot use database {_describe(engine)}: {_first_line(error)}") from None
     return current, head
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, create_engine, text
 
+from core.desk import Desk
 from storage.db import make_engine, upgrade
 from storage.uow import SqlAlchemyUnitOfWork
 
@@ -75,3 +76,27 @@ def engine(database_url: str) -> Iterator[Engine]:
 @pytest.fixture
 def uow(engine: Engine) -> SqlAlchemyUnitOfWork:
     return SqlAlchemyUnitOfWork(engine)
+
+
+@pytest.fixture
+def sqlite_engine(tmp_path: Path) -> Iterator[Engine]:
+    """The demo estate on a fresh SQLite file: what the dialogue tests talk to."""
+    import tomllib
+
+    from core.directory import parse_directory
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'desk.db'}")
+    upgrade(engine)
+    with SqlAlchemyUnitOfWork(engine) as uow:
+        uow.directory.sync(parse_directory(tomllib.loads(DEMO_ESTATE.read_text(encoding="utf-8"))))
+        uow.commit()
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def desk(sqlite_engine: Engine) -> Desk:
+    from bot.bootstrap import build_desk
+    from bot.config import parse_config
+
+    return build_desk(parse_config({}, environ={}), sqlite_engine, "SG")

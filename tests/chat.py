@@ -1,0 +1,83 @@
+"""A test channel: talk to the real desk on a real database and read the answers as a transcript."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from bot.console import render
+from core.desk import Desk
+from core.messages import ChatKind, Inbound, Reply
+from core.model import Attachment
+from tests.conftest import NOW
+
+
+class Chat:
+    """One person in one chat; `says` returns what the bot answered, rendered as on the console."""
+
+    def __init__(
+        self,
+        desk: Desk,
+        sender: str,
+        channel: str = "console",
+        chat: str | None = None,
+        language_hint: str | None = None,
+    ) -> None:
+        self.desk, self.sender, self.channel = desk, sender, channel
+        self.language_hint = language_hint
+        self.chat = chat or f"{channel}:{sender}"
+        self.now = NOW
+        self.last: list[Reply] = []
+        self.count = 0
+
+    def says(
+        self,
+        text: str = "",
+        *,
+        payload: str | None = None,
+        attachments: tuple[Attachment, ...] = (),
+        sticker: bool = False,
+        language_hint: str | None = None,
+    ) -> str:
+        self.count += 1
+        self.now += timedelta(seconds=20)
+        inbound = Inbound(
+            channel=self.channel,
+            chat=self.chat,
+            sender=self.sender,
+            sender_name=self.sender,
+            text=text,
+            chat_kind=ChatKind.PRIVATE,
+            attachments=attachments,
+            payload=payload,
+            native_id=str(self.count),
+            language_hint=language_hint or self.language_hint,
+            sticker=sticker,
+        )
+        self.last = self.desk.handle(inbound, self.now)
+        return "\n\n".join(render(reply) for reply in self.last)
+
+    def presses(self, label_fragment: str) -> str:
+        """Press the button whose label contains the fragment, as on Telegram."""
+        offered = [choice for reply in self.last for choice in reply.choices]
+        choice = next((c for c in offered if label_fragment in c.label), None)
+        assert choice is not None, f"no button with {label_fragment!r} among {[c.label for c in offered]}"
+        return self.says(payload=choice.payload)
+
+    def wait(self, minutes: int) -> None:
+        self.now += timedelta(minutes=minutes)
+
+    def run(self, transcript: list[tuple[str, str]]) -> None:
+        """Each expected answer's lines must appear, in order, in what the bot said."""
+        for says, expected in transcript:
+            answer = self.says(says)
+            assert_says(answer, expected, says)
+
+
+def assert_says(answer: str, expected: str, said: str = "") -> None:
+    position = 0
+    for line in (line.strip() for line in expected.strip().splitlines()):
+        if not line:
+            continue
+        found = answer.find(line, position)
+        assert found >= 0, f"after {said!r}, expected {line!r} in:\n{answer}"
+        position = found + len(line)
