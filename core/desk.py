@@ -94,6 +94,9 @@ class Desk:
             answers = [(command.slot, run.execute(command)) for command in commands]
             for slot, answer in reversed(answers):  # each answer goes where its command was asked
                 replies[slot:slot] = answer
+            with_choices = [reply for reply in replies if reply.choices]
+            if with_choices:  # a typed number always means the last list the person was shown
+                state["choices"] = [[c.payload, c.label, list(c.keys)] for c in with_choices[-1].choices]
             uow.dialogues.put(inbound.channel, inbound.chat, inbound.sender, state, now)
             uow.commit()
         return replies

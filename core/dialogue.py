@@ -6,6 +6,7 @@ the next message. The conversation graph is the STEPS table at the bottom of thi
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -235,6 +236,18 @@ def _meaningful(text: str) -> bool:
     return any(unicodedata.category(ch)[0] in "LN" for ch in text)
 
 
+FILLER = ("我要", "我想", "想", "要", "一下", "一个", "i want to", "i'd like to", "i would like to", "make a", "give",
+          "leave", "some", "a", "an", "please")  # fmt: skip
+
+
+def _says_more_than(text: str, intentions: tuple[str, ...]) -> bool:
+    """False for "我要投诉" or "I want to complain": an intention, not yet the content."""
+    rest = text.casefold()
+    for word in sorted((*intentions, *FILLER), key=len, reverse=True):
+        rest = re.sub(rf"(?<![a-z]){re.escape(word)}(?![a-z])" if word.isascii() else re.escape(word), " ", rest)
+    return sum(1 for ch in rest if unicodedata.category(ch)[0] in "LN") >= 4
+
+
 def _fold(text: str) -> str:
     return text.strip().casefold().rstrip(".。!！").strip()
 
@@ -270,7 +283,7 @@ class Turn:
         folded = _fold(self.text)
         if not folded:
             return None
-        if folded.isdigit() and 1 <= int(folded) <= len(offered):
+        if folded.isdecimal() and 1 <= int(folded) <= len(offered):
             return offered[int(folded) - 1]
         for c in offered:
             if folded == _fold(c.label) or folded in (_fold(k) for k in c.keys):
@@ -296,9 +309,11 @@ class Turn:
         if self.text.startswith("/"):
             self.command()
             return
-        if self.inbound.payload is not None and self.global_payload(self.inbound.payload):
+        chosen = self.picked()
+        payload = self.inbound.payload if self.inbound.payload is not None else (chosen.payload if chosen else None)
+        if payload is not None and self.global_payload(payload):
             return
-        if self.inbound.payload is not None and self.picked() is None:
+        if self.inbound.payload is not None and chosen is None:
             self.say_again(self.t("That button belongs to an earlier question."))
             return
         if not self.state.flow:
@@ -457,11 +472,6 @@ class Turn:
         self.say(text, self.menu_choices())
 
     def idle(self) -> None:
-        if self.state.step == "language" or any(c[0].startswith("lang:") for c in self.state.choices):
-            chosen = self.picked()
-            if chosen is not None and chosen.payload.startswith("lang:"):
-                self.set_language(chosen.payload.split(":", 1)[1])
-                return
         self.state.choices = self.state.choices or [[c.payload, c.label, list(c.keys)] for c in self.menu_choices()]
         chosen = self.picked()
         if chosen is None:
@@ -828,7 +838,7 @@ class Turn:
     def start_feedback(self, text: str) -> None:
         attachments = self.state.draft.attachments
         self.state = State(flow="feedback", draft=Draft(attachments=attachments))
-        if text and _meaningful(text) and not any(text.casefold().strip() == w for w in FEEDBACK_STARTERS):
+        if _says_more_than(text, FEEDBACK_STARTERS):
             self.state.draft.category = self.context.rules.feedback_category(text)
             if self.take_content(text):
                 return
