@@ -36,3 +36,17 @@ def test_the_example_config_documents_every_key_and_loads() -> None:
         section: sorted(data.get(section, {})) for section in known_keys()
     }
     parse_config(data, environ={})
+
+
+def test_the_commented_triage_examples_in_the_example_config_are_valid() -> None:
+    import tomllib
+
+    from bot.config import parse_config
+
+    text = (REPO / "config.example.toml").read_text(encoding="utf-8")
+    triage = text[text.index("[triage]") :]
+    uncommented = "\n".join(line[2:] if line.startswith("# ") and "=" in line or line.startswith("# [") else line
+                            for line in triage.splitlines())  # fmt: skip
+    rules = parse_config(tomllib.loads(uncommented), environ={}).triage
+    assert "escalator" in rules.category_keywords["lift"]
+    assert rules.self_checks["electrical"] == {}
