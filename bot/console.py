@@ -59,8 +59,11 @@ class ConsoleChat:
                 print(file=self.plain)
 
     def run(self, lines: Iterable[str]) -> None:
+        # Each console session starts afresh: a script must not answer a question left open by an earlier run.
         if self.interactive:
             self.show(self.send("/start"))
+        else:
+            self.desk.forget(CHANNEL, f"{CHANNEL}:{self.person}", self.person)
         for raw in lines:
             line = raw.rstrip("\r\n")
             if not self.interactive:

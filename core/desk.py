@@ -101,6 +101,12 @@ class Desk:
             uow.commit()
         return replies
 
+    def forget(self, channel: str, chat: str, user: str) -> None:
+        """Drop a conversation's state, so the next message starts afresh."""
+        with self.uow as uow:
+            uow.dialogues.delete(channel, chat, user)
+            uow.commit()
+
     @staticmethod
     def directory_locale(estate: Estate, person: Person) -> str | None:
         resident = next((r for r in estate.residents if r.id == person.resident_id), None)

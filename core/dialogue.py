@@ -313,6 +313,10 @@ class Turn:
         payload = self.inbound.payload if self.inbound.payload is not None else (chosen.payload if chosen else None)
         if payload is not None and self.global_payload(payload):
             return
+        offered = self.offered()
+        if chosen is None and offered and self.text.isdecimal() and len(self.text) <= 2:
+            self.say_again(self.t("Please pick a number from 1 to {last}.").format(last=len(offered)))
+            return
         if self.inbound.payload is not None and chosen is None:
             self.say_again(self.t("That button belongs to an earlier question."))
             return

@@ -17,8 +17,8 @@ DEFAULT_CATEGORY_KEYWORDS: dict[str, tuple[str, ...]] = {
                     "漏气", "fire", "smoke", "gas",
                     "extinguisher", "sprinkler", "smoke alarm", "fire alarm", "fire door"),
     "plumbing": ("漏水", "水管", "滴水", "堵", "马桶", "下水", "水龙头", "渗水", "爆管", "没水", "停水", "水压",
-                 "地漏", "淹", "水漫", "leak", "pipe", "tap", "faucet", "toilet", "drain", "clog", "blocked",
-                 "no water", "water", "flood", "sink"),
+                 "地漏", "淹", "水漫", "进水", "水管爆", "leak", "pipe", "tap", "faucet", "toilet", "drain", "clog",
+                 "blocked", "no water", "water", "flood", "sink"),
     "electrical": ("停电", "没电", "跳闸", "插座", "开关", "灯", "电线", "漏电", "短路", "电表", "火花", "power",
                    "electric", "outlet", "socket", "switch", "light", "breaker", "tripped", "fuse", "sparks",
                    "sparking", "wiring", "lamp"),
@@ -48,7 +48,7 @@ DEFAULT_FAULT_KEYWORDS: tuple[str, ...] = (
 DEFAULT_EMERGENCY_KEYWORDS: tuple[str, ...] = (
     "停水", "停电", "没水", "没电", "全屋没电", "电梯坏", "电梯故障", "电梯停", "电梯不动", "电梯卡", "困人", "被困",
     "关人", "燃气", "煤气", "天然气", "漏气", "着火", "起火", "失火", "火灾", "冒烟", "电火花", "爆管", "水漫",
-    "淹", "漏到楼下", "漏进", "渗到", "危险", "触电",
+    "淹", "漏到楼下", "漏进", "渗到", "进水", "水管爆", "爆了", "危险", "触电",
     "no water", "water cut", "water is off", "power cut", "power outage", "no power", "blackout", "no electricity",
     "trapped", "stuck in the lift", "stuck in the elevator", "lift broken", "lift is broken", "lift not working",
     "lift stopped", "lift out of order", "elevator broken", "elevator is broken", "elevator not working",
@@ -132,7 +132,7 @@ class TriageRules:
         return _best(self.feedback_keywords, text)
 
     def urgency(self, text: str, category: str | None = None) -> Urgency:
-        if _found(self.emergency_keywords, text):
+        if _found(self.emergency_keywords, text) or _found(self.safety_keywords, text):
             return Urgency.EMERGENCY
         if _found(self.urgent_keywords, text):
             return Urgency.URGENT
@@ -212,8 +212,8 @@ def rules_from_config(raw: dict[str, Any]) -> TriageRules:
         if not isinstance(value, dict) or not value:
             raise ValueError(f'{where}: must be a table of texts per language, e.g. {{ zh_CN = "…", en = "…" }}')
         for locale, text in value.items():
-            if locale not in ("zh_CN", "en") or not isinstance(text, str):
-                raise ValueError(f"{where}.{locale}: must be zh_CN or en with a text")
+            if locale not in ("zh_CN", "en") or not isinstance(text, str) or not text.strip():
+                raise ValueError(f"{where}.{locale}: must be zh_CN or en with a non-empty text")
         return dict(value)
 
     self_checks = dict(defaults.self_checks)

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import io
+
 import pytest
 from sqlalchemy import Engine
 
+from bot.console import ConsoleChat
 from core.desk import Desk
 from core.model import Attachment, Status
 from core.ports import TicketQuery
@@ -394,3 +397,21 @@ class TestUnknownPeople:
         assert not ticket.verified and ticket.reporter_resident_id is None
         assert ticket.reporter_ref == "console:visitor-42"
         assert_says(stranger.says("/tickets"), f"• {TODAY}-0001")
+
+
+def test_a_number_that_is_not_among_the_choices_is_asked_again(emily: Chat, sqlite_engine: Engine) -> None:
+    emily.run([
+        ("I want to complain: the guard was rude", "Is it about a particular place or thing?\n1. Skip"),
+        ("2", "Please pick a number from 1 to 1.\nIs it about a particular place or thing?"),
+        ("skip", "Should staff see your name?"),
+    ])  # fmt: skip
+
+
+def test_a_piped_console_session_starts_afresh(desk: Desk) -> None:
+    emily = Chat(desk, "Emily Brown")
+    emily.says("kitchen pipe leaking in 3-1-2302")  # left unfinished, as a script that stopped early
+    output = io.StringIO()
+    ConsoleChat(desk, "Emily Brown", output, interactive=False, clock=lambda: emily.now).run(
+        ["the bedroom light is broken"]
+    )
+    assert "Where is the problem?" in output.getvalue() and "Please pick" not in output.getvalue()
