@@ -400,6 +400,24 @@ def ticket_json(ticket: Ticket, config: Config) -> dict[str, Any]:
     }
 
 
+# --- run --------------------------------------------------------------------------------------
+
+
+@cli.command("run")
+@pass_context
+def run_command(context: Context) -> None:
+    """Serve the configured channels, webhooks, /healthz and /metrics until SIGINT or SIGTERM."""
+    import asyncio
+    import logging
+
+    from bot.server import run
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    asyncio.run(run(context.config))
+
+
 # --- console ----------------------------------------------------------------------------------
 
 

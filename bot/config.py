@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import tomllib
 import types
 import typing
@@ -30,6 +31,7 @@ class AppSection:
     locale: str = "zh_CN"
     timezone: str = "Asia/Shanghai"
     estate: str = ""  # the estate code to use when the database holds several
+    attachments_dir: str = "attachments"
 
 
 @dataclass(frozen=True)
@@ -51,6 +53,9 @@ class TelegramSection:
     base_file_url: str = "https://api.telegram.org/file/bot"
     webhook_url: str = ""
     webhook_secret: str = ""
+    max_messages_per_second: int = 30
+    max_group_messages_per_minute: int = 20
+    max_chat_messages_per_second: int = 1
 
 
 @dataclass(frozen=True)
@@ -207,8 +212,16 @@ def _check_values(config: Config) -> None:
         zoneinfo.ZoneInfo(config.app.timezone)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):
         raise ConfigError(f'app.timezone: "{config.app.timezone}" is not a time zone (e.g. Asia/Shanghai)') from None
-    if config.telegram.mode not in ("polling", "webhook"):
-        raise ConfigError(f'telegram.mode: "{config.telegram.mode}" is not "polling" or "webhook"')
+    telegram = config.telegram
+    if telegram.mode not in ("polling", "webhook"):
+        raise ConfigError(f'telegram.mode: "{telegram.mode}" is not "polling" or "webhook"')
+    if telegram.token and telegram.mode == "webhook" and not (telegram.webhook_url and telegram.webhook_secret):
+        raise ConfigError("telegram: webhook mode needs webhook_url and webhook_secret")
+    if telegram.webhook_secret and not re.fullmatch(r"[A-Za-z0-9_-]{1,256}", telegram.webhook_secret):
+        raise ConfigError("telegram.webhook_secret: use 1 to 256 of A-Z a-z 0-9 _ -")
+    for key in ("max_messages_per_second", "max_group_messages_per_minute", "max_chat_messages_per_second"):
+        if getattr(telegram, key) <= 0:
+            raise ConfigError(f"telegram.{key}: must be greater than 0")
     if not 0 < config.server.port < 65536:
         raise ConfigError(f"server.port: {config.server.port} is not a port number")
     for key, value in dataclasses.asdict(config.sla).items():

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta, tzinfo
+from typing import Any
 
 from core.dialogue import (
     CATEGORY_LABELS,
     URGENCY_WORDS,
     Command,
     Context,
+    JoinTicket,
+    OpenReport,
     Person,
     SetLocale,
     ShowMyTickets,
@@ -18,14 +22,15 @@ from core.dialogue import (
     WithdrawTicket,
     step,
 )
-from core.directory import Estate
+from core.directory import Estate, Staff
 from core.errors import NotFound
 from core.i18n import N_, Translator, TranslatorFactory, normalize_locale
 from core.lifecycle import Action, apply
 from core.messages import Choice, Inbound, Reply
-from core.model import Actor, Status, Ticket, TicketKind, Urgency
-from core.ports import TicketQuery, UnitOfWork
-from core.services import create_ticket, find_ticket
+from core.model import Actor, HistoryEvent, Registration, Status, Subscriber, Ticket, TicketKind, Urgency
+from core.notify import Recipient, progress_notices
+from core.ports import OutboxMessage, TicketQuery, UnitOfWork
+from core.services import act, create_ticket, find_ticket
 from core.sla import SlaPolicy
 from core.triage import TriageRules
 
@@ -68,38 +73,110 @@ class DeskSettings:
     zone: tzinfo
 
 
+# How a channel turns one reply into what its sender delivers: (recipient, payload) pairs.
+Render = Callable[[Inbound, Reply], list[tuple[str, dict[str, Any]]]]
+
+
 class Desk:
     """Where residents' messages are answered; the channel adapters only translate to and from it."""
 
     def __init__(self, uow: UnitOfWork, settings: DeskSettings) -> None:
         self.uow = uow
         self.settings = settings
+        self._estate: tuple[int, Estate] | None = None
 
-    def handle(self, inbound: Inbound, now: datetime) -> list[Reply]:
-        with self.uow as uow:
+    def estate(self, uow: UnitOfWork) -> Estate:
+        """The directory, read again only when a load has changed it."""
+        version = uow.directory.version(self.settings.estate_code)
+        if version is None:
+            raise NotFound(f'estate "{self.settings.estate_code}" is not loaded')
+        if self._estate is None or self._estate[0] != version:
             estate = uow.directory.get(self.settings.estate_code)
-            if estate is None:
-                raise NotFound(f'estate "{self.settings.estate_code}" is not loaded')
-            person = identify(estate, inbound)
+            assert estate is not None
+            self._estate = (version, estate)
+        return self._estate[1]
+
+    def handle(self, inbound: Inbound, now: datetime, render: Render | None = None) -> list[Reply]:
+        """Answer one message. With `render`, the answers go to the outbox in the same transaction,
+        and a message with a native id that was handled before is not handled again."""
+        with self.uow as uow:
+            if (
+                render is not None
+                and inbound.native_id
+                and not uow.inbound.claim(inbound.channel, inbound.native_id, now)
+            ):
+                return []
+            estate = self.estate(uow)
+            person = self.identify(uow, estate, inbound)
             locale = (
                 uow.settings.locale(inbound.channel, inbound.sender)
-                or self.directory_locale(estate, person)
+                or self.directory_locale(estate, person.resident_id)
                 or normalize_locale(inbound.language_hint)
                 or self.settings.default_locale
             )
-            context = Context(estate, person, self.settings.rules, locale, self.settings.translators)
+            context = Context(
+                estate,
+                person,
+                self.settings.rules,
+                locale,
+                self.settings.translators,
+                inbound.chat_kind,
+                tuple(OpenReport(*row) for row in uow.tickets.open_area_reports(estate.code)),
+            )
             before = uow.dialogues.get(inbound.channel, inbound.chat, inbound.sender)
-            state, replies, commands = step(before, inbound, now, context)
+            if inbound.resumed_from:
+                before = uow.dialogues.get(inbound.channel, inbound.resumed_from, inbound.sender)
+                uow.dialogues.delete(inbound.channel, inbound.resumed_from, inbound.sender)
             run = CommandRun(uow, self.settings, estate, person, locale, inbound, now)
+            staff = self.staff_member(uow, inbound)
+            if staff is not None and (inbound.payload or "").startswith("reg:"):
+                # A staff button, not a turn of the resident dialogue: the conversation stays as it was.
+                state, replies, commands = before or {}, [run.confirm_registration(staff, inbound.payload[4:])], []
+            else:
+                state, replies, commands = step(before, inbound, now, context)
             answers = [(command.slot, run.execute(command)) for command in commands]
             for slot, answer in reversed(answers):  # each answer goes where its command was asked
                 replies[slot:slot] = answer
-            with_choices = [reply for reply in replies if reply.choices]
+            with_choices = [reply for reply in replies if any(not c.url for c in reply.choices)]
             if with_choices:  # a typed number always means the last list the person was shown
-                state["choices"] = [[c.payload, c.label, list(c.keys)] for c in with_choices[-1].choices]
+                state["choices"] = [[c.payload, c.label, list(c.keys)] for c in with_choices[-1].choices if not c.url]
             uow.dialogues.put(inbound.channel, inbound.chat, inbound.sender, state, now)
+            if render is not None:
+                base = f"{inbound.channel}:{inbound.native_id or now.isoformat()}"
+                deliveries = [(inbound.channel, *d) for reply in replies for d in render(inbound, reply)]
+                for number, (channel, recipient, payload) in enumerate(deliveries + run.notices):
+                    uow.outbox.add(OutboxMessage(f"{base}:{number}", channel, recipient, payload), now)
             uow.commit()
         return replies
+
+    def staff_action(
+        self, reference: str, action: Action, actor: Actor, now: datetime, **details: Any
+    ) -> tuple[Ticket, HistoryEvent]:
+        """A step taken by staff, and the notices to the residents and groups who follow the ticket."""
+        with self.uow as uow:
+            ticket, event = act(uow, reference, action, actor, now, self.settings.sla, **details)
+            estate = self.estate(uow)
+            assert ticket.id is not None
+
+            def language_of(recipient: Recipient) -> str:
+                if not recipient.ref:
+                    return self.settings.default_locale
+                channel, _, user = recipient.ref.partition(":")
+                resident = (
+                    self.directory_locale(estate, ticket.reporter_resident_id)
+                    if recipient.ref == ticket.reporter_ref
+                    else None
+                )
+                return uow.settings.locale(channel, user) or resident or self.settings.default_locale
+
+            notices = progress_notices(
+                ticket, event, uow.tickets.subscribers(ticket.id), self.settings.translators, language_of
+            )
+            for number, (channel, recipient, payload) in enumerate(notices):
+                key = f"notice:{ticket.number}:{len(ticket.history)}:{number}"
+                uow.outbox.add(OutboxMessage(key, channel, recipient, payload), now)
+            uow.commit()
+        return ticket, event
 
     def forget(self, channel: str, chat: str, user: str) -> None:
         """Drop a conversation's state, so the next message starts afresh."""
@@ -108,23 +185,35 @@ class Desk:
             uow.commit()
 
     @staticmethod
-    def directory_locale(estate: Estate, person: Person) -> str | None:
-        resident = next((r for r in estate.residents if r.id == person.resident_id), None)
+    def directory_locale(estate: Estate, resident_id: int | None) -> str | None:
+        resident = next((r for r in estate.residents if r.id == resident_id), None) if resident_id else None
         return resident.locale if resident else None
 
+    @staticmethod
+    def identify(uow: UnitOfWork, estate: Estate, inbound: Inbound) -> Person:
+        """The resident behind a chat identity, a person customer service registered, or a stranger."""
+        ref = f"{inbound.channel}:{inbound.sender}"
+        for resident in estate.residents:
+            if _same_person(inbound, resident.telegram_id, resident.wechat_openid, resident.name):
+                return Person(resident.name, ref, resident.id, resident.rooms, resident.phone)
+        registration = uow.registrations.get(ref)
+        if registration is not None:
+            return Person(registration.name, ref, rooms=(registration.room,), registered=True)
+        return Person(inbound.sender_name or inbound.sender, ref)
 
-def identify(estate: Estate, inbound: Inbound) -> Person:
-    """The resident behind a chat identity, or an unknown person who may still report."""
-    ref = f"{inbound.channel}:{inbound.sender}"
-    for resident in estate.residents:
-        matches = {
-            "telegram": resident.telegram_id is not None and str(resident.telegram_id) == inbound.sender,
-            "wechat": resident.wechat_openid == inbound.sender,
-            "console": inbound.sender in (resident.name, *resident.name.split(" ")),
-        }.get(inbound.channel, False)
-        if matches:
-            return Person(resident.name, ref, resident.id, resident.rooms, resident.phone)
-    return Person(inbound.sender_name or inbound.sender, ref)
+    def staff_member(self, uow: UnitOfWork, inbound: Inbound) -> Staff | None:
+        estate = self.estate(uow)
+        return next((s for s in estate.staff if _same_person(inbound, s.telegram_id, s.wechat_openid, s.name)), None)
+
+
+def _same_person(inbound: Inbound, telegram_id: int | None, wechat_openid: str | None, name: str) -> bool:
+    if inbound.channel == "telegram":
+        return telegram_id is not None and str(telegram_id) == inbound.sender
+    if inbound.channel == "wechat":
+        return wechat_openid is not None and wechat_openid == inbound.sender
+    if inbound.channel == "console":
+        return inbound.sender in (name, *name.split(" "))
+    return False
 
 
 class CommandRun:
@@ -144,6 +233,8 @@ class CommandRun:
         self.inbound, self.now = inbound, now
         self.t = settings.translators(locale)
         self.actor = Actor("resident", person.name, person.resident_id)
+        # Messages to other people that this turn causes: (channel, recipient, payload).
+        self.notices: list[tuple[str, str, dict[str, Any]]] = []
 
     def execute(self, command: Command) -> list[Reply]:
         if isinstance(command, SetLocale):
@@ -154,6 +245,8 @@ class CommandRun:
             return [self.submit(command)]
         if isinstance(command, ShowMyTickets):
             return [self.my_tickets()]
+        if isinstance(command, JoinTicket):
+            return [self.join(command)]
         try:
             ticket = self.own_ticket(command.reference)
         except NotFound:
@@ -196,6 +289,8 @@ class CommandRun:
                 + "\n"
                 + t("I've recorded your message as {number}.").format(number=ticket.number)
             )
+        if not self.person.verified and ticket.location.room:
+            self.ask_customer_service_to_register(ticket)
         respond = duration_text(self.settings.sla.windows[ticket.urgency].respond, t)
         if ticket.kind is TicketKind.FEEDBACK:
             lines = [
@@ -218,6 +313,63 @@ class CommandRun:
             if ticket.location.needs_review:
                 lines.append(t("Staff will check the place you gave."))
         return Reply("\n".join(lines))
+
+    def ask_customer_service_to_register(self, ticket: Ticket) -> None:
+        """One button for customer service: this stranger does live in the room they gave."""
+        for staff in self.estate.staff:
+            if "customer_service" not in staff.roles or staff.telegram_id is None:
+                continue
+            t = self.settings.translators(staff.locale or self.settings.default_locale)
+            text = t(
+                "{number}: a report from {name}, who is not in the directory and says they live in {room}."
+            ).format(number=ticket.number, name=ticket.reporter, room=ticket.location.room)
+            choice = [f"reg:{ticket.number}", t("✅ Confirm their registration"), ""]
+            self.notices.append(("telegram", str(staff.telegram_id), {"text": text, "choices": [choice]}))
+
+    def confirm_registration(self, staff: Staff, reference: str) -> Reply:
+        """Customer service vouches that a stranger lives in the room they reported from."""
+        t = self.settings.translators(staff.locale or self.settings.default_locale)
+        if not {"customer_service", "supervisor", "manager"} & set(staff.roles):
+            return Reply(t("Only customer service or a supervisor can confirm a registration."))
+        try:
+            ticket = find_ticket(self.uow, reference)
+        except NotFound:
+            return Reply(t("There is no ticket {number}.").format(number=reference))
+        room = ticket.location.room
+        if ticket.verified or room is None:
+            return Reply(t("{number}: nothing to confirm.").format(number=ticket.number))
+        registration = Registration(ticket.reporter_ref, ticket.reporter, room, staff.name)
+        self.uow.registrations.confirm(registration, self.now)
+        ticket.verified = True
+        apply(ticket, Action.NOTE, Actor("staff", staff.name, staff.id), self.now, registration_confirmed=room)
+        self.uow.tickets.save(ticket)
+        return Reply(
+            t("Confirmed: {name} lives in {room}. Their reports are verified from now on.").format(
+                name=ticket.reporter, room=room
+            )
+        )
+
+    def join(self, command: JoinTicket) -> Reply:
+        t = self.t
+        try:
+            ticket = find_ticket(self.uow, command.reference)
+        except NotFound:
+            ticket = None
+        if ticket is None or not ticket.is_open or ticket.status is Status.RESOLVED:
+            return Reply(t("That report was closed meanwhile. Please report the fault again if it is still there."))
+        assert ticket.id is not None
+        subscriber = Subscriber(
+            self.person.ref, self.person.name, command.chat, command.message_ref, self.person.resident_id
+        )
+        if self.uow.tickets.subscribe(ticket.id, subscriber, self.now):
+            apply(ticket, Action.JOIN, self.actor, self.now)
+            self.uow.tickets.save(ticket)
+        count = 1 + len(self.uow.tickets.subscribers(ticket.id))
+        return Reply(
+            t(
+                "You have joined {number}; {count} residents reported this fault. We'll tell you when it is fixed."
+            ).format(number=ticket.number, count=count)
+        )
 
     def mine(self) -> list[Ticket]:
         query = TicketQuery(

@@ -16,7 +16,7 @@ from typing import Any
 from core.directory import Estate
 from core.i18n import LOCALES, N_, Translator, TranslatorFactory
 from core.location import find_place
-from core.messages import Choice, Inbound, Reply
+from core.messages import ChatKind, Choice, Inbound, Reply
 from core.model import FEEDBACK_CATEGORIES, REPAIR_CATEGORIES, Attachment, Location, Source, TicketKind, Urgency
 from core.tickets import TicketDraft
 from core.triage import TriageRules
@@ -125,7 +125,14 @@ class SetLocale(_Command):
     locale: str
 
 
-Command = SubmitTicket | ShowMyTickets | ShowTicket | WithdrawTicket | ChaseTicket | SetLocale
+@dataclass(frozen=True)
+class JoinTicket(_Command):
+    reference: str
+    chat: str = ""  # the group it was joined from, whose message gets the progress replies
+    message_ref: str = ""
+
+
+Command = SubmitTicket | ShowMyTickets | ShowTicket | WithdrawTicket | ChaseTicket | SetLocale | JoinTicket
 
 
 @dataclass(frozen=True)
@@ -137,10 +144,25 @@ class Person:
     resident_id: int | None = None
     rooms: tuple[str, ...] = ()
     phone: str = ""
+    registered: bool = False  # not in the directory, but customer service confirmed their room
 
     @property
     def known(self) -> bool:
         return self.resident_id is not None
+
+    @property
+    def verified(self) -> bool:
+        return self.known or self.registered
+
+
+@dataclass(frozen=True)
+class OpenReport:
+    """An open ticket about a shared place, which a new report of the same fault can join."""
+
+    number: str
+    common_area: str
+    category: str
+    reporters: int
 
 
 @dataclass(frozen=True)
@@ -152,6 +174,12 @@ class Context:
     rules: TriageRules
     locale: str
     translators: TranslatorFactory
+    chat_kind: ChatKind = ChatKind.PRIVATE
+    open_reports: tuple[OpenReport, ...] = ()
+
+    @property
+    def in_group(self) -> bool:
+        return self.chat_kind is ChatKind.GROUP
 
 
 # --- the state, as stored ----------------------------------------------------------------------------------
@@ -170,7 +198,10 @@ class Draft:
     anonymous: bool | None = None
     place_asked: bool = False
     self_checked: bool = False
+    join_asked: bool = False
     location_tries: int = 0
+    origin_chat: str = ""  # the group message a report started from, for progress replies there
+    origin_message: str = ""
 
     @property
     def has_location(self) -> bool:
@@ -306,6 +337,9 @@ class Turn:
             self.replies.append(Reply(self.t("Your message was long; I kept the first 2,000 characters.")))
         self.keep_attachments()
 
+        if self.inbound.resumed_from:
+            self.resume_privately()
+            return
         if self.text.startswith("/"):
             self.command()
             return
@@ -328,6 +362,15 @@ class Turn:
             self.say_again(self.t("I can only read words here. Please answer in a few words, or tap a choice."))
             return
         handler(self)
+
+    def resume_privately(self) -> None:
+        """Arrived through the "continue privately" link from a group: pick the draft up here."""
+        if self.state.flow:
+            self.replies.append(Reply(self.t("Let's continue your report here, in private.")))
+            STEPS[self.state.step].ask(self)
+        else:
+            self.replies.append(Reply(self.t("That report is no longer open; let's start a new one.")))
+            self.menu()
 
     def keep_attachments(self) -> None:
         if self.state.flow or self.inbound.attachments:
@@ -521,6 +564,9 @@ class Turn:
     def start_repair(self, text: str) -> None:
         attachments = self.state.draft.attachments
         self.state = State(flow="repair", draft=Draft(attachments=attachments))
+        if self.context.in_group:
+            self.state.draft.origin_chat = self.inbound.chat
+            self.state.draft.origin_message = self.inbound.message_ref
         if text and _meaningful(text):
             self.absorb(text)
         self.next_repair_step()
@@ -551,6 +597,8 @@ class Turn:
             self.goto("symptom")
         elif not draft.category:
             self.goto("category")
+        elif not draft.join_asked and self.same_open_report() is not None:
+            self.goto("join")
         elif not draft.urgency:
             self.goto("urgency")
         elif (
@@ -563,11 +611,62 @@ class Turn:
         else:
             self.goto("confirm")
 
+    def same_open_report(self) -> OpenReport | None:
+        draft = self.state.draft
+        if draft.area is None:
+            return None
+        return next(
+            (r for r in self.context.open_reports if r.common_area == draft.area and r.category == draft.category),
+            None,
+        )
+
+    def ask_join(self) -> None:
+        report = self.same_open_report()
+        assert report is not None
+        self.say(
+            self.t(
+                "{number} is already open for this: {category} at {place}, reported by {count} resident(s). "
+                "Join it to get its updates, instead of a new report?"
+            ).format(
+                number=report.number,
+                category=self.t(CATEGORY_LABELS.get(report.category, "other")),
+                place=report.common_area,
+                count=report.reporters,
+            ),
+            [self.choice(f"join:{report.number}", self.t("👍 Join it")), self.choice("new", self.t("New report"))],
+        )
+
+    def answer_join(self) -> None:
+        chosen = self.picked()
+        if chosen is not None and chosen.payload.startswith("join:"):
+            draft = self.state.draft
+            self.emit(JoinTicket(chosen.payload.split(":", 1)[1], draft.origin_chat, draft.origin_message))
+            self.state = State()
+        elif chosen is not None and chosen.payload == "new":
+            self.state.draft.join_asked = True
+            self.next_repair_step()
+        else:
+            self.say_again(self.t("Please pick one of the choices, by its number or its name."))
+
+    def private_choice(self) -> list[Choice]:
+        if not self.inbound.private_link:
+            return []
+        return [Choice("private", self.t("🔒 Continue privately"), url=self.inbound.private_link)]
+
     def goto(self, name: str) -> None:
         self.state.step = name
         STEPS[name].ask(self)
 
     def ask_location(self) -> None:
+        if self.context.in_group:
+            # Room numbers stay out of the group: a home is for the private chat.
+            self.say(
+                self.t("Where is it? Reply with a shared place, such as 车库 (garage) or 3号楼电梯.")
+                + "\n"
+                + self.t("For a fault in your home, continue privately, so your room number stays out of the group."),
+                self.private_choice(),
+            )
+            return
         rooms = self.context.person.rooms
         examples = self.t("For example: 1-1-1201, 1栋1单元1201, or a shared place like 车库 (garage).")
         if rooms:
@@ -734,6 +833,8 @@ class Turn:
     def summary(self) -> str:
         draft, t = self.state.draft, self.t
         location = draft.room or draft.area or draft.place_text or "-"
+        if self.context.in_group and draft.room:
+            location = t("your home (not shown in the group)")
         if self.state.flow == "repair":
             lines = [
                 t("Please check your report:"),
@@ -830,9 +931,11 @@ class Turn:
             reporter_contact=person.phone,
             reporter_ref=person.ref,
             anonymous=bool(draft.anonymous),
-            verified=person.known,
+            verified=person.verified,
             department=department.name if department else "",
             attachments=tuple(Attachment(**a) for a in draft.attachments),
+            origin_chat=draft.origin_chat,
+            origin_message=draft.origin_message,
         )  # fmt: skip
         self.emit(SubmitTicket(ticket, outcome, pointer))
         self.state = State()
@@ -842,6 +945,11 @@ class Turn:
     def start_feedback(self, text: str) -> None:
         attachments = self.state.draft.attachments
         self.state = State(flow="feedback", draft=Draft(attachments=attachments))
+        if self.context.in_group:
+            # Feedback may name people or be anonymous: it is taken in private only.
+            self.state.draft.description = text if _says_more_than(text, FEEDBACK_STARTERS) else ""
+            self.goto("private_only")
+            return
         if _says_more_than(text, FEEDBACK_STARTERS):
             self.state.draft.category = self.context.rules.feedback_category(text)
             if self.take_content(text):
@@ -874,6 +982,20 @@ class Turn:
             self.goto("fb_anonymous")
         else:
             self.goto("confirm")
+
+    def ask_private_only(self) -> None:
+        draft = self.state.draft
+        if not self.context.in_group:  # arrived through the private link: on with the feedback
+            if draft.description and not draft.category:
+                draft.category = self.context.rules.feedback_category(draft.description)
+            self.next_feedback_step()
+            return
+        self.say(
+            self.t("Feedback is taken in private. Please continue in a private chat with me."), self.private_choice()
+        )
+
+    def answer_private_only(self) -> None:
+        self.ask_private_only()
 
     def ask_fb_content(self) -> None:
         self.say(self.t("Please write your feedback. Photos are welcome too."))
@@ -938,4 +1060,6 @@ STEPS: dict[str, Step] = {
     "fb_content": Step(Turn.ask_fb_content, Turn.answer_fb_content),
     "fb_place": Step(Turn.ask_fb_place, Turn.answer_fb_place),
     "fb_anonymous": Step(Turn.ask_fb_anonymous, Turn.answer_fb_anonymous),
+    "join": Step(Turn.ask_join, Turn.answer_join),
+    "private_only": Step(Turn.ask_private_only, Turn.answer_private_only),
 }

@@ -28,6 +28,9 @@ class Inbound:
     native_id: str = ""  # the channel's own id, for dedupe
     language_hint: str | None = None  # e.g. Telegram's language_code
     sticker: bool = False
+    message_ref: str = ""  # the channel's id of this message, for replying to it
+    private_link: str = ""  # in a group: a link that opens the private chat and resumes this draft
+    resumed_from: str = ""  # in a private chat: the group chat whose draft this person continues here
 
 
 @dataclass(frozen=True)
@@ -37,6 +40,7 @@ class Choice:
     payload: str
     label: str
     keys: tuple[str, ...] = ()  # further words that pick it when typed
+    url: str = ""  # a link to open instead of an answer to send
 
 
 @dataclass(frozen=True)

@@ -110,6 +110,27 @@ class HistoryEvent:
 
 
 @dataclass(frozen=True)
+class Subscriber:
+    """A resident who joined a ticket instead of reporting the same fault again."""
+
+    ref: str  # "channel:user"
+    name: str
+    chat: str = ""  # where they reported it, when that was a group
+    message_ref: str = ""
+    resident_id: int | None = None
+
+
+@dataclass(frozen=True)
+class Registration:
+    """An unknown chat user whose room customer service has confirmed."""
+
+    ref: str
+    name: str
+    room: str
+    confirmed_by: str
+
+
+@dataclass(frozen=True)
 class Material:
     name: str
     quantity: float = 1
@@ -136,6 +157,8 @@ class Ticket:
     reporter_resident_id: int | None = None
     reporter_contact: str = ""
     reporter_ref: str = ""  # "channel:user" of the chat identity that reported, for replies
+    origin_chat: str = ""  # a group chat it was reported in, whose message gets progress replies
+    origin_message: str = ""
     anonymous: bool = False
     verified: bool = True
     assignee_id: int | None = None

@@ -9,7 +9,7 @@ from types import TracebackType
 from typing import Any, Self
 
 from core.directory import Estate
-from core.model import Status, Ticket
+from core.model import Registration, Status, Subscriber, Ticket
 
 
 @dataclass
@@ -72,6 +72,17 @@ class TicketRepository(abc.ABC):
     def next_sequence(self, estate_code: str, local_day: date) -> int:
         """The next ticket sequence for an estate's local day, safe across processes."""
 
+    @abc.abstractmethod
+    def subscribe(self, ticket_id: int, subscriber: Subscriber, now: datetime) -> bool:
+        """False when that person follows the ticket already."""
+
+    @abc.abstractmethod
+    def subscribers(self, ticket_id: int) -> list[Subscriber]: ...
+
+    @abc.abstractmethod
+    def open_area_reports(self, estate_code: str) -> list[tuple[str, str, str, int]]:
+        """(number, common area, category, reporters) of open tickets about shared places."""
+
 
 class DirectoryRepository(abc.ABC):
     @abc.abstractmethod
@@ -85,6 +96,10 @@ class DirectoryRepository(abc.ABC):
     @abc.abstractmethod
     def codes(self) -> list[str]: ...
 
+    @abc.abstractmethod
+    def version(self, code: str) -> int | None:
+        """Changes whenever a load changes the estate; None when there is no such estate."""
+
 
 class DialogueStateRepository(abc.ABC):
     @abc.abstractmethod
@@ -95,6 +110,30 @@ class DialogueStateRepository(abc.ABC):
 
     @abc.abstractmethod
     def delete(self, channel: str, chat: str, user: str) -> None: ...
+
+
+class InboundLog(abc.ABC):
+    """Messages received, so that each is handled once and none is lost after it was acknowledged."""
+
+    @abc.abstractmethod
+    def record(self, channel: str, native_id: str, payload: dict[str, Any], now: datetime) -> bool:
+        """Keep a message to handle later; False when it was received before."""
+
+    @abc.abstractmethod
+    def claim(self, channel: str, native_id: str, now: datetime) -> bool:
+        """Mark a message handled; False when it was handled before (the caller then does nothing)."""
+
+    @abc.abstractmethod
+    def pending(self, channel: str, limit: int = 100) -> list[tuple[str, dict[str, Any]]]:
+        """Recorded but not yet handled, oldest first: what a restart must finish."""
+
+
+class RegistrationRepository(abc.ABC):
+    @abc.abstractmethod
+    def get(self, ref: str) -> Registration | None: ...
+
+    @abc.abstractmethod
+    def confirm(self, registration: Registration, now: datetime) -> None: ...
 
 
 class UserSettingsRepository(abc.ABC):
@@ -111,13 +150,21 @@ class Outbox(abc.ABC):
         """Queue a message; False when its key was queued before."""
 
     @abc.abstractmethod
-    def due(self, now: datetime, limit: int = 100) -> list[OutboxMessage]: ...
+    def due(self, now: datetime, limit: int = 100) -> list[OutboxMessage]:
+        """Messages to send now, oldest first; none that would overtake an earlier one to the same chat."""
 
     @abc.abstractmethod
     def mark_sent(self, key: str, now: datetime) -> None: ...
 
     @abc.abstractmethod
     def mark_failed(self, key: str, error: str, retry_at: datetime) -> None: ...
+
+    @abc.abstractmethod
+    def mark_dead(self, key: str, error: str) -> None:
+        """Never to be sent: the channel refused it for good (blocked bot, chat gone)."""
+
+    @abc.abstractmethod
+    def pending_count(self) -> int: ...
 
 
 class UnitOfWork(abc.ABC):
@@ -128,6 +175,8 @@ class UnitOfWork(abc.ABC):
     dialogues: DialogueStateRepository
     settings: UserSettingsRepository
     outbox: Outbox
+    inbound: InboundLog
+    registrations: RegistrationRepository
 
     def __enter__(self) -> Self:
         return self

@@ -30,6 +30,8 @@ class TicketDraft:
     reporter_resident_id: int | None = None
     reporter_contact: str = ""
     reporter_ref: str = ""
+    origin_chat: str = ""
+    origin_message: str = ""
     anonymous: bool = False
     verified: bool = True
     department: str = ""
@@ -63,6 +65,8 @@ def open_ticket(
         reporter_resident_id=draft.reporter_resident_id,
         reporter_contact=draft.reporter_contact,
         reporter_ref=draft.reporter_ref,
+        origin_chat=draft.origin_chat,
+        origin_message=draft.origin_message,
         anonymous=draft.anonymous,
         verified=draft.verified,
         department=draft.department,

@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from core.directory import (
     Building,
@@ -29,8 +29,10 @@ from core.model import (
     HistoryEvent,
     Location,
     Material,
+    Registration,
     Source,
     Status,
+    Subscriber,
     Ticket,
     TicketKind,
     Urgency,
@@ -38,8 +40,10 @@ from core.model import (
 from core.ports import (
     DialogueStateRepository,
     DirectoryRepository,
+    InboundLog,
     Outbox,
     OutboxMessage,
+    RegistrationRepository,
     SyncReport,
     TicketQuery,
     TicketRepository,
@@ -51,7 +55,9 @@ from storage.tables import (
     DepartmentRow,
     DialogueStateRow,
     EstateRow,
+    InboundMessageRow,
     OutboxRow,
+    RegistrationRow,
     ResidentGroupRow,
     ResidentRow,
     StaffGroupRow,
@@ -59,6 +65,7 @@ from storage.tables import (
     TicketCounterRow,
     TicketEventRow,
     TicketRow,
+    TicketSubscriberRow,
     UserSettingRow,
 )
 
@@ -134,6 +141,47 @@ class SqlAlchemyTicketRepository(TicketRepository):
         )
         return int(self.session.execute(statement).scalar_one())
 
+    def subscribe(self, ticket_id: int, subscriber: Subscriber, now: datetime) -> bool:
+        insert = _insert(self.session)
+        statement = (
+            insert(TicketSubscriberRow)
+            .values(ticket_id=ticket_id, joined_at=now, **asdict(subscriber))
+            .on_conflict_do_nothing(index_elements=[TicketSubscriberRow.ticket_id, TicketSubscriberRow.ref])
+            .returning(TicketSubscriberRow.id)
+        )
+        return self.session.execute(statement).scalar() is not None
+
+    def subscribers(self, ticket_id: int) -> list[Subscriber]:
+        rows = self.session.scalars(
+            select(TicketSubscriberRow)
+            .where(TicketSubscriberRow.ticket_id == ticket_id)
+            .order_by(TicketSubscriberRow.id)
+        )
+        return [Subscriber(r.ref, r.name, r.chat, r.message_ref, r.resident_id) for r in rows]
+
+    def open_area_reports(self, estate_code: str) -> list[tuple[str, str, str, int]]:
+        joined = (
+            select(TicketSubscriberRow.ticket_id, func.count().label("joined"))
+            .group_by(TicketSubscriberRow.ticket_id)
+            .subquery()
+        )
+        statement = (
+            select(TicketRow.number, TicketRow.location_area, TicketRow.category, joined.c.joined)
+            .join(EstateRow, EstateRow.id == TicketRow.estate_id)
+            .outerjoin(joined, joined.c.ticket_id == TicketRow.id)
+            .where(
+                EstateRow.code == estate_code,
+                TicketRow.location_area.is_not(None),
+                TicketRow.kind == TicketKind.REPAIR.value,
+                TicketRow.status.not_in([Status.RESOLVED.value, Status.CLOSED.value, Status.CANCELLED.value]),
+            )
+            .order_by(TicketRow.id)
+        )
+        return [
+            (number, area, category, 1 + (count or 0))
+            for number, area, category, count in self.session.execute(statement)
+        ]
+
     def _append_events(self, ticket: Ticket) -> None:
         assert ticket.id is not None
         for event in ticket.new_events:
@@ -168,6 +216,8 @@ class SqlAlchemyTicketRepository(TicketRepository):
         row.reporter_resident_id = ticket.reporter_resident_id
         row.reporter_contact = ticket.reporter_contact
         row.reporter_ref = ticket.reporter_ref
+        row.origin_chat = ticket.origin_chat
+        row.origin_message = ticket.origin_message
         row.anonymous = ticket.anonymous
         row.verified = ticket.verified
         row.assignee_staff_id = ticket.assignee_id
@@ -221,6 +271,8 @@ class SqlAlchemyTicketRepository(TicketRepository):
             reporter_resident_id=row.reporter_resident_id,
             reporter_contact=row.reporter_contact,
             reporter_ref=row.reporter_ref,
+            origin_chat=row.origin_chat,
+            origin_message=row.origin_message,
             anonymous=row.anonymous,
             verified=row.verified,
             assignee_id=row.assignee_staff_id,
@@ -313,8 +365,13 @@ class SqlAlchemyDirectoryRepository(DirectoryRepository):
         ]
         for kind, table, entries, columns in sections:
             self._sync_section(report, kind, table, row.id, entries, columns)
+        if report.changed:
+            row.version = (row.version or 0) + 1
         self.session.flush()
         return report
+
+    def version(self, code: str) -> int | None:
+        return self.session.scalar(select(EstateRow.version).where(EstateRow.code == code))
 
     def _sync_section(
         self,
@@ -447,6 +504,72 @@ class SqlAlchemyUserSettingsRepository(UserSettingsRepository):
         self.session.execute(statement)
 
 
+class SqlAlchemyInboundLog(InboundLog):
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def record(self, channel: str, native_id: str, payload: dict[str, Any], now: datetime) -> bool:
+        insert = _insert(self.session)
+        statement = (
+            insert(InboundMessageRow)
+            .values(channel=channel, native_id=native_id, payload=payload, received_at=now)
+            .on_conflict_do_nothing(index_elements=[InboundMessageRow.channel, InboundMessageRow.native_id])
+            .returning(InboundMessageRow.native_id)
+        )
+        return self.session.execute(statement).scalar() is not None
+
+    def claim(self, channel: str, native_id: str, now: datetime) -> bool:
+        # Recorded on arrival (webhooks): the row lock makes a second handler wait, then find it done.
+        claimed = self.session.execute(
+            update(InboundMessageRow)
+            .where(
+                InboundMessageRow.channel == channel,
+                InboundMessageRow.native_id == native_id,
+                InboundMessageRow.processed_at.is_(None),
+            )
+            .values(processed_at=now)
+            .returning(InboundMessageRow.native_id)
+        ).scalar()
+        if claimed is not None:
+            return True
+        insert = _insert(self.session)
+        statement = (
+            insert(InboundMessageRow)
+            .values(channel=channel, native_id=native_id, payload={}, received_at=now, processed_at=now)
+            .on_conflict_do_nothing(index_elements=[InboundMessageRow.channel, InboundMessageRow.native_id])
+            .returning(InboundMessageRow.native_id)
+        )
+        return self.session.execute(statement).scalar() is not None
+
+    def pending(self, channel: str, limit: int = 100) -> list[tuple[str, dict[str, Any]]]:
+        rows = self.session.execute(
+            select(InboundMessageRow.native_id, InboundMessageRow.payload)
+            .where(InboundMessageRow.channel == channel, InboundMessageRow.processed_at.is_(None))
+            .order_by(InboundMessageRow.received_at)
+            .limit(limit)
+        )
+        return [(native_id, dict(payload)) for native_id, payload in rows]
+
+
+class SqlAlchemyRegistrationRepository(RegistrationRepository):
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def get(self, ref: str) -> Registration | None:
+        row = self.session.get(RegistrationRow, ref)
+        return Registration(row.ref, row.name, row.room, row.confirmed_by) if row else None
+
+    def confirm(self, registration: Registration, now: datetime) -> None:
+        row = self.session.get(RegistrationRow, registration.ref)
+        if row is None:
+            self.session.add(RegistrationRow(**asdict(registration), confirmed_at=now))
+        else:
+            row.name, row.room, row.confirmed_by, row.confirmed_at = (
+                registration.name, registration.room, registration.confirmed_by, now
+            )  # fmt: skip
+        self.session.flush()
+
+
 class SqlAlchemyOutbox(Outbox):
     def __init__(self, session: Session) -> None:
         self.session = session
@@ -472,9 +595,21 @@ class SqlAlchemyOutbox(Outbox):
         return self.session.execute(statement).scalar() is not None
 
     def due(self, now: datetime, limit: int = 100) -> list[OutboxMessage]:
+        waiting = aliased(OutboxRow)
+        earlier_waiting = (
+            select(waiting.id)
+            .where(
+                waiting.channel == OutboxRow.channel,
+                waiting.recipient == OutboxRow.recipient,
+                waiting.status == "pending",
+                waiting.id < OutboxRow.id,
+                waiting.next_attempt_at > now,
+            )
+            .exists()
+        )
         rows = self.session.scalars(
             select(OutboxRow)
-            .where(OutboxRow.status == "pending", OutboxRow.next_attempt_at <= now)
+            .where(OutboxRow.status == "pending", OutboxRow.next_attempt_at <= now, ~earlier_waiting)
             .order_by(OutboxRow.id)
             .limit(limit)
         )
@@ -486,6 +621,16 @@ class SqlAlchemyOutbox(Outbox):
             .where(OutboxRow.key == key)
             .values(status="sent", sent_at=now, attempts=OutboxRow.attempts + 1)
         )
+
+    def mark_dead(self, key: str, error: str) -> None:
+        self.session.execute(
+            update(OutboxRow)
+            .where(OutboxRow.key == key)
+            .values(status="dead", last_error=error[:2000], attempts=OutboxRow.attempts + 1)
+        )
+
+    def pending_count(self) -> int:
+        return int(self.session.scalar(select(func.count()).where(OutboxRow.status == "pending")) or 0)
 
     def mark_failed(self, key: str, error: str, retry_at: datetime) -> None:
         self.session.execute(

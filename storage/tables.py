@@ -51,6 +51,8 @@ class EstateRow(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     code: Mapped[str] = mapped_column(String(10), unique=True)
     name: Mapped[str] = mapped_column(String(200))
+    # Bumped by every load that changes something, so long-running processes know to re-read.
+    version: Mapped[int] = mapped_column(default=1)
 
 
 class _DirectoryEntry:
@@ -141,6 +143,8 @@ class TicketRow(Base):
     reporter_resident_id: Mapped[int | None] = mapped_column(ForeignKey("residents.id"), index=True)
     reporter_contact: Mapped[str] = mapped_column(String(200), default="")
     reporter_ref: Mapped[str] = mapped_column(String(100), default="", index=True)
+    origin_chat: Mapped[str] = mapped_column(String(64), default="")
+    origin_message: Mapped[str] = mapped_column(String(64), default="")
     anonymous: Mapped[bool] = mapped_column(default=False)
     verified: Mapped[bool] = mapped_column(default=True)
     assignee_staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"), index=True)
@@ -177,6 +181,39 @@ class TicketEventRow(Base):
     details: Mapped[dict[str, Any]]
 
 
+class TicketSubscriberRow(Base):
+    __tablename__ = "ticket_subscribers"
+    __table_args__ = (UniqueConstraint("ticket_id", "ref"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id"), index=True)
+    ref: Mapped[str] = mapped_column(String(100))
+    name: Mapped[str] = mapped_column(String(200))
+    chat: Mapped[str] = mapped_column(String(64), default="")
+    message_ref: Mapped[str] = mapped_column(String(64), default="")
+    resident_id: Mapped[int | None] = mapped_column(ForeignKey("residents.id"))
+    joined_at: Mapped[datetime]
+
+
+class InboundMessageRow(Base):
+    """Each message received once: recorded before it is acknowledged, claimed when handled."""
+
+    __tablename__ = "inbound_messages"
+    channel: Mapped[str] = mapped_column(String(16), primary_key=True)
+    native_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    payload: Mapped[dict[str, Any]]
+    received_at: Mapped[datetime]
+    processed_at: Mapped[datetime | None] = mapped_column(index=True)
+
+
+class RegistrationRow(Base):
+    __tablename__ = "registrations"
+    ref: Mapped[str] = mapped_column(String(100), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    room: Mapped[str] = mapped_column(String(64))
+    confirmed_by: Mapped[str] = mapped_column(String(200))
+    confirmed_at: Mapped[datetime]
+
+
 class TicketCounterRow(Base):
     __tablename__ = "ticket_counters"
     estate_code: Mapped[str] = mapped_column(String(10), primary_key=True)
@@ -211,7 +248,7 @@ class OutboxRow(Base):
     channel: Mapped[str] = mapped_column(String(16))
     recipient: Mapped[str] = mapped_column(String(64))
     payload: Mapped[dict[str, Any]]
-    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending | sent
+    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending | sent | dead
     attempts: Mapped[int] = mapped_column(default=0)
     last_error: Mapped[str] = mapped_column(Text, default="")
     next_attempt_at: Mapped[datetime]

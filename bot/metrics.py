@@ -1,0 +1,13 @@
+"""What /metrics reports, in the Prometheus text format."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter
+
+REGISTRY = CollectorRegistry()
+INBOUND = Counter("baoxiu_inbound_messages", "Messages received", ["channel"], registry=REGISTRY)
+DUPLICATES = Counter("baoxiu_inbound_duplicates", "Messages received again and not handled twice", ["channel"],
+                     registry=REGISTRY)  # fmt: skip
+OUTBOX_SENT = Counter("baoxiu_outbox_sent", "Messages delivered", ["channel"], registry=REGISTRY)
+OUTBOX_RETRIED = Counter("baoxiu_outbox_retried", "Deliveries to try again later", ["channel"], registry=REGISTRY)
+OUTBOX_DEAD = Counter("baoxiu_outbox_dead", "Messages the channel refused for good", ["channel"], registry=REGISTRY)

@@ -1,0 +1,101 @@
+"""`baoxiu run`: one ASGI server for every channel's webhook, /healthz and /metrics, plus the outbox sender."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import Iterator
+from pathlib import Path
+
+import uvicorn
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from sqlalchemy import Engine, text
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from bot import bootstrap, metrics
+from bot.config import Config
+from bot.outbox_sender import OutboxSender
+from bot.telegram import TelegramChannel
+from core.ports import UnitOfWork
+
+log = logging.getLogger(__name__)
+
+
+class _Server(uvicorn.Server):
+    """uvicorn, but the signals are ours: it would re-raise them and kill the process before cleanup."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+def build_app(engine: Engine, uow: UnitOfWork, telegram: TelegramChannel | None) -> Starlette:
+    async def healthz(request: Request) -> Response:
+        def check() -> int:
+            with engine.connect() as connection:
+                connection.execute(text("SELECT 1"))
+            with uow:
+                return uow.outbox.pending_count()
+
+        try:
+            pending = await asyncio.to_thread(check)
+        except Exception as error:  # the point of a health check: say so instead of failing
+            return JSONResponse({"status": "error", "database": str(error).splitlines()[0]}, status_code=503)
+        return JSONResponse({"status": "ok", "outbox_pending": pending})
+
+    async def metrics_page(request: Request) -> Response:
+        return Response(generate_latest(metrics.REGISTRY), media_type=CONTENT_TYPE_LATEST)
+
+    routes = [Route("/healthz", healthz), Route("/metrics", metrics_page)]
+    if telegram is not None and telegram.settings.mode == "webhook":
+        routes.append(Route("/telegram", telegram.webhook, methods=["POST"]))
+    return Starlette(routes=routes)
+
+
+async def run(config: Config) -> None:
+    """Serve until SIGINT or SIGTERM, then stop taking messages, finish sending, and exit."""
+    engine = bootstrap.open_database(config)
+    with bootstrap.unit_of_work(engine) as uow:
+        code = bootstrap.estate_code(uow, config)
+    desk = bootstrap.build_desk(config, engine, code)
+    uow = bootstrap.unit_of_work(engine)
+    sender = OutboxSender(uow, transports={})
+    telegram = None
+    if config.telegram.token:
+        telegram = TelegramChannel(config.telegram, desk, uow, Path(config.app.attachments_dir), on_queued=sender.wake)
+        sender.transports["telegram"] = telegram.send
+    else:
+        log.warning("no chat channel is configured: set [telegram] token to serve Telegram")
+    server = _Server(
+        uvicorn.Config(build_app(engine, uow, telegram), host=config.server.host, port=config.server.port,
+                       lifespan="off", log_level="warning")
+    )  # fmt: skip
+    stopping = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signal_number in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signal_number, lambda: setattr(server, "should_exit", True))
+    serving = asyncio.create_task(server.serve())
+    while not server.started and not serving.done():
+        await asyncio.sleep(0.05)
+    if serving.done():  # could not listen: serve() has said why
+        await serving
+        raise SystemExit(2)
+    log.info("baoxiu serves http://%s:%s", config.server.host, config.server.port)
+    sending = asyncio.create_task(sender.run(stopping))
+    try:
+        if telegram is not None:
+            await telegram.start()
+            log.info("telegram: @%s in %s mode", telegram.username, config.telegram.mode)
+        await serving  # until a signal asks uvicorn to exit
+        log.info("baoxiu: stopping")
+    finally:
+        if telegram is not None:
+            await telegram.stop()
+        stopping.set()
+        await sending
+        engine.dispose()

@@ -1,0 +1,351 @@
+"""The Telegram channel: python-telegram-bot in, the desk in between, the outbox out."""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import logging
+import re
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+from telegram import (
+    Bot,
+    CallbackQuery,
+    ForceReply,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    Message,
+    ReplyParameters,
+    Update,
+)
+from telegram.constants import ChatType, MessageLimit
+from telegram.error import BadRequest, Forbidden, RetryAfter, TelegramError
+from telegram.ext import AIORateLimiter, Application, ContextTypes, TypeHandler
+
+from bot import metrics
+from bot.config import TelegramSection
+from bot.outbox_sender import RetryLater, Undeliverable
+from core.desk import Desk
+from core.messages import ChatKind, Inbound, Reply
+from core.model import Attachment
+from core.ports import UnitOfWork
+
+log = logging.getLogger(__name__)
+
+CHANNEL = "telegram"
+ALLOWED_UPDATES = ["message", "callback_query"]
+NOT_YOURS = "这个问题是问别人的 · This question is for someone else"
+RESUME = re.compile(r"^/start(?:@\w+)?\s+c(\d+)$")  # the "continue privately" deep link from a group
+
+
+class ChatPacer:
+    """About one message a second to a private chat, after a short burst (Telegram's per-chat limit)."""
+
+    def __init__(self, per_second: int, burst: int = 3) -> None:
+        self.rate, self.burst = float(per_second), float(burst)
+        self.buckets: dict[str, tuple[float, float]] = {}
+
+    async def wait(self, chat: str) -> None:
+        now = time.monotonic()
+        tokens, last = self.buckets.get(chat, (self.burst, now))
+        tokens = min(self.burst, tokens + (now - last) * self.rate)
+        if tokens < 1:
+            await asyncio.sleep((1 - tokens) / self.rate)
+            now, tokens = time.monotonic(), 1.0
+        self.buckets[chat] = (tokens - 1, now)
+        if len(self.buckets) > 10_000:  # forget chats that have been quiet for a while
+            cutoff = now - 60
+            self.buckets = {c: v for c, v in self.buckets.items() if v[1] > cutoff}
+
+
+class TelegramChannel:
+    def __init__(
+        self,
+        settings: TelegramSection,
+        desk: Desk,
+        uow: UnitOfWork,
+        attachments_dir: Path,
+        on_queued: Callable[[], None] = lambda: None,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.settings, self.desk, self.uow = settings, desk, uow
+        self.attachments_dir = attachments_dir
+        self.on_queued, self.clock = on_queued, clock
+        self.pacer = ChatPacer(settings.max_chat_messages_per_second)
+        builder = (
+            Application.builder()
+            .token(settings.token)
+            .job_queue(None)  # baoxiu's jobs have their own scheduler
+            .base_url(settings.base_url)
+            .base_file_url(settings.base_file_url)
+            .rate_limiter(
+                AIORateLimiter(
+                    overall_max_rate=settings.max_messages_per_second,
+                    group_max_rate=settings.max_group_messages_per_minute,
+                    max_retries=0,  # the outbox retries, and keeps each chat's order while it does
+                )
+            )
+        )
+        if settings.mode == "webhook":
+            builder = builder.updater(None)
+        self.application = builder.build()
+        self.application.add_handler(TypeHandler(Update, self.on_update))
+        self.username = ""
+
+    @property
+    def bot(self) -> Bot:
+        return self.application.bot
+
+    # --- lifecycle ------------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        await self.application.initialize()
+        self.username = self.bot.username
+        await self.application.start()
+        if self.settings.mode == "webhook":
+            await self.bot.set_webhook(
+                self.settings.webhook_url, secret_token=self.settings.webhook_secret, allowed_updates=ALLOWED_UPDATES
+            )
+            for native_id, payload in await asyncio.to_thread(self._pending):
+                log.info("telegram: finishing update %s received before a restart", native_id)
+                await self.application.update_queue.put(Update.de_json(payload, self.bot))
+        else:
+            assert self.application.updater is not None
+            await self.bot.delete_webhook()
+            await self.application.updater.start_polling(allowed_updates=ALLOWED_UPDATES)
+
+    async def stop(self) -> None:
+        if self.application.updater is not None and self.application.updater.running:
+            await self.application.updater.stop()
+        if self.application.running:
+            await self.application.stop()
+        await self.application.shutdown()
+
+    def _pending(self) -> list[tuple[str, dict[str, Any]]]:
+        with self.uow as uow:
+            return uow.inbound.pending(CHANNEL, limit=10_000)
+
+    # --- in ----------------------------------------------------------------------------------------------
+
+    async def webhook(self, request: Request) -> Response:
+        """POST /telegram: 200 only once the update is stored, so a crash cannot lose it."""
+        secret = request.headers.get("X-Telegram-Bot-Api-Secret-Token", "")
+        if not hmac.compare_digest(secret.encode(), self.settings.webhook_secret.encode()):
+            return Response(status_code=403)
+        try:
+            data = await request.json()
+            update_id = int(data["update_id"])
+        except (ValueError, KeyError, TypeError):
+            return Response("not a Telegram update", status_code=400)
+        metrics.INBOUND.labels(CHANNEL).inc()
+        if await asyncio.to_thread(self._record, str(update_id), data):
+            await self.application.update_queue.put(Update.de_json(data, self.bot))
+        else:
+            metrics.DUPLICATES.labels(CHANNEL).inc()
+        return Response(status_code=200)
+
+    def _record(self, native_id: str, payload: dict[str, Any]) -> bool:
+        with self.uow as uow:
+            recorded = uow.inbound.record(CHANNEL, native_id, payload, self.clock())
+            uow.commit()
+        return recorded
+
+    async def on_update(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        if self.settings.mode == "polling":
+            metrics.INBOUND.labels(CHANNEL).inc()
+        inbound = await self.translate(update)
+        if inbound is None:
+            return
+        replies = await asyncio.to_thread(self.desk.handle, inbound, self.clock(), self.render)
+        self.on_queued()
+        if update.callback_query is not None:
+            await self.acknowledge(update.callback_query, inbound.payload or "", bool(replies))
+
+    async def translate(self, update: Update) -> Inbound | None:
+        """A Telegram update as the desk's Inbound; None for what is not addressed to the bot."""
+        if update.callback_query is not None:
+            return await self._from_button(update, update.callback_query)
+        message = update.message
+        if message is None or message.from_user is None or message.from_user.is_bot:
+            return None
+        group = message.chat.type in (ChatType.GROUP, ChatType.SUPERGROUP)
+        text = message.text or message.caption or ""
+        if group:
+            text = self._addressed(message, text)
+            if text is None:
+                return None
+        resumed_from = ""
+        match = RESUME.match(text.strip()) if not group else None
+        if match:
+            resumed_from, text = f"-{match[1]}", ""
+        return Inbound(
+            channel=CHANNEL,
+            chat=str(message.chat.id),
+            sender=str(message.from_user.id),
+            sender_name=message.from_user.full_name,
+            text=text,
+            chat_kind=ChatKind.GROUP if group else ChatKind.PRIVATE,
+            attachments=await self._attachments(message),
+            native_id=str(update.update_id),
+            language_hint=message.from_user.language_code,
+            sticker=message.sticker is not None,
+            message_ref=str(message.message_id),
+            private_link=self._private_link(message.chat.id) if group else "",
+            resumed_from=resumed_from,
+        )
+
+    def _addressed(self, message: Message, text: str) -> str | None:
+        """In a group the bot answers commands, mentions and replies to itself, and nothing else."""
+        mention = f"@{self.username}"
+        if text.startswith("/"):
+            return text
+        if self.username and mention.casefold() in text.casefold():
+            return re.sub(re.escape(mention), "", text, flags=re.IGNORECASE).strip()
+        replied = message.reply_to_message
+        if replied is not None and replied.from_user is not None and replied.from_user.id == self.bot.id:
+            return text
+        return None
+
+    async def _from_button(self, update: Update, query: CallbackQuery) -> Inbound | None:
+        message = query.message
+        if not isinstance(message, Message):
+            await query.answer()
+            return None
+        payload, _, owner = (query.data or "").partition("|")
+        if owner and owner != str(query.from_user.id):
+            await query.answer(NOT_YOURS)
+            return None
+        group = message.chat.type in (ChatType.GROUP, ChatType.SUPERGROUP)
+        asked = message.reply_to_message
+        return Inbound(
+            channel=CHANNEL,
+            chat=str(message.chat.id),
+            sender=str(query.from_user.id),
+            sender_name=query.from_user.full_name,
+            payload=payload,
+            chat_kind=ChatKind.GROUP if group else ChatKind.PRIVATE,
+            native_id=str(update.update_id),
+            language_hint=query.from_user.language_code,
+            message_ref=str(asked.message_id if asked is not None else message.message_id),
+            private_link=self._private_link(message.chat.id) if group else "",
+        )
+
+    async def acknowledge(self, query: CallbackQuery, payload: str, answered: bool) -> None:
+        """Stop the button's spinner and take the buttons off, so a stale one cannot be pressed twice."""
+        try:
+            await query.answer()
+            message = query.message
+            if answered and isinstance(message, Message) and message.reply_markup is not None:
+                buttons = [b for row in message.reply_markup.inline_keyboard for b in row]
+                label = next((b.text for b in buttons if (b.callback_data or "").partition("|")[0] == payload), "")
+                text = f"{message.text}\n\n→ {label}" if label and message.text else message.text
+                if text:
+                    await message.edit_text(text, reply_markup=None)
+                else:
+                    await message.edit_reply_markup(reply_markup=None)
+        except TelegramError as error:  # cosmetic: the answer itself is already queued
+            log.info("telegram: could not acknowledge a button: %s", error)
+
+    async def _attachments(self, message: Message) -> tuple[Attachment, ...]:
+        found: list[Attachment] = []
+        if message.photo:
+            found.append(await self._download("photo", message.photo[-1].file_id, message.photo[-1].file_unique_id))
+        if message.voice is not None:
+            found.append(await self._download("voice", message.voice.file_id, message.voice.file_unique_id))
+        if message.location is not None:
+            where = f"{message.location.latitude:.5f}, {message.location.longitude:.5f}"
+            found.append(Attachment("location", f"geo:{message.location.latitude},{message.location.longitude}", where))
+        return tuple(found)
+
+    async def _download(self, kind: str, file_id: str, unique_id: str) -> Attachment:
+        """Keep the file in the attachment store; a failed download keeps the reference to fetch later."""
+        try:
+            remote = await self.bot.get_file(file_id)
+            suffix = Path(remote.file_path or "").suffix or (".jpg" if kind == "photo" else ".ogg")
+            folder = self.attachments_dir / CHANNEL
+            folder.mkdir(parents=True, exist_ok=True)
+            target = folder / f"{unique_id}{suffix}"
+            await remote.download_to_drive(target)
+            return Attachment(kind, str(target))
+        except TelegramError as error:
+            log.warning("telegram: could not download %s %s: %s", kind, file_id, error)
+            return Attachment(kind, f"telegram-file:{file_id}")
+
+    def _private_link(self, chat_id: int) -> str:
+        return f"https://t.me/{self.username}?start=c{abs(chat_id)}" if self.username else ""
+
+    # --- out ---------------------------------------------------------------------------------------------
+
+    def render(self, inbound: Inbound, reply: Reply) -> list[tuple[str, dict[str, Any]]]:
+        """One reply as outbox payloads: split at Telegram's 4,096 characters, buttons on the last part."""
+        chat = reply.recipient or inbound.chat
+        group = inbound.chat_kind is ChatKind.GROUP
+        parts = split_text(reply.text or "…", MessageLimit.MAX_TEXT_LENGTH)
+        owner = inbound.sender if group else ""
+        choices = [[c.payload, c.label, c.url] for c in reply.choices]
+        payloads = []
+        for index, part in enumerate(parts):
+            last = index == len(parts) - 1
+            payloads.append(
+                (
+                    chat,
+                    {
+                        "text": part,
+                        "choices": choices if last else [],
+                        "owner": owner,
+                        "reply_to": inbound.message_ref if group else "",
+                        "force_reply": group and last and not choices,
+                    },
+                )
+            )
+        return payloads
+
+    async def send(self, chat: str, payload: dict[str, Any]) -> None:
+        """The outbox transport: one payload to one chat, with Telegram's errors sorted into retry or give up."""
+        if not chat.startswith("-"):
+            await self.pacer.wait(chat)
+        owner = payload.get("owner", "")
+        buttons = [
+            InlineKeyboardButton(label, url=url)
+            if url
+            else InlineKeyboardButton(label, callback_data=f"{data}|{owner}" if owner else data)
+            for data, label, url in payload.get("choices", [])
+        ]
+        markup: InlineKeyboardMarkup | ForceReply | None = None
+        if buttons:
+            markup = InlineKeyboardMarkup([[button] for button in buttons])
+        elif payload.get("force_reply"):
+            markup = ForceReply(selective=True)
+        reply_to = payload.get("reply_to")
+        try:
+            await self.bot.send_message(
+                chat_id=int(chat),
+                text=payload["text"],
+                reply_markup=markup,
+                reply_parameters=ReplyParameters(int(reply_to), allow_sending_without_reply=True) if reply_to else None,
+            )
+        except RetryAfter as error:
+            after = error.retry_after
+            raise RetryLater(str(error), after if isinstance(after, timedelta) else timedelta(seconds=after)) from None
+        except (BadRequest, Forbidden) as error:  # chat gone, bot blocked, message refused: retrying won't help
+            raise Undeliverable(str(error)) from None
+        except TelegramError as error:  # network trouble, 5xx, timeouts
+            raise RetryLater(str(error)) from None
+
+
+def split_text(text: str, limit: int) -> list[str]:
+    """Pieces of at most `limit` characters, cut at a line break or a space where there is one."""
+    parts = []
+    while len(text) > limit:
+        cut = max(text.rfind("\n", 0, limit), text.rfind(" ", 0, limit))
+        if cut < limit // 2:
+            cut = limit
+        parts.append(text[:cut])
+        text = text[cut:].lstrip("\n ")
+    return [*parts, text] if text or not parts else parts

@@ -1,0 +1,344 @@
+"""Telegram end to end: `baoxiu run` with the real python-telegram-bot, against a fake Bot API on 127.0.0.1.
+
+Each mode (polling, webhook) gets its own fake server, database and `baoxiu run` process; tests use
+their own people, so they can share it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from bot.bootstrap import build_desk
+from bot.config import load_config
+from core.lifecycle import Action
+from core.model import Actor
+from storage.db import make_engine
+from tests.conftest import DEMO_ESTATE
+from tests.fake_telegram import TOKEN, FakeTelegram, button_update, text_update
+
+BAOXIU = str(Path(sys.executable).parent / "baoxiu")
+GROUP = -1002000000001  # 1号楼业主群 in the demo estate
+ZHANG, EMILY, CHEN_JING = 7001, 7002, 5100  # residents, and customer service
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class Running:
+    fake: FakeTelegram
+    folder: Path
+    mode: str
+    port: int
+    process: subprocess.Popen[bytes]
+    languages: dict[int, str] = field(default_factory=dict)  # each person's app language, as Telegram reports it
+
+    def cli(self, *args: str) -> Any:
+        result = subprocess.run([BAOXIU, "--config", "baoxiu.toml", *args], cwd=self.folder, capture_output=True,
+                                text=True, check=True)  # fmt: skip
+        return json.loads(result.stdout) if "--json" in args else result.stdout
+
+    def tickets(self) -> list[dict[str, Any]]:
+        return self.cli("tickets", "list", "--json")  # type: ignore[no-any-return]
+
+    def say(self, user: int, text: str, chat: int | None = None, **extra: Any) -> int:
+        """A person's message, then wait until baoxiu has answered it."""
+        target = chat if chat is not None else user
+        before = len(self.fake.messages_to(target))
+        self.languages[user] = extra.setdefault("language", self.languages.get(user, "zh-hans"))
+        self.fake.push(text_update(user, text, chat_id=chat, **extra))
+        self.fake.wait_for_messages(target, before + 1)
+        return len(self.fake.messages_to(target)) - before
+
+    def last(self, chat: int) -> dict[str, Any]:
+        return self.fake.messages_to(chat)[-1]
+
+    def press(self, user: int, label: str, chat: int | None = None) -> dict[str, Any]:
+        target = chat if chat is not None else user
+        before = len(self.fake.messages_to(target))
+        language = self.languages.get(user, "zh-hans")
+        self.fake.push(button_update(user, self.last(target), label, chat_id=chat, language=language))
+        self.fake.wait_for_messages(target, before + 1)
+        return self.last(target)
+
+    def staff_action(self, number: str, action: Action, **details: Any) -> None:
+        """A technician's step, taken through the desk as the dispatch work will: notices go to the outbox."""
+        config = load_config(self.folder / "baoxiu.toml")
+        engine = make_engine(config.database.url)
+        desk = build_desk(config, engine, "SG")
+        desk.staff_action(number, action, Actor("staff", "李伟 Li Wei", 1), datetime.now(UTC), **details)
+        engine.dispose()
+
+
+@pytest.fixture(scope="module", params=["polling", "webhook"])
+def running(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
+    fake = FakeTelegram().start()
+    folder = tmp_path_factory.mktemp(request.param)
+    port = free_port()
+    (folder / "baoxiu.toml").write_text(
+        f"""
+[database]
+url = "sqlite:///{folder / "baoxiu.db"}"
+[server]
+port = {port}
+[telegram]
+token = "{TOKEN}"
+mode = "{request.param}"
+base_url = "{fake.base_url}"
+base_file_url = "{fake.base_file_url}"
+webhook_url = "http://127.0.0.1:{port}/telegram"
+webhook_secret = "s3cret-token"
+max_chat_messages_per_second = 50  # the fake has no flood limits; keep the tests quick
+max_group_messages_per_minute = 6000
+""",
+        encoding="utf-8",
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BAOXIU_")}
+    subprocess.run([BAOXIU, "--config", "baoxiu.toml", "directory", "load", str(DEMO_ESTATE)], cwd=folder,
+                   check=True, capture_output=True, env=env)  # fmt: skip
+    log = (folder / "baoxiu.log").open("wb")
+    process = subprocess.Popen([BAOXIU, "--config", "baoxiu.toml", "run"], cwd=folder, stdout=log, stderr=log, env=env)
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        try:
+            healthy = httpx.get(f"http://127.0.0.1:{port}/healthz").status_code == 200
+            listening = fake.webhook.get("url") if request.param == "webhook" else "getUpdates" in fake.calls
+            if healthy and listening:
+                break
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.05)
+    else:
+        process.kill()
+        raise AssertionError((folder / "baoxiu.log").read_text())
+    yield Running(fake, folder, request.param, port, process)
+    process.terminate()
+    assert process.wait(timeout=15) == 0, (folder / "baoxiu.log").read_text()
+    fake.stop()
+
+
+def texts(messages: list[dict[str, Any]]) -> str:
+    return "\n---\n".join(m["text"] for m in messages)
+
+
+def replied_to(message: dict[str, Any]) -> int | None:
+    parameters = message.get("reply_parameters") or {}
+    return parameters.get("message_id")
+
+
+def buttons(message: dict[str, Any]) -> list[str]:
+    markup = message.get("reply_markup") or {}
+    return [b["text"] for row in markup.get("inline_keyboard", []) for b in row]
+
+
+class TestPrivateChat:
+    def test_a_leak_reported_with_buttons_from_first_message_to_ticket_number(self, running: Running) -> None:
+        running.say(ZHANG, "厨房水管漏水")
+        assert "问题在哪里" in running.last(ZHANG)["text"] and buttons(running.last(ZHANG)) == ["1-1-1201", "其他地点"]
+        assert "情况有多紧急" in running.press(ZHANG, "1-1-1201")["text"]
+        assert "请先自查" in running.press(ZHANG, "加急")["text"]
+        assert "请核对您的报修信息" in running.press(ZHANG, "仍未修好")["text"]
+        done = running.press(ZHANG, "提交")
+        assert "工单号：SG-" in done["text"]
+        # Every pressed button was answered, and its message edited so it cannot be pressed again.
+        running.fake.wait_for(lambda: sum(m["method"] == "answerCallbackQuery" for m in running.fake.sent) >= 4)
+        edits = [m for m in running.fake.sent if m["method"] == "editMessageText" and str(m["chat_id"]) == str(ZHANG)]
+        assert any(m["text"].endswith("→ 1-1-1201") and not m.get("reply_markup") for m in edits)
+        (ticket,) = [t for t in running.tickets() if t["reporter"].startswith("张三")]
+        assert (ticket["location"], ticket["category"], ticket["urgency"]) == ("1-1-1201", "plumbing", "urgent")
+
+    def test_a_stale_button_is_answered_not_acted_on(self, running: Running) -> None:
+        running.say(EMILY, "/start")
+        menu = running.last(EMILY)
+        running.press(EMILY, "Report a repair")
+        before = len(running.fake.messages_to(EMILY))
+        running.fake.push(button_update(EMILY, menu, "Feedback"))  # the old menu, pressed again
+        running.fake.wait_for_messages(EMILY, before + 1)
+        assert "That button belongs to an earlier question." in texts(running.fake.messages_to(EMILY)[before:])
+        running.say(EMILY, "/cancel")
+
+    def test_the_same_update_twice_is_handled_once(self, running: Running) -> None:
+        update_id = running.fake.push(text_update(8101, "hello", language="en"))
+        running.fake.wait_for_messages(8101, 1)
+        running.fake.resend(update_id)
+        running.say(8101, "/help", language="en")  # a later message, so the duplicate has surely been seen
+        greetings = [m for m in running.fake.messages_to(8101) if m["text"].startswith("Hello!")]
+        assert len(greetings) == 1
+
+    def test_a_reply_longer_than_telegram_allows_is_split(self, running: Running) -> None:
+        user = 8102
+        running.say(user, "the kitchen tap is broken", language="en")
+        running.say(user, "1-2-502", language="en")
+        running.press(user, "Normal")
+        running.press(user, "Still broken")
+        for _ in range(3):  # each addition makes the repeat-back longer
+            running.say(user, "more detail " + "x" * 1990, language="en")
+        confirm = [m for m in running.fake.messages_to(user)][-2:]
+        assert all(len(m["text"]) <= 4096 for m in running.fake.messages_to(user))
+        assert len(confirm[0]["text"]) + len(confirm[1]["text"]) > 5000
+        assert not confirm[0].get("reply_markup") and buttons(confirm[1])[0] == "✅ Submit"
+
+    def test_a_photo_is_downloaded_into_the_attachment_store(self, running: Running) -> None:
+        user = 8103
+        running.say(user, "ceiling crack in 1-2-502", language="en")
+        photo = [{"file_id": "small", "file_unique_id": "s", "width": 90, "height": 90},
+                 {"file_id": "large-photo", "file_unique_id": "big", "width": 1280, "height": 960}]  # fmt: skip
+        running.say(user, "", photo=photo, caption="see photo", language="en")
+        running.press(user, "Normal")
+        running.press(user, "Submit")
+        stored = running.folder / "attachments" / "telegram" / "big.jpg"
+        assert stored.read_bytes().startswith(b"\xff\xd8")
+        (ticket,) = [t for t in running.tickets() if t["location"] == "1-2-502" and t["category"] == "civil"]
+        assert ticket["attachments"] == [{"kind": "photo", "ref": "attachments/telegram/big.jpg",
+                                          "caption": ""}]  # fmt: skip
+
+
+class TestStrangers:
+    def test_an_unknown_user_reports_unverified_and_customer_service_confirms_with_one_button(
+        self, running: Running
+    ) -> None:
+        user = 8104
+        running.say(user, "my kitchen tap is leaking", language="en")
+        assert "Type the room or the place" in running.last(user)["text"] and not buttons(running.last(user))
+        running.say(user, "1-2-803", language="en")
+        running.press(user, "Urgent")
+        running.press(user, "Still broken")
+        number = running.press(user, "Submit")["text"].split("Ticket number: ")[1].split()[0]
+        (ticket,) = [t for t in running.tickets() if t["number"] == number]
+        assert ticket["verified"] is False
+        push = running.fake.wait_for(lambda: [m for m in running.fake.messages_to(CHEN_JING) if number in m["text"]])
+        assert "1-2-803" in push[-1]["text"] and buttons(push[-1]) == ["✅ 确认登记"]
+        confirmed = running.press(CHEN_JING, "确认")
+        assert "1-2-803" in confirmed["text"]
+        (ticket,) = [t for t in running.tickets() if t["number"] == number]
+        assert ticket["verified"] is True
+
+
+class TestGroups:
+    def test_two_residents_reporting_at_once_keep_separate_drafts_and_no_details_are_posted(
+        self, running: Running
+    ) -> None:
+        zhang_message = text_update(ZHANG, "/report 3号楼电梯坏了", chat_id=GROUP)
+        emily_message = text_update(EMILY, "/report the garage light is broken", chat_id=GROUP, language="en")
+        before = len(running.fake.messages_to(GROUP))
+        running.fake.push(zhang_message)
+        running.fake.push(emily_message)
+        asked = running.fake.wait_for_messages(GROUP, before + 2)[before:]
+        to_zhang = next(m for m in asked if replied_to(m) == zhang_message["message"]["message_id"])
+        to_emily = next(m for m in asked if replied_to(m) == emily_message["message"]["message_id"])
+        assert "情况有多紧急" in to_zhang["text"] and "How urgent" in to_emily["text"]
+
+        # Emily presses 张三's button: Telegram shows her a note, and 张三's draft is untouched.
+        running.fake.push(button_update(EMILY, to_zhang, "紧急", chat_id=GROUP))
+        running.fake.wait_for(lambda: any(m.get("text", "").startswith("这个问题是问别人的")
+                                          for m in running.fake.sent if m["method"] == "answerCallbackQuery"))  # fmt: skip
+        running.fake.push(button_update(ZHANG, to_zhang, "紧急", chat_id=GROUP))
+        running.fake.push(button_update(EMILY, to_emily, "Normal", chat_id=GROUP))
+        confirms = running.fake.wait_for_messages(GROUP, before + 4)[before + 2 :]
+        for message in confirms:
+            running.fake.push(button_update(int((message["text"].startswith("请") and ZHANG) or EMILY), message,
+                                            "提交" if message["text"].startswith("请") else "Submit", chat_id=GROUP))  # fmt: skip
+        done = running.fake.wait_for_messages(GROUP, before + 6)[before + 4 :]
+        assert any("工单号：SG-" in m["text"] for m in done) and any("Ticket number: SG-" in m["text"] for m in done)
+        group_text = texts(running.fake.messages_to(GROUP))
+        for personal in ("1-1-1201", "3-1-2302", "13800000001", "Zhang San", "Emily Brown"):
+            assert personal not in group_text
+        tickets = running.tickets()
+        assert any(t["category"] == "lift" and t["reporter"].startswith("张三") for t in tickets)
+        assert any(t["category"] == "electrical" and t["reporter"] == "Emily Brown" for t in tickets)
+
+    def test_a_home_fault_continues_privately_and_progress_comes_back_to_the_group(self, running: Running) -> None:
+        user = EMILY
+        running.say(user, "/cancel")
+        report = text_update(user, "@baoxiu_test_bot the tap in my kitchen drips", chat_id=GROUP, language="en")
+        before = len(running.fake.messages_to(GROUP))
+        running.fake.push(report)
+        asked = running.fake.wait_for_messages(GROUP, before + 1)[-1]
+        assert "continue privately" in asked["text"]
+        link = asked["reply_markup"]["inline_keyboard"][0][0]["url"]
+        assert link == "https://t.me/baoxiu_test_bot?start=c1002000000001"
+        running.say(user, "/start c1002000000001", language="en")
+        assert "Let's continue your report here, in private." in texts(running.fake.messages_to(user)[-2:])
+        running.press(user, "3-1-2302")
+        running.press(user, "Normal")
+        running.press(user, "Still broken")
+        number = running.press(user, "Submit")["text"].split("Ticket number: ")[1].split()[0]
+        running.staff_action(number, Action.ASSIGN, assignee="李伟 Li Wei")
+        notice = running.fake.wait_for(
+            lambda: [m for m in running.fake.messages_to(GROUP) if number in m["text"] and "已派维修师傅" in m["text"]]
+        )[-1]
+        assert replied_to(notice) == report["message"]["message_id"]
+        assert "3-1-2302" not in notice["text"] and "Emily" not in notice["text"]
+        running.fake.wait_for(
+            lambda: any("a technician has been assigned" in m["text"] for m in running.fake.messages_to(user))
+        )
+
+    def test_ten_residents_reporting_the_same_fault_make_one_ticket(self, running: Running) -> None:
+        first = 8200
+        running.say(first, "/report 地下车库漏水了", chat=GROUP)
+        running.press(first, "加急", chat=GROUP)
+        number = running.press(first, "提交", chat=GROUP)["text"].split("工单号：")[1].split()[0]
+        for neighbour in range(first + 1, first + 10):
+            running.say(neighbour, "/report 车库里在漏水", chat=GROUP)
+            assert f"已有工单 {number}" in running.last(GROUP)["text"]
+            joined = running.press(neighbour, "加入", chat=GROUP)["text"]
+        assert f"您已加入工单 {number}，共有10位住户" in joined
+        leaks = [t for t in running.tickets() if t["location"] == "地下车库 Underground garage"
+                 and t["category"] == "plumbing"]  # fmt: skip
+        assert [t["number"] for t in leaks] == [number]
+        history = running.cli("tickets", "show", number, "--json")["history"]
+        assert [e["action"] for e in history].count("join") == 9
+
+
+class TestDelivery:
+    def test_flood_limits_and_bad_gateways_delay_messages_but_each_arrives_exactly_once(self, running: Running) -> None:
+        user = 8105
+        running.fake.fail("sendMessage", 429, times=2, retry_after=1)
+        running.fake.push(text_update(user, "hello", language="en"))
+        running.fake.wait_for_messages(user, 1, timeout=20)
+        running.fake.fail("sendMessage", 502, times=3)
+        running.fake.push(text_update(user, "/help", language="en"))
+        running.fake.wait_for_messages(user, 3, timeout=30)
+        time.sleep(1.5)
+        assert [m["text"].split("\n")[0] for m in running.fake.messages_to(user)] == [
+            "Hello! This is the 阳光花园 Sunrise Garden repair desk.",
+            "I take repair reports and feedback for 阳光花园 Sunrise Garden.",
+            "What can I do for you?",
+        ]
+        delivered = sum(m["method"] == "sendMessage" for m in running.fake.sent)
+        assert running.fake.calls.count("sendMessage") - delivered == 5  # the 2 + 3 refused calls were real
+
+    def test_a_webhook_call_without_the_secret_is_refused_and_changes_nothing(self, running: Running) -> None:
+        if running.mode == "polling":  # no webhook to call at all
+            assert httpx.post(f"http://127.0.0.1:{running.port}/telegram", json={}).status_code in (404, 405)
+            return
+        update = {"update_id": 999_999, **text_update(8106, "hello", language="en")}
+        for secret in ("", "wrong"):
+            response = httpx.post(f"http://127.0.0.1:{running.port}/telegram", json=update,
+                                  headers={"X-Telegram-Bot-Api-Secret-Token": secret})  # fmt: skip
+            assert response.status_code == 403
+        time.sleep(0.5)
+        assert running.fake.messages_to(8106) == []
+
+    def test_health_and_metrics(self, running: Running) -> None:
+        health = httpx.get(f"http://127.0.0.1:{running.port}/healthz").json()
+        assert health["status"] == "ok"
+        metrics = httpx.get(f"http://127.0.0.1:{running.port}/metrics").text
+        assert 'baoxiu_outbox_sent_total{channel="telegram"}' in metrics
