@@ -65,9 +65,10 @@ async def run(config: Config) -> None:
     desk = bootstrap.build_desk(config, engine, code)
     uow = bootstrap.unit_of_work(engine)
     sender = OutboxSender(uow, transports={})
+    desk.queued_listeners.append(sender.submit)
     telegram = None
     if config.telegram.token:
-        telegram = TelegramChannel(config.telegram, desk, uow, Path(config.app.attachments_dir), on_queued=sender.wake)
+        telegram = TelegramChannel(config.telegram, desk, uow, Path(config.app.attachments_dir))
         sender.transports["telegram"] = telegram.send
     else:
         log.warning("no chat channel is configured: set [telegram] token to serve Telegram")

@@ -35,6 +35,8 @@ from core.sla import SlaPolicy
 from core.triage import TriageRules
 
 CHASE_INTERVAL = timedelta(hours=1)
+ESTATE_RECHECK = timedelta(seconds=1)
+JOIN_STEPS = frozenset({"location", "location_unit", "symptom", "category", "join"})
 
 STATUS_FOR_RESIDENTS = {
     Status.NEW: N_("received, waiting for a technician"),
@@ -84,9 +86,14 @@ class Desk:
         self.uow = uow
         self.settings = settings
         self._estate: tuple[int, Estate] | None = None
+        self._estate_checked: datetime | None = None
+        # Told, after each commit, what was queued for delivery (the outbox sender listens).
+        self.queued_listeners: list[Callable[[list[OutboxMessage]], None]] = []
 
-    def estate(self, uow: UnitOfWork) -> Estate:
-        """The directory, read again only when a load has changed it."""
+    def estate(self, uow: UnitOfWork, now: datetime) -> Estate:
+        """The directory, read again when a load has changed it (looked at once a second at most)."""
+        if self._estate is not None and self._estate_checked and now - self._estate_checked < ESTATE_RECHECK:
+            return self._estate[1]
         version = uow.directory.version(self.settings.estate_code)
         if version is None:
             raise NotFound(f'estate "{self.settings.estate_code}" is not loaded')
@@ -94,6 +101,7 @@ class Desk:
             estate = uow.directory.get(self.settings.estate_code)
             assert estate is not None
             self._estate = (version, estate)
+        self._estate_checked = now
         return self._estate[1]
 
     def handle(self, inbound: Inbound, now: datetime, render: Render | None = None) -> list[Reply]:
@@ -106,7 +114,7 @@ class Desk:
                 and not uow.inbound.claim(inbound.channel, inbound.native_id, now)
             ):
                 return []
-            estate = self.estate(uow)
+            estate = self.estate(uow, now)
             person = self.identify(uow, estate, inbound)
             locale = (
                 uow.settings.locale(inbound.channel, inbound.sender)
@@ -114,6 +122,22 @@ class Desk:
                 or normalize_locale(inbound.language_hint)
                 or self.settings.default_locale
             )
+            before = uow.dialogues.get(inbound.channel, inbound.chat, inbound.sender)
+            if inbound.resumed_from:
+                before = uow.dialogues.get(inbound.channel, inbound.resumed_from, inbound.sender)
+                uow.dialogues.delete(inbound.channel, inbound.resumed_from, inbound.sender)
+            # Only a message that may start a repair report, or one still before its join question, can be
+            # offered to join an open ticket; skipping the query otherwise matters on the message path.
+            may_join = (
+                not before
+                or not before.get("flow")
+                or (
+                    before.get("flow") == "repair"
+                    and before.get("step") in JOIN_STEPS
+                    and not before.get("draft", {}).get("join_asked")
+                )
+            )
+            open_reports = uow.tickets.open_area_reports(estate.code) if may_join else []
             context = Context(
                 estate,
                 person,
@@ -121,14 +145,10 @@ class Desk:
                 locale,
                 self.settings.translators,
                 inbound.chat_kind,
-                tuple(OpenReport(*row) for row in uow.tickets.open_area_reports(estate.code)),
+                tuple(OpenReport(*row) for row in open_reports),
             )
-            before = uow.dialogues.get(inbound.channel, inbound.chat, inbound.sender)
-            if inbound.resumed_from:
-                before = uow.dialogues.get(inbound.channel, inbound.resumed_from, inbound.sender)
-                uow.dialogues.delete(inbound.channel, inbound.resumed_from, inbound.sender)
             run = CommandRun(uow, self.settings, estate, person, locale, inbound, now)
-            staff = self.staff_member(uow, inbound)
+            staff = self.staff_member(estate, inbound)
             if staff is not None and (inbound.payload or "").startswith("reg:"):
                 # A staff button, not a turn of the resident dialogue: the conversation stays as it was.
                 state, replies, commands = before or {}, [run.confirm_registration(staff, inbound.payload[4:])], []
@@ -141,13 +161,22 @@ class Desk:
             if with_choices:  # a typed number always means the last list the person was shown
                 state["choices"] = [[c.payload, c.label, list(c.keys)] for c in with_choices[-1].choices if not c.url]
             uow.dialogues.put(inbound.channel, inbound.chat, inbound.sender, state, now)
+            queued = []
             if render is not None:
                 base = f"{inbound.channel}:{inbound.native_id or now.isoformat()}"
                 deliveries = [(inbound.channel, *d) for reply in replies for d in render(inbound, reply)]
                 for number, (channel, recipient, payload) in enumerate(deliveries + run.notices):
-                    uow.outbox.add(OutboxMessage(f"{base}:{number}", channel, recipient, payload), now)
+                    message = OutboxMessage(f"{base}:{number}", channel, recipient, payload)
+                    if uow.outbox.add(message, now):
+                        queued.append(message)
             uow.commit()
+        self._tell_queued(queued)
         return replies
+
+    def _tell_queued(self, queued: list[OutboxMessage]) -> None:
+        if queued:
+            for listener in self.queued_listeners:
+                listener(queued)
 
     def staff_action(
         self, reference: str, action: Action, actor: Actor, now: datetime, **details: Any
@@ -155,7 +184,7 @@ class Desk:
         """A step taken by staff, and the notices to the residents and groups who follow the ticket."""
         with self.uow as uow:
             ticket, event = act(uow, reference, action, actor, now, self.settings.sla, **details)
-            estate = self.estate(uow)
+            estate = self.estate(uow, now)
             assert ticket.id is not None
 
             def language_of(recipient: Recipient) -> str:
@@ -172,10 +201,15 @@ class Desk:
             notices = progress_notices(
                 ticket, event, uow.tickets.subscribers(ticket.id), self.settings.translators, language_of
             )
+            queued = []
             for number, (channel, recipient, payload) in enumerate(notices):
-                key = f"notice:{ticket.number}:{len(ticket.history)}:{number}"
-                uow.outbox.add(OutboxMessage(key, channel, recipient, payload), now)
+                message = OutboxMessage(
+                    f"notice:{ticket.number}:{len(ticket.history)}:{number}", channel, recipient, payload
+                )
+                if uow.outbox.add(message, now):
+                    queued.append(message)
             uow.commit()
+        self._tell_queued(queued)
         return ticket, event
 
     def forget(self, channel: str, chat: str, user: str) -> None:
@@ -201,8 +235,8 @@ class Desk:
             return Person(registration.name, ref, rooms=(registration.room,), registered=True)
         return Person(inbound.sender_name or inbound.sender, ref)
 
-    def staff_member(self, uow: UnitOfWork, inbound: Inbound) -> Staff | None:
-        estate = self.estate(uow)
+    @staticmethod
+    def staff_member(estate: Estate, inbound: Inbound) -> Staff | None:
         return next((s for s in estate.staff if _same_person(inbound, s.telegram_id, s.wechat_openid, s.name)), None)
 
 

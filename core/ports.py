@@ -113,19 +113,11 @@ class DialogueStateRepository(abc.ABC):
 
 
 class InboundLog(abc.ABC):
-    """Messages received, so that each is handled once and none is lost after it was acknowledged."""
-
-    @abc.abstractmethod
-    def record(self, channel: str, native_id: str, payload: dict[str, Any], now: datetime) -> bool:
-        """Keep a message to handle later; False when it was received before."""
+    """Messages handled, so that a message delivered twice is handled once."""
 
     @abc.abstractmethod
     def claim(self, channel: str, native_id: str, now: datetime) -> bool:
         """Mark a message handled; False when it was handled before (the caller then does nothing)."""
-
-    @abc.abstractmethod
-    def pending(self, channel: str, limit: int = 100) -> list[tuple[str, dict[str, Any]]]:
-        """Recorded but not yet handled, oldest first: what a restart must finish."""
 
 
 class RegistrationRepository(abc.ABC):

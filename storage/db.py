@@ -60,6 +60,7 @@ def _tune_sqlite(engine: Engine) -> None:
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA busy_timeout=30000")
         cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA wal_autocheckpoint=10000")  # fewer, larger checkpoints: each one syncs the disk
         cursor.close()
 
     @event.listens_for(engine, "begin")

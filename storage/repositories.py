@@ -7,7 +7,7 @@ from dataclasses import asdict
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import bindparam, func, insert, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, aliased
@@ -74,40 +74,135 @@ def _insert(session: Session) -> Callable[..., Any]:
     return pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
 
 
+def _prebuilt(build: Callable[[Callable[..., Any]], Any]) -> Callable[[Session], Any]:
+    """A statement built once per dialect: on the message path, building it costs more than running it."""
+    built: dict[str, Any] = {}
+
+    def statement(session: Session) -> Any:
+        dialect = session.get_bind().dialect.name
+        if dialect not in built:
+            built[dialect] = build(pg_insert if dialect == "postgresql" else sqlite_insert)
+        return built[dialect]
+
+    return statement
+
+
+def _upsert_state(insert: Callable[..., Any]) -> Any:
+    statement = insert(DialogueStateRow).values(
+        channel=bindparam("channel"),
+        chat=bindparam("chat"),
+        user=bindparam("user"),
+        state=bindparam("state"),
+        updated_at=bindparam("updated_at"),
+    )
+    return statement.on_conflict_do_update(
+        index_elements=[DialogueStateRow.channel, DialogueStateRow.chat, DialogueStateRow.user],
+        set_={"state": statement.excluded.state, "updated_at": statement.excluded.updated_at},
+    )
+
+
+def _claim(insert: Callable[..., Any]) -> Any:
+    return (
+        insert(InboundMessageRow)
+        .values(channel=bindparam("channel"), native_id=bindparam("native_id"), handled_at=bindparam("now"))
+        .on_conflict_do_nothing(index_elements=[InboundMessageRow.channel, InboundMessageRow.native_id])
+        .returning(InboundMessageRow.native_id)
+    )
+
+
+def _outbox_insert(insert: Callable[..., Any]) -> Any:
+    return (
+        insert(OutboxRow)
+        .values(
+            key=bindparam("key"),
+            channel=bindparam("channel"),
+            recipient=bindparam("recipient"),
+            payload=bindparam("payload"),
+            status="pending",
+            attempts=0,
+            last_error="",
+            next_attempt_at=bindparam("now"),
+            created_at=bindparam("now"),
+        )
+        .on_conflict_do_nothing(index_elements=[OutboxRow.key])
+        .returning(OutboxRow.id)
+    )
+
+
+UPSERT_STATE = _prebuilt(_upsert_state)
+CLAIM = _prebuilt(_claim)
+OUTBOX_INSERT = _prebuilt(_outbox_insert)
+STATE = select(DialogueStateRow.state).where(
+    DialogueStateRow.channel == bindparam("channel"),
+    DialogueStateRow.chat == bindparam("chat"),
+    DialogueStateRow.user == bindparam("user"),
+)
+LOCALE = select(UserSettingRow.locale).where(
+    UserSettingRow.channel == bindparam("channel"), UserSettingRow.user == bindparam("user")
+)
+_JOINED = (
+    select(TicketSubscriberRow.ticket_id, func.count().label("joined"))
+    .group_by(TicketSubscriberRow.ticket_id)
+    .subquery()
+)
+OPEN_AREA_REPORTS = (
+    select(TicketRow.number, TicketRow.location_area, TicketRow.category, _JOINED.c.joined)
+    .join(EstateRow, EstateRow.id == TicketRow.estate_id)
+    .outerjoin(_JOINED, _JOINED.c.ticket_id == TicketRow.id)
+    .where(
+        EstateRow.code == bindparam("code"),
+        TicketRow.location_area.is_not(None),
+        TicketRow.kind == TicketKind.REPAIR.value,
+        TicketRow.status.not_in([Status.RESOLVED.value, Status.CLOSED.value, Status.CANCELLED.value]),
+    )
+    .order_by(TicketRow.id)
+)
+REGISTRATION = select(
+    RegistrationRow.ref, RegistrationRow.name, RegistrationRow.room, RegistrationRow.confirmed_by
+).where(RegistrationRow.ref == bindparam("ref"))
+# Built once, filled from the parameters: building a 40-column statement per ticket is the slow part.
+INSERT_TICKET = insert(TicketRow).returning(TicketRow.id)
+UPDATE_TICKET = update(TicketRow).where(TicketRow.id == bindparam("ticket_id"))
+INSERT_EVENT = insert(TicketEventRow)
+ESTATE_ID = select(EstateRow.id).where(EstateRow.code == bindparam("code"))
+ESTATE_VERSION = select(EstateRow.version).where(EstateRow.code == bindparam("code"))
+
+
 class SqlAlchemyTicketRepository(TicketRepository):
     def __init__(self, session: Session) -> None:
         self.session = session
 
     def add(self, ticket: Ticket) -> None:
-        estate_id = self.session.scalar(select(EstateRow.id).where(EstateRow.code == ticket.estate_code))
+        estate_id = self.session.connection().execute(ESTATE_ID, {"code": ticket.estate_code}).scalar()
         if estate_id is None:
             raise LookupError(f'estate "{ticket.estate_code}" is not in the directory')
-        row = TicketRow(estate_id=estate_id, number=ticket.number, created_at=ticket.created_at)
-        self._copy(ticket, row)
-        self.session.add(row)
-        self.session.flush()
-        ticket.id = row.id
+        values = {**self._columns(ticket), "estate_id": estate_id, "number": ticket.number,
+                  "created_at": ticket.created_at}  # fmt: skip
+        # Core, not the ORM's flush: a ticket is written on the message path, where the flush costs most.
+        ticket.id = self.session.connection().execute(INSERT_TICKET, values).scalar_one()
         self._append_events(ticket)
 
     def save(self, ticket: Ticket) -> None:
         if ticket.id is None:
             raise ValueError("save() takes a stored ticket; use add() for a new one")
-        row = self.session.get(TicketRow, ticket.id)
-        if row is None:
+        values = {**self._columns(ticket), "ticket_id": ticket.id}
+        updated = self.session.connection().execute(UPDATE_TICKET, values)
+        if updated.rowcount != 1:
             raise LookupError(f"ticket {ticket.id} does not exist")
-        self._copy(ticket, row)
         self._append_events(ticket)
 
     def get(self, ticket_id: int) -> Ticket | None:
-        row = self.session.get(TicketRow, ticket_id)
+        row = self.session.get(TicketRow, ticket_id, populate_existing=True)
         return self._load(row) if row else None
 
     def get_by_number(self, number: str) -> Ticket | None:
-        row = self.session.scalar(select(TicketRow).where(func.upper(TicketRow.number) == number.strip().upper()))
+        statement = select(TicketRow).where(func.upper(TicketRow.number) == number.strip().upper())
+        row = self.session.scalar(statement.execution_options(populate_existing=True))
         return self._load(row) if row else None
 
     def list(self, query: TicketQuery) -> list[Ticket]:
         statement = select(TicketRow, EstateRow.code).join(EstateRow).order_by(TicketRow.created_at, TicketRow.id)
+        statement = statement.execution_options(populate_existing=True)
         if query.status is not None:
             statement = statement.where(TicketRow.status == query.status.value)
         if query.open_only:
@@ -160,81 +255,65 @@ class SqlAlchemyTicketRepository(TicketRepository):
         return [Subscriber(r.ref, r.name, r.chat, r.message_ref, r.resident_id) for r in rows]
 
     def open_area_reports(self, estate_code: str) -> list[tuple[str, str, str, int]]:
-        joined = (
-            select(TicketSubscriberRow.ticket_id, func.count().label("joined"))
-            .group_by(TicketSubscriberRow.ticket_id)
-            .subquery()
-        )
-        statement = (
-            select(TicketRow.number, TicketRow.location_area, TicketRow.category, joined.c.joined)
-            .join(EstateRow, EstateRow.id == TicketRow.estate_id)
-            .outerjoin(joined, joined.c.ticket_id == TicketRow.id)
-            .where(
-                EstateRow.code == estate_code,
-                TicketRow.location_area.is_not(None),
-                TicketRow.kind == TicketKind.REPAIR.value,
-                TicketRow.status.not_in([Status.RESOLVED.value, Status.CLOSED.value, Status.CANCELLED.value]),
-            )
-            .order_by(TicketRow.id)
-        )
-        return [
-            (number, area, category, 1 + (count or 0))
-            for number, area, category, count in self.session.execute(statement)
-        ]
+        rows = self.session.connection().execute(OPEN_AREA_REPORTS, {"code": estate_code})
+        return [(number, area, category, 1 + (joined or 0)) for number, area, category, joined in rows]
 
     def _append_events(self, ticket: Ticket) -> None:
         assert ticket.id is not None
-        for event in ticket.new_events:
-            self.session.add(
-                TicketEventRow(
-                    ticket_id=ticket.id,
-                    at=event.at,
-                    actor_kind=event.actor.kind,
-                    actor_name=event.actor.name,
-                    actor_id=event.actor.id,
-                    action=event.action,
-                    from_status=event.from_status.value if event.from_status else None,
-                    to_status=event.to_status.value,
-                    details=event.details,
-                )
-            )
+        rows = [
+            {
+                "ticket_id": ticket.id,
+                "at": event.at,
+                "actor_kind": event.actor.kind,
+                "actor_name": event.actor.name,
+                "actor_id": event.actor.id,
+                "action": event.action,
+                "from_status": event.from_status.value if event.from_status else None,
+                "to_status": event.to_status.value,
+                "details": event.details,
+            }
+            for event in ticket.new_events
+        ]
+        if rows:
+            self.session.connection().execute(INSERT_EVENT, rows)
         ticket.new_events.clear()
-        self.session.flush()
 
     @staticmethod
-    def _copy(ticket: Ticket, row: TicketRow) -> None:
-        row.kind = ticket.kind.value
-        row.source = ticket.source.value
-        row.status = ticket.status.value
-        row.category = ticket.category
-        row.urgency = ticket.urgency.value
-        row.location_room = ticket.location.room
-        row.location_area = ticket.location.common_area
-        row.location_text = ticket.location.text
-        row.description = ticket.description
-        row.reporter = ticket.reporter
-        row.reporter_resident_id = ticket.reporter_resident_id
-        row.reporter_contact = ticket.reporter_contact
-        row.reporter_ref = ticket.reporter_ref
-        row.origin_chat = ticket.origin_chat
-        row.origin_message = ticket.origin_message
-        row.anonymous = ticket.anonymous
-        row.verified = ticket.verified
-        row.assignee_staff_id = ticket.assignee_id
-        row.assignee_name = ticket.assignee_name
-        row.department = ticket.department
-        row.attachments = [asdict(a) for a in ticket.attachments]
-        row.milestones = {name: at.isoformat() for name, at in ticket.milestones.items()}
-        row.response_due = ticket.response_due
-        row.resolve_due = ticket.resolve_due
-        row.materials = [asdict(m) for m in ticket.materials]
-        row.cost = ticket.cost
-        row.resolution = ticket.resolution
-        row.acceptance = ticket.acceptance
-        row.rating = ticket.rating
-        row.rating_comment = ticket.rating_comment
-        row.rework_count = ticket.rework_count
-        row.updated_at = ticket.history[-1].at if ticket.history else ticket.created_at
+    def _columns(ticket: Ticket) -> dict[str, Any]:
+        return {
+            "kind": ticket.kind.value,
+            "source": ticket.source.value,
+            "status": ticket.status.value,
+            "category": ticket.category,
+            "urgency": ticket.urgency.value,
+            "location_room": ticket.location.room,
+            "location_area": ticket.location.common_area,
+            "location_text": ticket.location.text,
+            "description": ticket.description,
+            "reporter": ticket.reporter,
+            "reporter_resident_id": ticket.reporter_resident_id,
+            "reporter_contact": ticket.reporter_contact,
+            "reporter_ref": ticket.reporter_ref,
+            "origin_chat": ticket.origin_chat,
+            "origin_message": ticket.origin_message,
+            "anonymous": ticket.anonymous,
+            "verified": ticket.verified,
+            "assignee_staff_id": ticket.assignee_id,
+            "assignee_name": ticket.assignee_name,
+            "department": ticket.department,
+            "attachments": [asdict(a) for a in ticket.attachments],
+            "milestones": {name: at.isoformat() for name, at in ticket.milestones.items()},
+            "response_due": ticket.response_due,
+            "resolve_due": ticket.resolve_due,
+            "materials": [asdict(m) for m in ticket.materials],
+            "cost": ticket.cost,
+            "resolution": ticket.resolution,
+            "acceptance": ticket.acceptance,
+            "rating": ticket.rating,
+            "rating_comment": ticket.rating_comment,
+            "rework_count": ticket.rework_count,
+            "updated_at": ticket.history[-1].at if ticket.history else ticket.created_at,
+        }
 
     def _load(self, row: TicketRow) -> Ticket:
         code = self.session.scalar(select(EstateRow.code).where(EstateRow.id == row.estate_id))
@@ -371,7 +450,7 @@ class SqlAlchemyDirectoryRepository(DirectoryRepository):
         return report
 
     def version(self, code: str) -> int | None:
-        return self.session.scalar(select(EstateRow.version).where(EstateRow.code == code))
+        return self.session.connection().execute(ESTATE_VERSION, {"code": code}).scalar()
 
     def _sync_section(
         self,
@@ -467,17 +546,12 @@ class SqlAlchemyDialogueStateRepository(DialogueStateRepository):
         self.session = session
 
     def get(self, channel: str, chat: str, user: str) -> dict[str, Any] | None:
-        row = self.session.get(DialogueStateRow, (channel, chat, user))
-        return dict(row.state) if row else None
+        state = self.session.connection().execute(STATE, {"channel": channel, "chat": chat, "user": user}).scalar()
+        return dict(state) if state is not None else None
 
     def put(self, channel: str, chat: str, user: str, state: dict[str, Any], now: datetime) -> None:
-        insert = _insert(self.session)
-        statement = insert(DialogueStateRow).values(channel=channel, chat=chat, user=user, state=state, updated_at=now)
-        statement = statement.on_conflict_do_update(
-            index_elements=[DialogueStateRow.channel, DialogueStateRow.chat, DialogueStateRow.user],
-            set_={"state": statement.excluded.state, "updated_at": statement.excluded.updated_at},
-        )
-        self.session.execute(statement)
+        values = {"channel": channel, "chat": chat, "user": user, "state": state, "updated_at": now}
+        self.session.connection().execute(UPSERT_STATE(self.session), values)
 
     def delete(self, channel: str, chat: str, user: str) -> None:
         row = self.session.get(DialogueStateRow, (channel, chat, user))
@@ -491,8 +565,7 @@ class SqlAlchemyUserSettingsRepository(UserSettingsRepository):
         self.session = session
 
     def locale(self, channel: str, user: str) -> str | None:
-        row = self.session.get(UserSettingRow, (channel, user))
-        return row.locale if row else None
+        return self.session.connection().execute(LOCALE, {"channel": channel, "user": user}).scalar()
 
     def set_locale(self, channel: str, user: str, locale: str, now: datetime) -> None:
         insert = _insert(self.session)
@@ -508,47 +581,9 @@ class SqlAlchemyInboundLog(InboundLog):
     def __init__(self, session: Session) -> None:
         self.session = session
 
-    def record(self, channel: str, native_id: str, payload: dict[str, Any], now: datetime) -> bool:
-        insert = _insert(self.session)
-        statement = (
-            insert(InboundMessageRow)
-            .values(channel=channel, native_id=native_id, payload=payload, received_at=now)
-            .on_conflict_do_nothing(index_elements=[InboundMessageRow.channel, InboundMessageRow.native_id])
-            .returning(InboundMessageRow.native_id)
-        )
-        return self.session.execute(statement).scalar() is not None
-
     def claim(self, channel: str, native_id: str, now: datetime) -> bool:
-        # Recorded on arrival (webhooks): the row lock makes a second handler wait, then find it done.
-        claimed = self.session.execute(
-            update(InboundMessageRow)
-            .where(
-                InboundMessageRow.channel == channel,
-                InboundMessageRow.native_id == native_id,
-                InboundMessageRow.processed_at.is_(None),
-            )
-            .values(processed_at=now)
-            .returning(InboundMessageRow.native_id)
-        ).scalar()
-        if claimed is not None:
-            return True
-        insert = _insert(self.session)
-        statement = (
-            insert(InboundMessageRow)
-            .values(channel=channel, native_id=native_id, payload={}, received_at=now, processed_at=now)
-            .on_conflict_do_nothing(index_elements=[InboundMessageRow.channel, InboundMessageRow.native_id])
-            .returning(InboundMessageRow.native_id)
-        )
-        return self.session.execute(statement).scalar() is not None
-
-    def pending(self, channel: str, limit: int = 100) -> list[tuple[str, dict[str, Any]]]:
-        rows = self.session.execute(
-            select(InboundMessageRow.native_id, InboundMessageRow.payload)
-            .where(InboundMessageRow.channel == channel, InboundMessageRow.processed_at.is_(None))
-            .order_by(InboundMessageRow.received_at)
-            .limit(limit)
-        )
-        return [(native_id, dict(payload)) for native_id, payload in rows]
+        values = {"channel": channel, "native_id": native_id, "now": now}
+        return self.session.connection().execute(CLAIM(self.session), values).scalar() is not None
 
 
 class SqlAlchemyRegistrationRepository(RegistrationRepository):
@@ -556,8 +591,8 @@ class SqlAlchemyRegistrationRepository(RegistrationRepository):
         self.session = session
 
     def get(self, ref: str) -> Registration | None:
-        row = self.session.get(RegistrationRow, ref)
-        return Registration(row.ref, row.name, row.room, row.confirmed_by) if row else None
+        row = self.session.connection().execute(REGISTRATION, {"ref": ref}).first()
+        return Registration(*row) if row else None
 
     def confirm(self, registration: Registration, now: datetime) -> None:
         row = self.session.get(RegistrationRow, registration.ref)
@@ -565,8 +600,11 @@ class SqlAlchemyRegistrationRepository(RegistrationRepository):
             self.session.add(RegistrationRow(**asdict(registration), confirmed_at=now))
         else:
             row.name, row.room, row.confirmed_by, row.confirmed_at = (
-                registration.name, registration.room, registration.confirmed_by, now
-            )  # fmt: skip
+                registration.name,
+                registration.room,
+                registration.confirmed_by,
+                now,
+            )
         self.session.flush()
 
 
@@ -575,24 +613,9 @@ class SqlAlchemyOutbox(Outbox):
         self.session = session
 
     def add(self, message: OutboxMessage, now: datetime) -> bool:
-        insert = _insert(self.session)
-        statement = (
-            insert(OutboxRow)
-            .values(
-                key=message.key,
-                channel=message.channel,
-                recipient=message.recipient,
-                payload=message.payload,
-                status="pending",
-                attempts=0,
-                last_error="",
-                next_attempt_at=now,
-                created_at=now,
-            )
-            .on_conflict_do_nothing(index_elements=[OutboxRow.key])
-            .returning(OutboxRow.id)
-        )
-        return self.session.execute(statement).scalar() is not None
+        values = {"key": message.key, "channel": message.channel, "recipient": message.recipient,
+                  "payload": message.payload, "now": now}  # fmt: skip
+        return self.session.connection().execute(OUTBOX_INSERT(self.session), values).scalar() is not None
 
     def due(self, now: datetime, limit: int = 100) -> list[OutboxMessage]:
         waiting = aliased(OutboxRow)

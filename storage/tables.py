@@ -195,14 +195,12 @@ class TicketSubscriberRow(Base):
 
 
 class InboundMessageRow(Base):
-    """Each message received once: recorded before it is acknowledged, claimed when handled."""
+    """Each message handled once: a row per channel message id, written with what it caused."""
 
     __tablename__ = "inbound_messages"
     channel: Mapped[str] = mapped_column(String(16), primary_key=True)
     native_id: Mapped[str] = mapped_column(String(64), primary_key=True)
-    payload: Mapped[dict[str, Any]]
-    received_at: Mapped[datetime]
-    processed_at: Mapped[datetime | None] = mapped_column(index=True)
+    handled_at: Mapped[datetime]
 
 
 class RegistrationRow(Base):

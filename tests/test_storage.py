@@ -209,3 +209,113 @@ class TestOutbox:
             uow.commit()
         with uow:
             assert uow.outbox.due(NOW + timedelta(days=1)) == []
+
+
+class TestChannelBookkeeping:
+    def test_a_message_is_claimed_once_even_by_racing_workers(self, engine: Engine) -> None:
+        claimed: list[bool] = []
+
+        def claim() -> None:
+            with SqlAlchemyUnitOfWork(engine) as uow:
+                claimed.append(uow.inbound.claim("telegram", "4242", NOW))
+                uow.commit()
+
+        threads = [threading.Thread(target=claim) for _ in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert sorted(claimed) == [False, False, False, True]
+
+    def test_a_retried_message_holds_back_later_ones_to_the_same_chat_only(self, uow: SqlAlchemyUnitOfWork) -> None:
+        first, second = (OutboxMessage(f"m{i}", "telegram", "7001", {"text": str(i)}) for i in (1, 2))
+        elsewhere = OutboxMessage("m3", "telegram", "7002", {"text": "3"})
+        with uow:
+            for message in (first, second, elsewhere):
+                uow.outbox.add(message, NOW)
+            uow.outbox.mark_failed("m1", "429", NOW + timedelta(seconds=10))
+            uow.commit()
+        with uow:
+            assert uow.outbox.due(NOW + timedelta(seconds=1)) == [elsewhere]
+            assert [m.key for m in uow.outbox.due(NOW + timedelta(seconds=10))] == ["m1", "m2", "m3"]
+            uow.outbox.mark_dead("m1", "chat not found")
+            uow.commit()
+        with uow:
+            assert [m.key for m in uow.outbox.due(NOW + timedelta(seconds=10))] == ["m2", "m3"]
+            assert uow.outbox.pending_count() == 2
+
+    def test_open_reports_of_shared_places_count_who_joined(self, uow: SqlAlchemyUnitOfWork) -> None:
+        from core.model import Subscriber
+
+        load_demo(uow)
+        with uow:
+            lift = create_ticket(uow, leak_draft(location=Location(common_area="3号楼电梯 Building 3 lifts"),
+                                                 category="lift"), "SG", CLERK, NOW, SHANGHAI)  # fmt: skip
+            create_ticket(uow, leak_draft(), "SG", CLERK, NOW, SHANGHAI)  # a room: not joinable
+            assert lift.id is not None
+            assert uow.tickets.subscribe(lift.id, Subscriber("telegram:8001", "A"), NOW) is True
+            assert uow.tickets.subscribe(lift.id, Subscriber("telegram:8001", "A"), NOW) is False
+            uow.tickets.subscribe(lift.id, Subscriber("telegram:8002", "B", "-100", "55"), NOW)
+            uow.commit()
+        with uow:
+            assert uow.tickets.open_area_reports("SG") == [(lift.number, "3号楼电梯 Building 3 lifts", "lift", 3)]
+            assert [s.ref for s in uow.tickets.subscribers(lift.id)] == ["telegram:8001", "telegram:8002"]
+
+    def test_registrations_and_settings_are_kept_per_chat_identity(self, uow: SqlAlchemyUnitOfWork) -> None:
+        from core.model import Registration
+
+        with uow:
+            uow.registrations.confirm(Registration("telegram:9", "Guest", "1-2-803", "陈静"), NOW)
+            uow.registrations.confirm(Registration("telegram:9", "Guest", "1-2-804", "陈静"), NOW)
+            uow.settings.set_locale("telegram", "9", "en", NOW)
+            uow.commit()
+        with uow:
+            assert uow.registrations.get("telegram:9") == Registration("telegram:9", "Guest", "1-2-804", "陈静")
+            assert uow.registrations.get("telegram:10") is None
+            assert uow.settings.locale("telegram", "9") == "en" and uow.settings.locale("wechat", "9") is None
+
+    def test_a_directory_load_that_changes_something_bumps_the_version(self, uow: SqlAlchemyUnitOfWork) -> None:
+        load_demo(uow)
+        with uow:
+            first = uow.directory.version("SG")
+        load_demo(uow)  # unchanged
+        with uow:
+            assert uow.directory.version("SG") == first
+            estate = uow.directory.get("SG")
+            assert estate is not None
+            uow.directory.sync(parse_directory({"estate": {"code": "SG", "name": "renamed"}}))
+            uow.commit()
+        with uow:
+            assert uow.directory.version("SG") == (first or 0) + 1
+            assert uow.directory.version("XX") is None
+
+
+def test_upgrading_a_database_that_has_tickets_keeps_them(database_url: str) -> None:
+    from alembic import command
+
+    from storage.db import _alembic_config
+
+    engine = make_engine(database_url)
+    config = _alembic_config(engine)
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "0001")
+    with engine.begin() as connection:
+        connection.execute(text("INSERT INTO estates (code, name) VALUES ('SG', 'x')"))
+        connection.execute(
+            text(
+                "INSERT INTO tickets (estate_id, number, kind, source, status, category, urgency, description,"
+                " reporter, reporter_contact, reporter_ref, anonymous, verified, assignee_name, department,"
+                " attachments, milestones, materials, cost, resolution, acceptance, rating_comment, rework_count,"
+                " created_at, updated_at) VALUES (1, 'SG-20261127-0001', 'repair', 'front_desk', 'new', 'civil',"
+                " 'normal', 'old ticket', 'x', '', '', false, true, '', '', '[]', '{}', '[]', 0, '', '', '', 0,"
+                " :now, :now)"
+            ),
+            {"now": NOW.replace(tzinfo=None)},
+        )
+    upgrade(engine)
+    with SqlAlchemyUnitOfWork(engine) as uow:
+        ticket = uow.tickets.get_by_number("SG-20261127-0001")
+        assert ticket is not None and ticket.origin_chat == "" and ticket.description == "old ticket"
+        assert uow.directory.version("SG") == 1
+    engine.dispose()

@@ -342,3 +342,15 @@ class TestDelivery:
         assert health["status"] == "ok"
         metrics = httpx.get(f"http://127.0.0.1:{running.port}/metrics").text
         assert 'baoxiu_outbox_sent_total{channel="telegram"}' in metrics
+
+
+class TestSplitting:
+    @pytest.mark.parametrize("length", [1, 4096, 4097, 5000, 9000, 13000])
+    def test_pieces_fit_telegram_and_lose_nothing_but_the_break_they_were_cut_at(self, length: int) -> None:
+        from bot.telegram import split_text
+
+        words = ("漏水 leak " * 2000)[:length]
+        parts = split_text(words, 4096)
+        assert all(0 < len(part) <= 4096 for part in parts)
+        assert "".join(parts).replace(" ", "") == words.replace(" ", "")
+        assert len(parts) == -(-length // 4096) or len(parts) == -(-length // 4096) + 1

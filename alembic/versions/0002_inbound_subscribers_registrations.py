@@ -9,7 +9,7 @@ from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
-from sqlalchemy.dialects import postgresql
+
 revision: str = '0002'
 down_revision: str | None = '0001'
 branch_labels: str | Sequence[str] | None = None
@@ -21,14 +21,9 @@ def upgrade() -> None:
     op.create_table('inbound_messages',
     sa.Column('channel', sa.String(length=16), nullable=False),
     sa.Column('native_id', sa.String(length=64), nullable=False),
-    sa.Column('payload', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=False),
-    sa.Column('received_at', sa.DateTime(timezone=True), nullable=False),
-    sa.Column('processed_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('handled_at', sa.DateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('channel', 'native_id', name=op.f('pk_inbound_messages'))
     )
-    with op.batch_alter_table('inbound_messages', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_inbound_messages_processed_at'), ['processed_at'], unique=False)
-
     op.create_table('registrations',
     sa.Column('ref', sa.String(length=100), nullable=False),
     sa.Column('name', sa.String(length=200), nullable=False),
@@ -78,8 +73,5 @@ def downgrade() -> None:
 
     op.drop_table('ticket_subscribers')
     op.drop_table('registrations')
-    with op.batch_alter_table('inbound_messages', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_inbound_messages_processed_at'))
-
     op.drop_table('inbound_messages')
     # ### end Alembic commands ###
