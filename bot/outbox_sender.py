@@ -22,6 +22,7 @@ log = logging.getLogger(__name__)
 
 MAX_BACKOFF = timedelta(minutes=5)
 FLUSH_EVERY = 0.1  # seconds: how long a sent message may wait to be marked sent
+PARALLEL_CHATS = 4
 
 
 class RetryLater(Exception):
@@ -49,9 +50,10 @@ class OutboxSender:
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         batch: int = 200,
         idle_poll: float = 1.0,
+        offload: bool = False,
     ) -> None:
         self.uow, self.transports, self.clock = uow, transports, clock
-        self.batch, self.idle_poll = batch, idle_poll
+        self.batch, self.idle_poll, self.offload = batch, idle_poll, offload
         self.wakeup = asyncio.Event()
         self.attempts: dict[str, int] = defaultdict(int)
         self.fresh: deque[OutboxMessage] = deque()
@@ -59,6 +61,8 @@ class OutboxSender:
         self.held: set[tuple[str, str]] = set()  # chats with a message waiting to be retried
         self.last_poll = 0.0
         self.last_flush = time.monotonic()
+        # A few chats at a time: enough to hide one slow chat, few enough to reuse the same connections.
+        self.parallel = asyncio.Semaphore(PARALLEL_CHATS)
 
     def submit(self, messages: list[OutboxMessage]) -> None:
         """Messages just committed to the outbox by this process: send them without reading them back."""
@@ -82,7 +86,8 @@ class OutboxSender:
                                    return_when=asyncio.FIRST_COMPLETED)  # fmt: skip
                 for waiter in waiters:
                     waiter.cancel()
-        self.flush()
+        self.flush(self.outcomes)
+        self.outcomes = []
 
     async def send_once(self) -> bool:
         """Send what is at hand; True when there was something to send."""
@@ -90,7 +95,8 @@ class OutboxSender:
         if not batch and time.monotonic() - self.last_poll >= self.idle_poll:
             self.last_poll = time.monotonic()
             pending = {outcome[0].key for outcome in self.outcomes}
-            batch = [m for m in self._due() if m.channel in self.transports and m.key not in pending]
+            due = await asyncio.to_thread(self._due) if self.offload else self._due()
+            batch = [m for m in due if m.channel in self.transports and m.key not in pending]
         if batch:
             by_chat: dict[tuple[str, str], list[OutboxMessage]] = defaultdict(list)
             for message in batch:
@@ -99,7 +105,11 @@ class OutboxSender:
                 self.outcomes.extend(chat_outcomes)
         if self.outcomes and (len(self.outcomes) >= self.batch or time.monotonic() - self.last_flush >= FLUSH_EVERY
                               or not batch):  # fmt: skip
-            self.flush()
+            outcomes, self.outcomes = self.outcomes, []
+            if self.offload:
+                await asyncio.to_thread(self.flush, outcomes)
+            else:
+                self.flush(outcomes)
         return bool(batch)
 
     def _take_fresh(self) -> list[OutboxMessage]:
@@ -115,6 +125,10 @@ class OutboxSender:
             return uow.outbox.due(self.clock(), self.batch)
 
     async def _send_chat(self, messages: list[OutboxMessage]) -> list[Outcome]:
+        async with self.parallel:
+            return await self._send_in_order(messages)
+
+    async def _send_in_order(self, messages: list[OutboxMessage]) -> list[Outcome]:
         outcomes: list[Outcome] = []
         chat = (messages[0].channel, messages[0].recipient)
         for message in messages:
@@ -140,9 +154,8 @@ class OutboxSender:
         self.attempts[message.key] += 1
         return min(MAX_BACKOFF, timedelta(seconds=2 ** (self.attempts[message.key] - 1)))
 
-    def flush(self) -> None:
-        """Write the outcomes back in one transaction."""
-        outcomes, self.outcomes = self.outcomes, []
+    def flush(self, outcomes: list[Outcome]) -> None:
+        """Write outcomes back in one transaction."""
         self.last_flush = time.monotonic()
         if not outcomes:
             return

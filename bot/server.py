@@ -64,11 +64,12 @@ async def run(config: Config) -> None:
         code = bootstrap.estate_code(uow, config)
     desk = bootstrap.build_desk(config, engine, code)
     uow = bootstrap.unit_of_work(engine)
-    sender = OutboxSender(uow, transports={})
+    offload = engine.dialect.name == "postgresql"  # see TelegramChannel.database
+    sender = OutboxSender(uow, transports={}, offload=offload)
     desk.queued_listeners.append(sender.submit)
     telegram = None
     if config.telegram.token:
-        telegram = TelegramChannel(config.telegram, desk, uow, Path(config.app.attachments_dir))
+        telegram = TelegramChannel(config.telegram, desk, uow, Path(config.app.attachments_dir), offload=offload)
         sender.transports["telegram"] = telegram.send
     else:
         log.warning("no chat channel is configured: set [telegram] token to serve Telegram")

@@ -10,7 +10,7 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -37,6 +37,7 @@ from core.model import Attachment
 from core.ports import UnitOfWork
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 CHANNEL = "telegram"
 ALLOWED_UPDATES = ["message", "callback_query"]
@@ -71,11 +72,14 @@ class TelegramChannel:
         desk: Desk,
         uow: UnitOfWork,
         attachments_dir: Path,
+        offload: bool = False,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self.settings, self.desk, self.uow = settings, desk, uow
         self.attachments_dir = attachments_dir
         self.clock = clock
+        self.offload = offload
+        self.people: dict[tuple[int, int], asyncio.Lock] = {}
         self.pacer = ChatPacer(settings.max_chat_messages_per_second)
         builder = (
             Application.builder()
@@ -93,9 +97,19 @@ class TelegramChannel:
         )
         if settings.mode == "webhook":
             builder = builder.updater(None)
+        if offload:  # updates of different people overlap their database waits; one person's stay in order
+            builder = builder.concurrent_updates(16)
         self.application = builder.build()
         self.application.add_handler(TypeHandler(Update, self.on_update))
         self.username = ""
+
+    async def database(self, work: Callable[..., T], *args: Any) -> T:
+        """SQLite work runs on the event loop's thread: it is short, and a worker thread would cost more
+        in hand-offs of the interpreter lock than it saves. PostgreSQL work waits on the network, so a
+        worker thread lets the loop send meanwhile (both measured with bench/telegram.py)."""
+        if self.offload:
+            return await asyncio.to_thread(work, *args)
+        return work(*args)
 
     @property
     def bot(self) -> Bot:
@@ -147,12 +161,20 @@ class TelegramChannel:
 
     async def on_update(self, update: Update, context: ContextTypes.DEFAULT_TYPE | None = None) -> None:
         metrics.INBOUND.labels(CHANNEL).inc()
+        # Taken before the first await, so one person's updates are handled in the order they came.
+        person = (update.effective_chat.id if update.effective_chat else 0,
+                  update.effective_user.id if update.effective_user else 0)  # fmt: skip
+        if len(self.people) > 10_000:  # forget people who are not being handled right now
+            self.people = {key: lock for key, lock in self.people.items() if lock.locked()}
+        async with self.people.setdefault(person, asyncio.Lock()):
+            await self._handle(update)
+
+    async def _handle(self, update: Update) -> None:
         inbound = await self.translate(update)
         if inbound is None:
             return
-        # On the event loop's own thread: the database work is short, and a worker thread would cost
-        # more in hand-offs of the interpreter lock than it saves (measured with bench/telegram.py).
-        replies = self.desk.handle(inbound, self.clock(), self.render)
+        with metrics.HANDLING.labels(CHANNEL).time():
+            replies = await self.database(self.desk.handle, inbound, self.clock(), self.render)
         if not replies and update.callback_query is None:
             metrics.DUPLICATES.labels(CHANNEL).inc()
         if update.callback_query is not None:

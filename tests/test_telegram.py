@@ -25,7 +25,7 @@ from bot.config import load_config
 from core.lifecycle import Action
 from core.model import Actor
 from storage.db import make_engine
-from tests.conftest import DEMO_ESTATE
+from tests.conftest import DEMO_ESTATE, PG_URL, reset_postgres
 from tests.fake_telegram import TOKEN, FakeTelegram, button_update, text_update
 
 BAOXIU = str(Path(sys.executable).parent / "baoxiu")
@@ -87,20 +87,29 @@ class Running:
         engine.dispose()
 
 
-@pytest.fixture(scope="module", params=["polling", "webhook"])
+@pytest.fixture(
+    scope="module",
+    params=["polling", "webhook", pytest.param("polling-postgresql", marks=pytest.mark.postgres)],
+)
 def running(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
+    mode, _, database = str(request.param).partition("-")
     fake = FakeTelegram().start()
     folder = tmp_path_factory.mktemp(request.param)
     port = free_port()
+    url = f"sqlite:///{folder / 'baoxiu.db'}"
+    if database == "postgresql":
+        assert PG_URL is not None
+        reset_postgres(PG_URL)
+        url = PG_URL
     (folder / "baoxiu.toml").write_text(
         f"""
 [database]
-url = "sqlite:///{folder / "baoxiu.db"}"
+url = "{url}"
 [server]
 port = {port}
 [telegram]
 token = "{TOKEN}"
-mode = "{request.param}"
+mode = "{mode}"
 base_url = "{fake.base_url}"
 base_file_url = "{fake.base_file_url}"
 webhook_url = "http://127.0.0.1:{port}/telegram"
@@ -119,7 +128,7 @@ max_group_messages_per_minute = 6000
     while time.monotonic() < deadline:
         try:
             healthy = httpx.get(f"http://127.0.0.1:{port}/healthz").status_code == 200
-            listening = fake.webhook.get("url") if request.param == "webhook" else "getUpdates" in fake.calls
+            listening = fake.webhook.get("url") if mode == "webhook" else "getUpdates" in fake.calls
             if healthy and listening:
                 break
         except httpx.HTTPError:
@@ -128,7 +137,7 @@ max_group_messages_per_minute = 6000
     else:
         process.kill()
         raise AssertionError((folder / "baoxiu.log").read_text())
-    yield Running(fake, folder, request.param, port, process)
+    yield Running(fake, folder, mode, port, process)
     process.terminate()
     assert process.wait(timeout=15) == 0, (folder / "baoxiu.log").read_text()
     fake.stop()
