@@ -28,6 +28,7 @@ import httpx
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from tests.conftest import reset_postgres  # noqa: E402
 from tests.fake_telegram import TOKEN, text_update  # noqa: E402
 
 PYTHON = sys.executable
@@ -165,16 +166,6 @@ max_chat_messages_per_second = 100000
             wait_until(lambda: httpx.get(f"http://127.0.0.1:{bot_port}/healthz").status_code == 200)
             time.sleep(1.5)
             return drive(mode, fake_port, bot_port, people)
-
-
-def reset_postgres(url: str) -> None:
-    from sqlalchemy import create_engine, text
-
-    engine = create_engine(url, isolation_level="AUTOCOMMIT")
-    with engine.connect() as connection:
-        connection.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
-        connection.execute(text("CREATE SCHEMA public"))
-    engine.dispose()
 
 
 def main() -> None:

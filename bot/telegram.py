@@ -23,6 +23,7 @@ from telegram import (
     Message,
     ReplyParameters,
     Update,
+    User,
 )
 from telegram.constants import ChatType, MessageLimit
 from telegram.error import BadRequest, Forbidden, RetryAfter, TelegramError
@@ -197,20 +198,30 @@ class TelegramChannel:
         match = RESUME.match(text.strip()) if not group else None
         if match:
             resumed_from, text = f"-{match[1]}", ""
+        return self._inbound(
+            update,
+            message,
+            message.from_user,
+            message_ref=message.message_id,
+            text=text,
+            attachments=await self._attachments(message),
+            sticker=message.sticker is not None,
+            resumed_from=resumed_from,
+        )
+
+    def _inbound(self, update: Update, message: Message, sender: User, message_ref: int, **fields: Any) -> Inbound:
+        group = message.chat.type in (ChatType.GROUP, ChatType.SUPERGROUP)
         return Inbound(
             channel=CHANNEL,
             chat=str(message.chat.id),
-            sender=str(message.from_user.id),
-            sender_name=message.from_user.full_name,
-            text=text,
+            sender=str(sender.id),
+            sender_name=sender.full_name,
             chat_kind=ChatKind.GROUP if group else ChatKind.PRIVATE,
-            attachments=await self._attachments(message),
             native_id=str(update.update_id),
-            language_hint=message.from_user.language_code,
-            sticker=message.sticker is not None,
-            message_ref=str(message.message_id),
+            language_hint=sender.language_code,
+            message_ref=str(message_ref),
             private_link=self._private_link(message.chat.id) if group else "",
-            resumed_from=resumed_from,
+            **fields,
         )
 
     def _addressed(self, message: Message, text: str) -> str | None:
@@ -234,20 +245,9 @@ class TelegramChannel:
         if owner and owner != str(query.from_user.id):
             await query.answer(NOT_YOURS)
             return None
-        group = message.chat.type in (ChatType.GROUP, ChatType.SUPERGROUP)
-        asked = message.reply_to_message
-        return Inbound(
-            channel=CHANNEL,
-            chat=str(message.chat.id),
-            sender=str(query.from_user.id),
-            sender_name=query.from_user.full_name,
-            payload=payload,
-            chat_kind=ChatKind.GROUP if group else ChatKind.PRIVATE,
-            native_id=str(update.update_id),
-            language_hint=query.from_user.language_code,
-            message_ref=str(asked.message_id if asked is not None else message.message_id),
-            private_link=self._private_link(message.chat.id) if group else "",
-        )
+        asked = message.reply_to_message  # in a group: the resident's message the question answered
+        message_ref = asked.message_id if asked is not None else message.message_id
+        return self._inbound(update, message, query.from_user, message_ref=message_ref, payload=payload)
 
     async def acknowledge(self, query: CallbackQuery, payload: str, answered: bool) -> None:
         """Stop the button's spinner and take the buttons off, so a stale one cannot be pressed twice."""

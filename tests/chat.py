@@ -4,10 +4,14 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from sqlalchemy import Engine
+
 from bot.console import render
 from core.desk import Desk
 from core.messages import ChatKind, Inbound, Reply
-from core.model import Attachment
+from core.model import Attachment, Ticket
+from core.ports import TicketQuery
+from storage.uow import SqlAlchemyUnitOfWork
 from tests.conftest import NOW
 
 
@@ -71,6 +75,13 @@ class Chat:
         for says, expected in transcript:
             answer = self.says(says)
             assert_says(answer, expected, says)
+
+
+def stored(engine: Engine) -> list[Ticket]:
+    """Every ticket in the database, with its history, oldest first."""
+    with SqlAlchemyUnitOfWork(engine) as uow:
+        found = [uow.tickets.get(t.id) for t in uow.tickets.list(TicketQuery()) if t.id is not None]
+    return [t for t in found if t is not None]
 
 
 def assert_says(answer: str, expected: str, said: str = "") -> None:

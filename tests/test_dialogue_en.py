@@ -10,9 +10,8 @@ from sqlalchemy import Engine
 from bot.console import ConsoleChat
 from core.desk import Desk
 from core.model import Attachment, Status
-from core.ports import TicketQuery
 from storage.uow import SqlAlchemyUnitOfWork
-from tests.chat import Chat, assert_says
+from tests.chat import Chat, assert_says, stored
 
 TODAY = "SG-20261127"
 
@@ -20,11 +19,6 @@ TODAY = "SG-20261127"
 @pytest.fixture
 def emily(desk: Desk) -> Chat:
     return Chat(desk, "Emily Brown")
-
-
-def stored(engine: Engine) -> list:  # type: ignore[type-arg]
-    with SqlAlchemyUnitOfWork(engine) as uow:
-        return [uow.tickets.get(t.id) for t in uow.tickets.list(TicketQuery()) if t.id]  # type: ignore[misc]
 
 
 class TestRepairFromOneMessage:

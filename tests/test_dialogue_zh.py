@@ -7,9 +7,7 @@ from sqlalchemy import Engine
 
 from core.desk import Desk
 from core.model import Status
-from core.ports import TicketQuery
-from storage.uow import SqlAlchemyUnitOfWork
-from tests.chat import Chat, assert_says
+from tests.chat import Chat, assert_says, stored
 
 TODAY = "SG-20261127"
 
@@ -17,11 +15,6 @@ TODAY = "SG-20261127"
 @pytest.fixture
 def zhang(desk: Desk) -> Chat:
     return Chat(desk, "张三 Zhang San")
-
-
-def stored(engine: Engine) -> list:  # type: ignore[type-arg]
-    with SqlAlchemyUnitOfWork(engine) as uow:
-        return [uow.tickets.get(t.id) for t in uow.tickets.list(TicketQuery()) if t.id]  # type: ignore[misc]
 
 
 class TestRepair:
