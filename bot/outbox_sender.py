@@ -42,6 +42,25 @@ Transport = Callable[[str, dict[str, Any]], Awaitable[None]]
 Outcome = tuple[OutboxMessage, str, timedelta | None]
 
 
+class RecentKeys:
+    """The last keys sent, so neither path sends what the other just did."""
+
+    def __init__(self, size: int = 10_000) -> None:
+        self.order: deque[str] = deque()
+        self.keys: set[str] = set()
+        self.size = size
+
+    def add(self, key: str) -> None:
+        if key not in self.keys:
+            self.keys.add(key)
+            self.order.append(key)
+            if len(self.order) > self.size:
+                self.keys.discard(self.order.popleft())
+
+    def __contains__(self, key: object) -> bool:
+        return key in self.keys
+
+
 class OutboxSender:
     def __init__(
         self,
@@ -61,6 +80,7 @@ class OutboxSender:
         self.held: set[tuple[str, str]] = set()  # chats with a message waiting to be retried
         self.last_poll = 0.0
         self.last_flush = time.monotonic()
+        self.recently_sent = RecentKeys()
         # A few chats at a time: enough to hide one slow chat, few enough to reuse the same connections.
         self.parallel = asyncio.Semaphore(PARALLEL_CHATS)
 
@@ -86,17 +106,17 @@ class OutboxSender:
                                    return_when=asyncio.FIRST_COMPLETED)  # fmt: skip
                 for waiter in waiters:
                     waiter.cancel()
-        self.flush(self.outcomes)
-        self.outcomes = []
+        await self._write_back()
 
     async def send_once(self) -> bool:
         """Send what is at hand; True when there was something to send."""
         batch = self._take_fresh()
         if not batch and time.monotonic() - self.last_poll >= self.idle_poll:
+            # What the table says is only true once this process's outcomes are written back.
+            await self._write_back()
             self.last_poll = time.monotonic()
-            pending = {outcome[0].key for outcome in self.outcomes}
             due = await asyncio.to_thread(self._due) if self.offload else self._due()
-            batch = [m for m in due if m.channel in self.transports and m.key not in pending]
+            batch = [m for m in due if m.channel in self.transports and m.key not in self.recently_sent]
         if batch:
             by_chat: dict[tuple[str, str], list[OutboxMessage]] = defaultdict(list)
             for message in batch:
@@ -105,18 +125,28 @@ class OutboxSender:
                 self.outcomes.extend(chat_outcomes)
         if self.outcomes and (len(self.outcomes) >= self.batch or time.monotonic() - self.last_flush >= FLUSH_EVERY
                               or not batch):  # fmt: skip
-            outcomes, self.outcomes = self.outcomes, []
+            await self._write_back()
+        return bool(batch)
+
+    async def _write_back(self) -> None:
+        outcomes, self.outcomes = self.outcomes, []
+        if not outcomes:
+            return
+        try:
             if self.offload:
                 await asyncio.to_thread(self.flush, outcomes)
             else:
                 self.flush(outcomes)
-        return bool(batch)
+        except Exception:
+            self.outcomes = outcomes + self.outcomes  # sent is sent: keep them, to write back next time
+            raise
 
     def _take_fresh(self) -> list[OutboxMessage]:
         taken = []
         while self.fresh and len(taken) < self.batch:
             message = self.fresh.popleft()
-            if (message.channel, message.recipient) not in self.held:  # a held chat waits for the poll
+            held = (message.channel, message.recipient) in self.held  # a held chat waits for the poll
+            if not held and message.key not in self.recently_sent:  # the poll may have been quicker
                 taken.append(message)
         return taken
 
@@ -140,6 +170,8 @@ class OutboxSender:
                 break  # the rest of this chat waits, so it keeps its order
             except Undeliverable as error:
                 outcomes.append((message, f"dead: {error}", None))
+                self.recently_sent.add(message.key)
+                self.held.discard(chat)
                 continue
             except Exception as error:  # unforeseen: keep what was sent, retry this one later
                 log.exception("outbox: sending %s failed", message.key)
@@ -147,6 +179,7 @@ class OutboxSender:
                 self.held.add(chat)
                 break
             outcomes.append((message, "sent", None))
+            self.recently_sent.add(message.key)
             self.held.discard(chat)
         return outcomes
 

@@ -66,7 +66,9 @@ async def run(config: Config) -> None:
     uow = bootstrap.unit_of_work(engine)
     offload = engine.dialect.name == "postgresql"  # see TelegramChannel.database
     sender = OutboxSender(uow, transports={}, offload=offload)
-    desk.queued_listeners.append(sender.submit)
+    loop = asyncio.get_running_loop()
+    # The desk may run in a worker thread (PostgreSQL): hand the messages to the loop's own thread.
+    desk.queued_listeners.append(lambda messages: loop.call_soon_threadsafe(sender.submit, messages))
     telegram = None
     if config.telegram.token:
         telegram = TelegramChannel(config.telegram, desk, uow, Path(config.app.attachments_dir), offload=offload)
@@ -78,7 +80,6 @@ async def run(config: Config) -> None:
                        lifespan="off", log_level="warning")
     )  # fmt: skip
     stopping = asyncio.Event()
-    loop = asyncio.get_running_loop()
     for signal_number in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signal_number, lambda: setattr(server, "should_exit", True))
     serving = asyncio.create_task(server.serve())

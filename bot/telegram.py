@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hmac
 import logging
 import re
@@ -239,11 +240,13 @@ class TelegramChannel:
     async def _from_button(self, update: Update, query: CallbackQuery) -> Inbound | None:
         message = query.message
         if not isinstance(message, Message):
-            await query.answer()
+            with contextlib.suppress(TelegramError):
+                await query.answer()
             return None
         payload, _, owner = (query.data or "").partition("|")
         if owner and owner != str(query.from_user.id):
-            await query.answer(NOT_YOURS)
+            with contextlib.suppress(TelegramError):  # too old to answer: nothing more to do either way
+                await query.answer(NOT_YOURS)
             return None
         asked = message.reply_to_message  # in a group: the resident's message the question answered
         message_ref = asked.message_id if asked is not None else message.message_id
@@ -298,7 +301,7 @@ class TelegramChannel:
     def render(self, inbound: Inbound, reply: Reply) -> list[tuple[str, dict[str, Any]]]:
         """One reply as outbox payloads: split at Telegram's 4,096 characters, buttons on the last part."""
         chat = reply.recipient or inbound.chat
-        group = inbound.chat_kind is ChatKind.GROUP
+        group = inbound.chat_kind is ChatKind.GROUP and reply.recipient is None
         parts = split_text(reply.text or "…", MessageLimit.MAX_TEXT_LENGTH)
         owner = inbound.sender if group else ""
         choices = [[c.payload, c.label, c.url] for c in reply.choices]

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, tzinfo
 from typing import Any
 
 from core.dialogue import (
     CATEGORY_LABELS,
     URGENCY_WORDS,
+    ChaseTicket,
     Command,
     Context,
     JoinTicket,
@@ -26,7 +27,7 @@ from core.directory import Estate, Staff
 from core.errors import NotFound
 from core.i18n import N_, Translator, TranslatorFactory, normalize_locale
 from core.lifecycle import Action, apply
-from core.messages import Choice, Inbound, Reply
+from core.messages import ChatKind, Choice, Inbound, Reply
 from core.model import Actor, HistoryEvent, Registration, Status, Subscriber, Ticket, TicketKind, Urgency
 from core.notify import Recipient, progress_notices
 from core.ports import OutboxMessage, TicketQuery, UnitOfWork
@@ -277,10 +278,18 @@ class CommandRun:
             return []
         if isinstance(command, SubmitTicket):
             return [self.submit(command)]
-        if isinstance(command, ShowMyTickets):
-            return [self.my_tickets()]
         if isinstance(command, JoinTicket):
             return [self.join(command)]
+        replies = self.about_own_tickets(command)
+        if self.inbound.chat_kind is ChatKind.GROUP:
+            # Places, problems and names stay out of the group: these answers go to the private chat.
+            note = Reply(self.t("I've sent you the answer in a private chat."))
+            return [note, *(replace(reply, recipient=self.inbound.sender) for reply in replies)]
+        return replies
+
+    def about_own_tickets(self, command: ShowMyTickets | ShowTicket | WithdrawTicket | ChaseTicket) -> list[Reply]:
+        if isinstance(command, ShowMyTickets):
+            return [self.my_tickets()]
         try:
             ticket = self.own_ticket(command.reference)
         except NotFound:
@@ -323,7 +332,7 @@ class CommandRun:
                 + "\n"
                 + t("I've recorded your message as {number}.").format(number=ticket.number)
             )
-        if not self.person.verified and ticket.location.room:
+        if not self.person.verified and ticket.location.room and ticket.kind is TicketKind.REPAIR:
             self.ask_customer_service_to_register(ticket)
         respond = duration_text(self.settings.sla.windows[ticket.urgency].respond, t)
         if ticket.kind is TicketKind.FEEDBACK:
@@ -366,7 +375,7 @@ class CommandRun:
         if not {"customer_service", "supervisor", "manager"} & set(staff.roles):
             return Reply(t("Only customer service or a supervisor can confirm a registration."))
         try:
-            ticket = find_ticket(self.uow, reference)
+            ticket = find_ticket(self.uow, reference, for_update=True)
         except NotFound:
             return Reply(t("There is no ticket {number}.").format(number=reference))
         room = ticket.location.room
@@ -386,7 +395,7 @@ class CommandRun:
     def join(self, command: JoinTicket) -> Reply:
         t = self.t
         try:
-            ticket = find_ticket(self.uow, command.reference)
+            ticket = find_ticket(self.uow, command.reference, for_update=True)
         except NotFound:
             ticket = None
         if ticket is None or not ticket.is_open or ticket.status is Status.RESOLVED:
@@ -415,7 +424,7 @@ class CommandRun:
         return self.uow.tickets.list(query)
 
     def own_ticket(self, reference: str) -> Ticket:
-        ticket = find_ticket(self.uow, reference)
+        ticket = find_ticket(self.uow, reference, for_update=True)
         own = (self.person.resident_id is not None and ticket.reporter_resident_id == self.person.resident_id) or (
             ticket.reporter_ref == self.person.ref
         )

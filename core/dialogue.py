@@ -622,7 +622,10 @@ class Turn:
 
     def ask_join(self) -> None:
         report = self.same_open_report()
-        assert report is not None
+        if report is None:  # closed meanwhile: nothing to join, so on with a report of their own
+            self.state.draft.join_asked = True
+            self.next_repair_step()
+            return
         self.say(
             self.t(
                 "{number} is already open for this: {category} at {place}, reported by {count} resident(s). "
@@ -722,6 +725,10 @@ class Turn:
         self.say_again(note)
 
     def ask_location_unit(self) -> None:
+        if self.context.in_group:  # the candidates are room numbers: not for the group
+            self.state.candidates = []
+            self.goto("location")
+            return
         self.say(
             self.t("Which unit is it?"),
             [self.choice(f"room:{room}", room) for room in self.state.candidates],

@@ -60,10 +60,11 @@ class TicketRepository(abc.ABC):
         """Store a changed ticket and append its new history events."""
 
     @abc.abstractmethod
-    def get(self, ticket_id: int) -> Ticket | None: ...
+    def get(self, ticket_id: int, for_update: bool = False) -> Ticket | None:
+        """for_update: lock the row until the transaction ends, so two changes cannot overwrite each other."""
 
     @abc.abstractmethod
-    def get_by_number(self, number: str) -> Ticket | None: ...
+    def get_by_number(self, number: str, for_update: bool = False) -> Ticket | None: ...
 
     @abc.abstractmethod
     def list(self, query: TicketQuery) -> list[Ticket]: ...

@@ -29,12 +29,12 @@ def create_ticket(
     return ticket
 
 
-def find_ticket(uow: UnitOfWork, reference: str) -> Ticket:
-    """A ticket by its number (any letter case) or by its database id."""
+def find_ticket(uow: UnitOfWork, reference: str, for_update: bool = False) -> Ticket:
+    """A ticket by its number (any letter case) or by its database id; locked when it is to be changed."""
     reference = reference.strip()
-    ticket = uow.tickets.get_by_number(reference)
+    ticket = uow.tickets.get_by_number(reference, for_update)
     if ticket is None and reference.isdigit():
-        ticket = uow.tickets.get(int(reference))
+        ticket = uow.tickets.get(int(reference), for_update)
     if ticket is None:
         raise NotFound(f'no ticket "{reference}"')
     return ticket
@@ -49,7 +49,7 @@ def act(
     policy: SlaPolicy | None = None,
     **details: object,
 ) -> tuple[Ticket, HistoryEvent]:
-    ticket = find_ticket(uow, reference)
+    ticket = find_ticket(uow, reference, for_update=True)
     event = apply(ticket, action, actor, now, policy, **details)
     uow.tickets.save(ticket)
     return ticket, event

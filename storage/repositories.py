@@ -191,12 +191,14 @@ class SqlAlchemyTicketRepository(TicketRepository):
             raise LookupError(f"ticket {ticket.id} does not exist")
         self._append_events(ticket)
 
-    def get(self, ticket_id: int) -> Ticket | None:
-        row = self.session.get(TicketRow, ticket_id, populate_existing=True)
+    def get(self, ticket_id: int, for_update: bool = False) -> Ticket | None:
+        row = self.session.get(TicketRow, ticket_id, populate_existing=True, with_for_update=for_update or None)
         return self._load(row) if row else None
 
-    def get_by_number(self, number: str) -> Ticket | None:
+    def get_by_number(self, number: str, for_update: bool = False) -> Ticket | None:
         statement = select(TicketRow).where(func.upper(TicketRow.number) == number.strip().upper())
+        if for_update:
+            statement = statement.with_for_update()
         row = self.session.scalar(statement.execution_options(populate_existing=True))
         return self._load(row) if row else None
 

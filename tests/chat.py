@@ -25,8 +25,10 @@ class Chat:
         channel: str = "console",
         chat: str | None = None,
         language_hint: str | None = None,
+        chat_kind: ChatKind = ChatKind.PRIVATE,
     ) -> None:
         self.desk, self.sender, self.channel = desk, sender, channel
+        self.chat_kind = chat_kind
         self.language_hint = language_hint
         self.chat = chat or f"{channel}:{sender}"
         self.now = NOW
@@ -50,7 +52,7 @@ class Chat:
             sender=self.sender,
             sender_name=self.sender,
             text=text,
-            chat_kind=ChatKind.PRIVATE,
+            chat_kind=self.chat_kind,
             attachments=attachments,
             payload=payload,
             native_id=str(self.count),

@@ -409,3 +409,28 @@ def test_a_piped_console_session_starts_afresh(desk: Desk) -> None:
         ["the bedroom light is broken"]
     )
     assert "Where is the problem?" in output.getvalue() and "Please pick" not in output.getvalue()
+
+
+def test_a_report_waiting_to_join_a_ticket_that_closed_meanwhile_goes_on_as_its_own(
+    desk: Desk, emily: Chat, sqlite_engine: Engine
+) -> None:
+    from core.lifecycle import Action
+    from core.model import Actor
+
+    zhang = Chat(desk, "张三 Zhang San")
+    zhang.run([("车库的灯坏了", "情况有多紧急"), ("3", "请核对"), ("1", "工单号")])
+    assert_says(emily.says("the garage light is broken"), f"{TODAY}-0001 is already open for this")
+    desk.staff_action(f"{TODAY}-0001", Action.CANCEL, Actor("staff", "陈静"), emily.now)
+    assert_says(emily.says("/help"), "Let's continue your report.\nHow urgent is it?")
+
+
+def test_ticket_details_asked_for_in_a_group_are_answered_privately(desk: Desk, sqlite_engine: Engine) -> None:
+    from core.messages import ChatKind
+
+    emily = Chat(desk, "Emily Brown")
+    emily.run([("crack in the wall of 3-1-2302", "How urgent"), ("normal", "Please check"), ("1", "Ticket number")])
+    in_group = Chat(desk, "Emily Brown", chat="console:group", chat_kind=ChatKind.GROUP)
+    in_group.says(f"/status {TODAY}-0001")
+    note, details = in_group.last
+    assert note.text == "I've sent you the answer in a private chat." and note.recipient is None
+    assert "Place: 3-1-2302" in details.text and details.recipient == "Emily Brown"
