@@ -45,7 +45,7 @@ def _make_engine(url: str) -> Engine:
     if backend == "postgresql":
         if parsed.drivername == "postgresql":
             parsed = parsed.set(drivername="postgresql+psycopg")
-        return create_engine(parsed, pool_pre_ping=True, connect_args={"connect_timeout": 5})
+        return create_engine(parsed, pool_recycle=1800, connect_args={"connect_timeout": 5})
     raise DatabaseError(f'database url "{url}": only sqlite:// and postgresql:// are supported')
 
 
