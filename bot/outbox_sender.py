@@ -89,9 +89,6 @@ class OutboxSender:
         self.fresh.extend(m for m in messages if m.channel in self.transports)
         self.wakeup.set()
 
-    def wake(self) -> None:
-        self.wakeup.set()
-
     async def run(self, stopping: asyncio.Event) -> None:
         while not stopping.is_set():
             try:

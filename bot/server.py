@@ -71,7 +71,7 @@ async def run(config: Config) -> None:
     desk.queued_listeners.append(lambda messages: loop.call_soon_threadsafe(sender.submit, messages))
     telegram = None
     if config.telegram.token:
-        telegram = TelegramChannel(config.telegram, desk, uow, Path(config.app.attachments_dir), offload=offload)
+        telegram = TelegramChannel(config.telegram, desk, Path(config.app.attachments_dir), offload=offload)
         sender.transports["telegram"] = telegram.send
     else:
         log.warning("no chat channel is configured: set [telegram] token to serve Telegram")

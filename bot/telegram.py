@@ -36,7 +36,6 @@ from bot.outbox_sender import RetryLater, Undeliverable
 from core.desk import Desk
 from core.messages import ChatKind, Inbound, Reply
 from core.model import Attachment
-from core.ports import UnitOfWork
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -72,12 +71,11 @@ class TelegramChannel:
         self,
         settings: TelegramSection,
         desk: Desk,
-        uow: UnitOfWork,
         attachments_dir: Path,
         offload: bool = False,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
-        self.settings, self.desk, self.uow = settings, desk, uow
+        self.settings, self.desk = settings, desk
         self.attachments_dir = attachments_dir
         self.clock = clock
         self.offload = offload

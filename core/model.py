@@ -92,10 +92,6 @@ class Actor:
     name: str
     id: int | None = None
 
-    @classmethod
-    def system(cls) -> Actor:
-        return cls("system", "system")
-
 
 @dataclass(frozen=True)
 class HistoryEvent:
