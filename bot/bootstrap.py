@@ -49,5 +49,6 @@ def build_desk(config: Config, engine: Engine, code: str) -> Desk:
         translators=translator,
         default_locale=config.app.locale,
         zone=config.zone,
+        dispatch=config.dispatch.policy(),
     )
     return Desk(unit_of_work(engine), settings)

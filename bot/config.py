@@ -15,8 +15,9 @@ from pathlib import Path
 from typing import Any
 
 from core.directory import closest
-from core.model import Urgency
+from core.model import Trade, Urgency
 from core.sla import SlaPolicy, Window
+from core.team import DispatchPolicy
 from core.triage import TriageRules, rules_from_config
 
 DEFAULT_DATABASE_URL = "sqlite:///baoxiu.db"
@@ -99,6 +100,26 @@ class SlaSection:
 
 
 @dataclass(frozen=True)
+class DispatchSection:
+    max_open_per_technician: int = 5
+    unanswered_minutes: int = 10
+    cost_approval_threshold: float = 500.0
+    emergency_arrival_minutes: int = 30
+    urgent_arrival_minutes: int = 120
+    normal_arrival_minutes: int = 1440
+    tools: dict[str, list[str]] = field(default_factory=dict)
+
+    def policy(self) -> DispatchPolicy:
+        return DispatchPolicy(
+            max_open_per_technician=self.max_open_per_technician,
+            unanswered=timedelta(minutes=self.unanswered_minutes),
+            cost_approval_threshold=self.cost_approval_threshold,
+            arrival={u: timedelta(minutes=getattr(self, f"{u.value}_arrival_minutes")) for u in Urgency},
+            tools={trade: tuple(items) for trade, items in self.tools.items()},
+        )
+
+
+@dataclass(frozen=True)
 class Config:
     app: AppSection = field(default_factory=AppSection)
     database: DatabaseSection = field(default_factory=DatabaseSection)
@@ -107,6 +128,7 @@ class Config:
     wechat: WechatSection = field(default_factory=WechatSection)
     wecom: WecomSection = field(default_factory=WecomSection)
     sla: SlaSection = field(default_factory=SlaSection)
+    dispatch: DispatchSection = field(default_factory=DispatchSection)
     triage: TriageRules = field(default_factory=TriageRules)
     path: Path | None = None
 
@@ -227,6 +249,13 @@ def _check_values(config: Config) -> None:
     for key, value in dataclasses.asdict(config.sla).items():
         if value <= 0:
             raise ConfigError(f"sla.{key}: must be greater than 0")
+    for key, value in dataclasses.asdict(config.dispatch).items():
+        if key != "tools" and value <= 0:
+            raise ConfigError(f"dispatch.{key}: must be greater than 0")
+    trades = [t.value for t in Trade]
+    for trade in config.dispatch.tools:
+        if trade not in trades:
+            raise ConfigError(f'dispatch.tools: "{trade}" is not a trade ({", ".join(trades)}){closest(trade, trades)}')
 
 
 def load_config(path: str | Path | None = None, environ: typing.Mapping[str, str] | None = None) -> Config:

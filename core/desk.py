@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, tzinfo
 from typing import Any
 
@@ -12,10 +12,13 @@ from core.dialogue import (
     URGENCY_WORDS,
     ChaseTicket,
     Command,
+    ConfirmFix,
     Context,
     JoinTicket,
     OpenReport,
     Person,
+    RateTicket,
+    RejectFix,
     SetLocale,
     ShowMyTickets,
     ShowTicket,
@@ -28,11 +31,13 @@ from core.errors import NotFound
 from core.i18n import N_, Translator, TranslatorFactory, normalize_locale
 from core.lifecycle import Action, apply
 from core.messages import ChatKind, Choice, Inbound, Reply
-from core.model import Actor, HistoryEvent, Registration, Status, Subscriber, Ticket, TicketKind, Urgency
-from core.notify import Recipient, progress_notices
+from core.model import Actor, HistoryEvent, Registration, Source, Status, Subscriber, Ticket, TicketKind, Urgency
 from core.ports import OutboxMessage, TicketQuery, UnitOfWork
 from core.services import act, create_ticket, find_ticket
 from core.sla import SlaPolicy
+from core.staff_desk import StaffTurn
+from core.team import SYSTEM, DispatchPolicy, Notice, Team
+from core.tickets import TicketDraft
 from core.triage import TriageRules
 
 CHASE_INTERVAL = timedelta(hours=1)
@@ -74,6 +79,7 @@ class DeskSettings:
     translators: TranslatorFactory
     default_locale: str
     zone: tzinfo
+    dispatch: DispatchPolicy = field(default_factory=DispatchPolicy)
 
 
 # How a channel turns one reply into what its sender delivers: (recipient, payload) pairs.
@@ -148,16 +154,46 @@ class Desk:
                 inbound.chat_kind,
                 tuple(OpenReport(*row) for row in open_reports),
             )
-            run = CommandRun(uow, self.settings, estate, person, locale, inbound, now)
+            team = self.team(uow, estate, now)
             staff = self.staff_member(estate, inbound)
+            on_behalf = staff is not None and (before or {}).get("flow") in ("repair", "feedback")
+            run = CommandRun(uow, self.settings, estate, person, locale, inbound, now, team, on_behalf)
+            if staff is not None and staff.id is not None and inbound.chat_kind is ChatKind.PRIVATE:
+                uow.contacts.note(inbound.channel, inbound.sender, staff.id, now)
             if staff is not None and (inbound.payload or "").startswith("reg:"):
                 # A staff button, not a turn of the resident dialogue: the conversation stays as it was.
                 state, replies, commands = before or {}, [run.confirm_registration(staff, inbound.payload[4:])], []
+            elif staff is not None and not on_behalf:
+                staff_locale = uow.settings.locale(inbound.channel, inbound.sender) or staff.locale or locale
+                turn = StaffTurn(
+                    uow,
+                    team,
+                    staff,
+                    inbound,
+                    dict(before or {}),
+                    self.settings.translators(staff_locale),
+                    self.settings.sla,
+                    can_send_photos=inbound.channel == "telegram",
+                )
+                turn.run()
+                if turn.locale:
+                    uow.settings.set_locale(inbound.channel, inbound.sender, turn.locale, now)
+                state, replies, commands = turn.state, turn.replies, []
+                if turn.start_report:  # /new: the report dialogue, on a resident's behalf
+                    context = replace(context, on_behalf=True, locale=staff_locale)
+                    state, replies, commands = step(None, replace(inbound, text="/report"), now, context)
+                    run.on_behalf = True
+                if inbound.chat_kind is ChatKind.GROUP:  # a job's details are for the person, not the group
+                    replies = [replace(reply, recipient=inbound.sender) for reply in replies]
             else:
+                if on_behalf:
+                    context = replace(context, on_behalf=True)
                 state, replies, commands = step(before, inbound, now, context)
             answers = [(command.slot, run.execute(command)) for command in commands]
             for slot, answer in reversed(answers):  # each answer goes where its command was asked
                 replies[slot:slot] = answer
+            if run.follow_up is not None:  # what the next message answers depends on how a command went
+                state.update(run.follow_up)
             with_choices = [reply for reply in replies if any(not c.url for c in reply.choices)]
             if with_choices:  # a typed number always means the last list the person was shown
                 state["choices"] = [[c.payload, c.label, list(c.keys)] for c in with_choices[-1].choices if not c.url]
@@ -166,10 +202,11 @@ class Desk:
             if render is not None:
                 base = f"{inbound.channel}:{inbound.native_id or now.isoformat()}"
                 deliveries = [(inbound.channel, *d) for reply in replies for d in render(inbound, reply)]
-                for number, (channel, recipient, payload) in enumerate(deliveries + run.notices):
+                for number, (channel, recipient, payload) in enumerate(deliveries):
                     message = OutboxMessage(f"{base}:{number}", channel, recipient, payload)
                     if uow.outbox.add(message, now):
                         queued.append(message)
+            queued += self._queue_notices(uow, team.notices, now)
             uow.commit()
         self._tell_queued(queued)
         return replies
@@ -182,36 +219,89 @@ class Desk:
     def staff_action(
         self, reference: str, action: Action, actor: Actor, now: datetime, **details: Any
     ) -> tuple[Ticket, HistoryEvent]:
-        """A step taken by staff, and the notices to the residents and groups who follow the ticket."""
+        """A step taken outside chat (an operator, a job), and the notices to those who follow the ticket."""
         with self.uow as uow:
             ticket, event = act(uow, reference, action, actor, now, self.settings.sla, **details)
-            estate = self.estate(uow, now)
-            assert ticket.id is not None
-
-            def language_of(recipient: Recipient) -> str:
-                if not recipient.ref:
-                    return self.settings.default_locale
-                channel, _, user = recipient.ref.partition(":")
-                resident = (
-                    self.directory_locale(estate, ticket.reporter_resident_id)
-                    if recipient.ref == ticket.reporter_ref
-                    else None
-                )
-                return uow.settings.locale(channel, user) or resident or self.settings.default_locale
-
-            notices = progress_notices(
-                ticket, event, uow.tickets.subscribers(ticket.id), self.settings.translators, language_of
-            )
-            queued = []
-            for number, (channel, recipient, payload) in enumerate(notices):
-                message = OutboxMessage(
-                    f"notice:{ticket.number}:{len(ticket.history)}:{number}", channel, recipient, payload
-                )
-                if uow.outbox.add(message, now):
-                    queued.append(message)
+            team = self.team(uow, self.estate(uow, now), now)
+            team.announce(ticket, event)
+            queued = self._queue_notices(uow, team.notices, now)
             uow.commit()
         self._tell_queued(queued)
         return ticket, event
+
+    def roll_over(self, now: datetime) -> list[str]:
+        """Pushes left unanswered past [dispatch] unanswered go to the next candidate; the numbers moved."""
+        moved = []
+        with self.uow as uow:
+            estate = self.estate(uow, now)
+            team = self.team(uow, estate, now)
+            limit = now - self.settings.dispatch.unanswered
+            waiting = uow.tickets.list(TicketQuery(estate_code=estate.code, status=Status.ASSIGNED))
+            for listed in waiting:
+                assigned_at = listed.milestones.get("assigned")
+                if listed.kind is not TicketKind.REPAIR or listed.assignee_id is None or not assigned_at:
+                    continue
+                if assigned_at > limit:
+                    continue
+                ticket = find_ticket(uow, listed.number, for_update=True)
+                if ticket.status is not Status.ASSIGNED:
+                    continue
+                before = team.staff_by_id(ticket.assignee_id)
+                minutes = int(self.settings.dispatch.unanswered.total_seconds() // 60)
+                apply(
+                    ticket,
+                    Action.DECLINE,
+                    SYSTEM,
+                    now,
+                    reason=f"no answer within {minutes} minutes",
+                    assignee_id=ticket.assignee_id,
+                )
+                uow.tickets.save(ticket)
+                if before is not None:
+                    team.push(
+                        before,
+                        ticket,
+                        lambda t, n=ticket.number: t(
+                            "⏰ {number} went to someone else: it was not accepted in time."
+                        ).format(number=n),
+                    )
+                team.dispatch(ticket)
+                moved.append(ticket.number)
+            queued = self._queue_notices(uow, team.notices, now)
+            uow.commit()
+        self._tell_queued(queued)
+        return moved
+
+    def team(self, uow: UnitOfWork, estate: Estate, now: datetime) -> Team:
+        s = self.settings
+        return Team(uow, estate, now, s.translators, s.default_locale, s.zone, s.dispatch)
+
+    @staticmethod
+    def _queue_notices(uow: UnitOfWork, notices: list[Notice], now: datetime) -> list[OutboxMessage]:
+        queued = []
+        for key, channel, recipient, payload in notices:
+            message = OutboxMessage(f"notice:{key}", channel, recipient, payload)
+            if uow.outbox.add(message, now):
+                queued.append(message)
+        return queued
+
+    def take_pushes(self, channel: str, user: str, chat: str, now: datetime) -> list[Reply]:
+        """Messages waiting for a person on a channel that shows them when it can (the console): handed over
+        once, and their last list of choices becomes what a typed number picks."""
+        with self.uow as uow:
+            waiting = uow.outbox.due(now, channels=(channel,), recipient=user)
+            replies = []
+            for message in waiting:
+                uow.outbox.mark_sent(message.key, now)
+                choices = tuple(Choice(p, label, url=url) for p, label, url in message.payload.get("choices", []))
+                replies.append(Reply(str(message.payload.get("text", "")), choices))
+            offered = [reply for reply in replies if reply.choices]
+            if offered:
+                state = uow.dialogues.get(channel, chat, user) or {}
+                state["choices"] = [[c.payload, c.label, []] for c in offered[-1].choices]
+                uow.dialogues.put(channel, chat, user, state, now)
+            uow.commit()
+        return replies
 
     def forget(self, channel: str, chat: str, user: str) -> None:
         """Drop a conversation's state, so the next message starts afresh."""
@@ -263,13 +353,15 @@ class CommandRun:
         locale: str,
         inbound: Inbound,
         now: datetime,
+        team: Team,
+        on_behalf: bool = False,
     ) -> None:
         self.uow, self.settings, self.estate, self.person = uow, settings, estate, person
-        self.inbound, self.now = inbound, now
+        self.inbound, self.now, self.team, self.on_behalf = inbound, now, team, on_behalf
         self.t = settings.translators(locale)
         self.actor = Actor("resident", person.name, person.resident_id)
-        # Messages to other people that this turn causes: (channel, recipient, payload).
-        self.notices: list[tuple[str, str, dict[str, Any]]] = []
+        # State for the next message, when it depends on how a command went (a rating asks for a comment).
+        self.follow_up: dict[str, Any] | None = None
 
     def execute(self, command: Command) -> list[Reply]:
         if isinstance(command, SetLocale):
@@ -280,6 +372,8 @@ class CommandRun:
             return [self.submit(command)]
         if isinstance(command, JoinTicket):
             return [self.join(command)]
+        if isinstance(command, ConfirmFix | RejectFix | RateTicket):
+            return [self.acceptance(command)]
         replies = self.about_own_tickets(command)
         if self.inbound.chat_kind is ChatKind.GROUP:
             # Places, problems and names stay out of the group: these answers go to the private chat.
@@ -311,8 +405,11 @@ class CommandRun:
 
     def submit(self, command: SubmitTicket) -> Reply:
         t, draft = self.t, command.draft
+        actor = self.actor
+        if self.on_behalf:
+            draft, actor = self.for_resident(draft), Actor("staff", self.person.name)
         ticket = create_ticket(
-            self.uow, draft, self.estate.code, self.actor, self.now, self.settings.zone, self.settings.sla
+            self.uow, draft, self.estate.code, actor, self.now, self.settings.zone, self.settings.sla
         )
         if command.outcome == "self_resolved":
             apply(ticket, Action.SELF_RESOLVE, self.actor, self.now)
@@ -332,8 +429,15 @@ class CommandRun:
                 + "\n"
                 + t("I've recorded your message as {number}.").format(number=ticket.number)
             )
-        if not self.person.verified and ticket.location.room and ticket.kind is TicketKind.REPAIR:
+        if not draft.verified and ticket.location.room and ticket.kind is TicketKind.REPAIR:
             self.ask_customer_service_to_register(ticket)
+        self.team.dispatch(ticket)
+        if self.on_behalf:
+            return Reply(
+                self.t("✅ {number} is open for {name}: {status}.").format(
+                    number=ticket.number, name=ticket.reporter, status=self.status_words(ticket)
+                )
+            )
         respond = duration_text(self.settings.sla.windows[ticket.urgency].respond, t)
         if ticket.kind is TicketKind.FEEDBACK:
             lines = [
@@ -357,17 +461,42 @@ class CommandRun:
                 lines.append(t("Staff will check the place you gave."))
         return Reply("\n".join(lines))
 
+    def for_resident(self, draft: TicketDraft) -> TicketDraft:
+        """A report staff take by phone or at the desk: the resident of the room reported it, if known."""
+        room = draft.location.room
+        resident = next((r for r in self.estate.residents if r.active and room and room in r.rooms), None)
+        if resident is None:
+            return replace(
+                draft,
+                source=Source.FRONT_DESK,
+                reporter=self.t("Walk-in via {name}").format(name=self.person.name),
+                reporter_ref="",
+                verified=True,
+            )
+        ref = f"telegram:{resident.telegram_id}" if resident.telegram_id is not None else ""
+        return replace(
+            draft,
+            source=Source.FRONT_DESK,
+            reporter=resident.name,
+            reporter_resident_id=resident.id,
+            reporter_contact=resident.phone,
+            reporter_ref=ref,
+            verified=True,
+        )
+
     def ask_customer_service_to_register(self, ticket: Ticket) -> None:
         """One button for customer service: this stranger does live in the room they gave."""
         for staff in self.estate.staff:
-            if "customer_service" not in staff.roles or staff.telegram_id is None:
+            if "customer_service" not in staff.roles or not staff.active:
                 continue
-            t = self.settings.translators(staff.locale or self.settings.default_locale)
-            text = t(
-                "{number}: a report from {name}, who is not in the directory and says they live in {room}."
-            ).format(number=ticket.number, name=ticket.reporter, room=ticket.location.room)
-            choice = [f"reg:{ticket.number}", t("✅ Confirm their registration"), ""]
-            self.notices.append(("telegram", str(staff.telegram_id), {"text": text, "choices": [choice]}))
+            self.team.push(
+                staff,
+                ticket,
+                lambda t: t(
+                    "{number}: a report from {name}, who is not in the directory and says they live in {room}."
+                ).format(number=ticket.number, name=ticket.reporter, room=ticket.location.room),
+                lambda t: [Choice(f"reg:{ticket.number}", t("✅ Confirm their registration"))],
+            )
 
     def confirm_registration(self, staff: Staff, reference: str) -> Reply:
         """Customer service vouches that a stranger lives in the room they reported from."""
@@ -484,8 +613,11 @@ class CommandRun:
     def chase(self, ticket: Ticket) -> Reply:
         t = self.t
         if not ticket.is_open or ticket.status is Status.RESOLVED:
-            return Reply(t("{number} is {status}; there is nothing to chase.").format(
-                number=ticket.number, status=self.status_words(ticket)))  # fmt: skip
+            return Reply(
+                t("{number} is {status}; there is nothing to chase.").format(
+                    number=ticket.number, status=self.status_words(ticket)
+                )
+            )
         last = max((e.at for e in ticket.history if e.action == Action.CHASE.value), default=None)
         if last is not None and self.now - last < CHASE_INTERVAL:
             return Reply(
@@ -497,5 +629,110 @@ class CommandRun:
             )
         apply(ticket, Action.CHASE, self.actor, self.now)
         self.uow.tickets.save(ticket)
-        return Reply(t("We've reminded the team about {number}. Thank you for your patience.").format(
-            number=ticket.number))  # fmt: skip
+        chases = sum(1 for e in ticket.history if e.action == Action.CHASE.value)
+        assignee = self.team.staff_by_id(ticket.assignee_id)
+        if assignee is not None:
+            self.team.push(
+                assignee,
+                ticket,
+                lambda tr: (
+                    tr("⏰ {number}: the resident is asking when you will come.").format(number=ticket.number)
+                    + "\n"
+                    + self.team.summary(ticket, tr, personal=True)
+                ),
+            )
+        if assignee is None or chases >= 2:
+            self.team.tell_supervisors(
+                ticket,
+                lambda tr: (
+                    tr("⏰ {number} has been chased {count} times by the resident.").format(
+                        number=ticket.number, count=chases
+                    )
+                    + "\n"
+                    + self.team.summary(ticket, tr, personal=False)
+                ),
+            )
+        return Reply(
+            t("We've reminded the team about {number}. Thank you for your patience.").format(number=ticket.number)
+        )
+
+    def acceptance(self, command: ConfirmFix | RejectFix | RateTicket) -> Reply:
+        """The resident's word on a finished repair (or an answered feedback), and their rating."""
+        t = self.t
+        try:
+            ticket = self.own_ticket(command.reference)
+        except NotFound:
+            self.follow_up = {"flow": "", "step": ""}
+            return Reply(
+                t("I can't find a ticket {number} of yours. Send /tickets to see them.").format(
+                    number=command.reference
+                )
+            )
+        if isinstance(command, RateTicket):
+            if ticket.status is not Status.CLOSED:
+                self.follow_up = {"flow": "", "step": ""}
+                return Reply(t("{number} can be rated once it is closed.").format(number=ticket.number))
+            apply(ticket, Action.RATE, self.actor, self.now, rating=command.rating, comment=command.comment)
+            self.uow.tickets.save(ticket)
+            if command.comment:
+                return Reply(t("Thank you! Your comment is passed on."))
+            self.follow_up = {
+                "flow": "after",
+                "step": "rating_comment",
+                "ticket": ticket.number,
+                "rating": command.rating,
+            }
+            return Reply(
+                t("Thank you for rating {number} {stars}. Anything to add? Write it, or tap Skip.").format(
+                    number=ticket.number, stars="⭐" * command.rating
+                ),
+                (Choice("skip", t("Skip")),),
+            )
+        if ticket.status is not Status.RESOLVED:
+            return Reply(
+                t("{number} is {status}; there is nothing to confirm now.").format(
+                    number=ticket.number, status=self.status_words(ticket)
+                )
+            )
+        if isinstance(command, ConfirmFix):
+            apply(ticket, Action.CONFIRM_FIX, self.actor, self.now)
+            self.uow.tickets.save(ticket)
+            stars = tuple(Choice(f"t:rate:{ticket.number}:{n}", "⭐" * n) for n in range(5, 0, -1))
+            return Reply(
+                t("Glad to hear it! {number} is closed. How would you rate the service?").format(number=ticket.number),
+                stars,
+            )
+        event = apply(ticket, Action.REWORK, self.actor, self.now, self.settings.sla, reason=command.reason)
+        self.uow.tickets.save(ticket)
+        self.send_back(ticket, command.reason)
+        self.team.announce(ticket, event)
+        return Reply(
+            t("Sorry it isn't right yet. {number} goes back for rework; we'll tell you when it is done.").format(
+                number=ticket.number
+            )
+        )
+
+    def send_back(self, ticket: Ticket, reason: str) -> None:
+        """Rework goes to the same technician, or department, and from the second rework the supervisor hears."""
+        assignee = self.team.staff_by_id(ticket.assignee_id)
+        heading = N_("🔁 Rework on {number} ({count}): the resident says “{reason}”")
+
+        def head(t: Translator) -> str:
+            return t(heading).format(number=ticket.number, count=ticket.rework_count, reason=reason)
+
+        if assignee is not None:
+            self.team.push(
+                assignee,
+                ticket,
+                lambda t: self.team.job_text(ticket, t, head(t)),
+                lambda t: [
+                    Choice(f"s:accept:{ticket.number}", t("✅ Accept")),
+                    Choice(f"s:decline:{ticket.number}", t("↩️ Decline")),
+                ],
+            )
+        elif ticket.kind is TicketKind.FEEDBACK:
+            for handler in self.team.estate.staff:
+                if handler.active and ticket.department in handler.departments:
+                    self.team.push_feedback(ticket, handler)
+        if ticket.rework_count >= 2 or assignee is None:
+            self.team.tell_supervisors(ticket, lambda t: head(t) + "\n" + self.team.summary(ticket, t, personal=False))

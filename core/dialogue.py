@@ -132,7 +132,28 @@ class JoinTicket(_Command):
     message_ref: str = ""
 
 
-Command = SubmitTicket | ShowMyTickets | ShowTicket | WithdrawTicket | ChaseTicket | SetLocale | JoinTicket
+@dataclass(frozen=True)
+class ConfirmFix(_Command):
+    reference: str
+
+
+@dataclass(frozen=True)
+class RejectFix(_Command):
+    reference: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class RateTicket(_Command):
+    reference: str
+    rating: int
+    comment: str = ""
+
+
+Command = (
+    SubmitTicket | ShowMyTickets | ShowTicket | WithdrawTicket | ChaseTicket | SetLocale | JoinTicket
+    | ConfirmFix | RejectFix | RateTicket
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -176,6 +197,7 @@ class Context:
     translators: TranslatorFactory
     chat_kind: ChatKind = ChatKind.PRIVATE
     open_reports: tuple[OpenReport, ...] = ()
+    on_behalf: bool = False  # staff writing down a resident's report (/new): no self-check, no join
 
     @property
     def in_group(self) -> bool:
@@ -213,12 +235,14 @@ class Draft:
 
 @dataclass
 class State:
-    flow: str = ""  # "" | repair | feedback
+    flow: str = ""  # "" | repair | feedback | after (a question about a finished ticket)
     step: str = ""
     draft: Draft = field(default_factory=Draft)
     choices: list[list[Any]] = field(default_factory=list)  # [payload, label, keys] last offered
     returning: bool = False  # answering a "change" from the repeat-back: go back there after
     candidates: list[str] = field(default_factory=list)
+    ticket: str = ""  # flow "after": the ticket the question is about
+    rating: int = 0
     updated_at: str = ""
 
     @classmethod
@@ -233,6 +257,8 @@ class State:
                 choices=[list(c) for c in data.get("choices", [])],
                 returning=bool(data.get("returning", False)),
                 candidates=list(data.get("candidates", [])),
+                ticket=str(data.get("ticket", "")),
+                rating=int(data.get("rating", 0)),
                 updated_at=str(data.get("updated_at", "")),
             )
         except TypeError:
@@ -246,6 +272,8 @@ class State:
             "choices": self.choices,
             "returning": self.returning,
             "candidates": self.candidates,
+            "ticket": self.ticket,
+            "rating": self.rating,
             "updated_at": self.updated_at,
         }
 
@@ -325,9 +353,13 @@ class Turn:
 
     def run(self) -> None:
         state = self.state
+        if state.flow == "after" and (self.text.startswith("/") or (self.inbound.payload or "").startswith("t:")):
+            self.state = state = State(choices=state.choices)  # a question about a closed ticket simply lapses
         if state.flow and state.updated_at:
             idle = self.now - datetime.fromisoformat(state.updated_at)
-            if idle > IDLE_LIMIT:
+            if idle > IDLE_LIMIT and state.flow == "after":
+                self.state = State()
+            elif idle > IDLE_LIMIT:
                 self.replies.append(
                     Reply(self.t("Your unfinished report from earlier was dropped after 30 minutes without an answer."))
                 )
@@ -460,6 +492,9 @@ class Turn:
             return True
         if kind == "t" and value:
             action, _, reference = value.partition(":")
+            if action in ("fixed", "notfixed", "rate") and reference:
+                self.acceptance(action, reference)
+                return True
             command = {"status": ShowTicket, "withdraw": WithdrawTicket, "chase": ChaseTicket}.get(action)
             if command is None or not reference:
                 return False
@@ -468,6 +503,41 @@ class Turn:
                 self.resume_or_menu(in_flow)
             return True
         return False
+
+    def acceptance(self, action: str, reference: str) -> None:
+        """The buttons under "the repair is done" and under the rating question."""
+        reference, _, stars = reference.partition(":")
+        if action == "fixed":
+            self.state = State()
+            self.emit(ConfirmFix(reference))
+        elif action == "rate" and stars.isdecimal() and 1 <= int(stars) <= 5:
+            self.state = State()
+            self.emit(RateTicket(reference, int(stars)))
+        elif action == "notfixed":
+            self.state = State(flow="after", ticket=reference)
+            self.goto("rework_reason")
+
+    def ask_rework_reason(self) -> None:
+        self.say(self.t("Sorry to hear that. What is still wrong with {number}? One message, please.").format(
+            number=self.state.ticket))  # fmt: skip
+
+    def answer_rework_reason(self) -> None:
+        reference = self.state.ticket
+        self.state = State()
+        self.emit(RejectFix(reference, self.text))
+
+    def ask_rating_comment(self) -> None:
+        self.say(self.t("Anything to add about {number}? Write it, or tap Skip.").format(number=self.state.ticket),
+                 [self.choice("skip", self.t("Skip"))])  # fmt: skip
+
+    def answer_rating_comment(self) -> None:
+        chosen = self.picked()
+        reference, rating = self.state.ticket, self.state.rating
+        self.state = State()
+        if chosen is not None and chosen.payload == "skip":
+            self.replies.append(Reply(self.t("Thank you!")))
+            return
+        self.emit(RateTicket(reference, rating, self.text))
 
     def help_text(self) -> str:
         return self.t(
@@ -597,7 +667,7 @@ class Turn:
             self.goto("symptom")
         elif not draft.category:
             self.goto("category")
-        elif not draft.join_asked and self.same_open_report() is not None:
+        elif not draft.join_asked and not self.context.on_behalf and self.same_open_report() is not None:
             self.goto("join")
         elif not draft.urgency:
             self.goto("urgency")
@@ -605,6 +675,7 @@ class Turn:
             not draft.self_checked
             and draft.room is not None  # the tips are for a home: its breaker box, its valves
             and draft.urgency != Urgency.EMERGENCY
+            and not self.context.on_behalf
             and self.context.rules.self_check(draft.category, self.t)
         ):
             self.goto("self_check")
@@ -1069,4 +1140,6 @@ STEPS: dict[str, Step] = {
     "fb_anonymous": Step(Turn.ask_fb_anonymous, Turn.answer_fb_anonymous),
     "join": Step(Turn.ask_join, Turn.answer_join),
     "private_only": Step(Turn.ask_private_only, Turn.answer_private_only),
+    "rework_reason": Step(Turn.ask_rework_reason, Turn.answer_rework_reason),
+    "rating_comment": Step(Turn.ask_rating_comment, Turn.answer_rating_comment),
 }

@@ -174,6 +174,8 @@ def parse_shift(text: str) -> Shift:
     if not (h1 < 24 and h2 <= 24 and m1 < 60 and m2 < 60):
         raise ValueError(f'"{hours_text}" is not a valid time range')
     start, end = time(h1, m1), time(0, 0) if h2 == 24 else time(h2, m2)
+    if (h1, m1, h2) == (0, 0, 24):
+        end = time.max  # round the clock
     if start == end:
         raise ValueError(f'"{hours_text}" starts and ends at the same time')
     return Shift(frozenset(days), start, end, text.strip())

@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from core.errors import DomainError, IllegalTransition
+from core.i18n import N_
 from core.model import (
     OPEN_STATUSES,
     Actor,
@@ -24,6 +25,9 @@ from core.sla import SlaPolicy
 class Action(enum.StrEnum):
     CREATE = "create"
     ASSIGN = "assign"
+    OFFER = "offer"  # an emergency pushed to every technician on duty: the first to claim it gets it
+    POOL = "pool"  # nobody left to ask: put in the trade group's grab pool
+    CLAIM = "claim"
     REASSIGN = "reassign"
     DECLINE = "decline"
     ACCEPT = "accept"
@@ -32,6 +36,9 @@ class Action(enum.StrEnum):
     START = "start"
     HOLD = "hold"
     RESUME = "resume"
+    REQUEST_APPROVAL = "request_approval"
+    APPROVE = "approve"
+    REJECT = "reject"
     RESOLVE = "resolve"
     CONFIRM_FIX = "confirm_fix"
     REWORK = "rework"
@@ -74,6 +81,9 @@ def _rows(
 TRANSITIONS = _rows(
     (Action.ASSIGN,             BOTH, {S.NEW},                              S.ASSIGNED),
     (Action.REASSIGN,           BOTH, {S.ASSIGNED, *WORKING},               S.ASSIGNED),
+    (Action.OFFER,              BOTH, {S.NEW},                              None),
+    (Action.POOL,               BOTH, {S.NEW},                              None),
+    (Action.CLAIM,              BOTH, {S.NEW},                              S.ACCEPTED),
     (Action.DECLINE,            BOTH, {S.ASSIGNED},                         S.NEW),
     (Action.ACCEPT,             BOTH, {S.ASSIGNED},                         S.ACCEPTED),
     (Action.ON_THE_WAY,         (R,), {S.ACCEPTED},                         None),
@@ -81,6 +91,9 @@ TRANSITIONS = _rows(
     (Action.START,              (R,), {S.ACCEPTED},                         S.IN_PROGRESS),
     (Action.HOLD,               BOTH, {S.ACCEPTED, S.IN_PROGRESS},          S.ON_HOLD),
     (Action.RESUME,             BOTH, {S.ON_HOLD},                          S.IN_PROGRESS),
+    (Action.REQUEST_APPROVAL,   (R,), WORKING,                              None),
+    (Action.APPROVE,            (R,), WORKING,                              None),
+    (Action.REJECT,             (R,), WORKING,                              None),
     (Action.RESOLVE,            (R,), {S.ACCEPTED, S.IN_PROGRESS},          S.RESOLVED),
     # A department answers feedback without the on-site steps of a repair.
     (Action.RESOLVE,            (F,), {S.ASSIGNED, S.ACCEPTED, S.IN_PROGRESS}, S.RESOLVED),
@@ -101,6 +114,7 @@ MILESTONES: dict[Action, str] = {
     Action.ASSIGN: "assigned",
     Action.REASSIGN: "assigned",
     Action.ACCEPT: "accepted",
+    Action.CLAIM: "accepted",
     Action.ON_THE_WAY: "on_the_way",
     Action.ARRIVE: "arrived",
     Action.START: "started",
@@ -117,14 +131,14 @@ MILESTONES: dict[Action, str] = {
 }
 
 STATUS_WORDS = {
-    S.NEW: "new",
-    S.ASSIGNED: "assigned",
-    S.ACCEPTED: "accepted",
-    S.IN_PROGRESS: "in progress",
-    S.ON_HOLD: "on hold",
-    S.RESOLVED: "resolved (awaiting acceptance)",
-    S.CLOSED: "closed",
-    S.CANCELLED: "cancelled",
+    S.NEW: N_("new"),
+    S.ASSIGNED: N_("assigned"),
+    S.ACCEPTED: N_("accepted"),
+    S.IN_PROGRESS: N_("in progress"),
+    S.ON_HOLD: N_("on hold"),
+    S.RESOLVED: N_("resolved (awaiting acceptance)"),
+    S.CLOSED: N_("closed"),
+    S.CANCELLED: N_("cancelled"),
 }
 
 
@@ -162,6 +176,11 @@ def _assign(ticket: Ticket, now: datetime, policy: SlaPolicy, details: dict[str,
     ticket.assignee_id = details.get("assignee_id")
 
 
+def _claim(ticket: Ticket, now: datetime, policy: SlaPolicy, details: dict[str, Any]) -> None:
+    _assign(ticket, now, policy, details)
+    ticket.milestones["assigned"] = now
+
+
 def _decline(ticket: Ticket, now: datetime, policy: SlaPolicy, details: dict[str, Any]) -> None:
     _require(details, "reason", Action.DECLINE)
     ticket.assignee_id = None
@@ -179,6 +198,21 @@ def _resume(ticket: Ticket, now: datetime, policy: SlaPolicy, details: dict[str,
         ticket.resolve_due += now - held_since
 
 
+def _request_approval(ticket: Ticket, now: datetime, policy: SlaPolicy, details: dict[str, Any]) -> None:
+    if ticket.pending_approval is not None:
+        raise DomainError(f"ticket {ticket.number} is already waiting for a supervisor's decision")
+    kind = _require(details, "request", Action.REQUEST_APPROVAL)
+    if kind not in ("plan", "cost"):
+        raise DomainError('an approval request is for a "plan" or a "cost"')
+    ticket.pending_approval = {k: _plain(v) for k, v in details.items()}
+
+
+def _decide(ticket: Ticket, now: datetime, policy: SlaPolicy, details: dict[str, Any]) -> None:
+    if ticket.pending_approval is None:
+        raise IllegalTransition(f"ticket {ticket.number} has nothing waiting for approval")
+    ticket.pending_approval = None
+
+
 def _resolve(ticket: Ticket, now: datetime, policy: SlaPolicy, details: dict[str, Any]) -> None:
     if ticket.kind is TicketKind.FEEDBACK:
         ticket.resolution = _require(details, "reply", Action.RESOLVE)
@@ -190,7 +224,8 @@ def _resolve(ticket: Ticket, now: datetime, policy: SlaPolicy, details: dict[str
     cost = float(details.get("cost", sum(m.cost for m in materials)))
     if cost < 0:
         raise DomainError("cost cannot be negative")
-    ticket.materials, ticket.cost = materials, cost
+    # A rework's materials and cost add to the first attempt's: the ticket keeps what the repair cost in all.
+    ticket.materials, ticket.cost = ticket.materials + materials, ticket.cost + cost
 
 
 def _confirm(ticket: Ticket, now: datetime, policy: SlaPolicy, details: dict[str, Any]) -> None:
@@ -215,7 +250,11 @@ def _rate(ticket: Ticket, now: datetime, policy: SlaPolicy, details: dict[str, A
 EFFECTS: dict[Action, Effect] = {
     Action.ASSIGN: _assign,
     Action.REASSIGN: _assign,
+    Action.CLAIM: _claim,
     Action.DECLINE: _decline,
+    Action.REQUEST_APPROVAL: _request_approval,
+    Action.APPROVE: _decide,
+    Action.REJECT: _decide,
     Action.HOLD: _hold,
     Action.RESUME: _resume,
     Action.RESOLVE: _resolve,

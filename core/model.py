@@ -41,6 +41,9 @@ OPEN_STATUSES = frozenset(
     {Status.NEW, Status.ASSIGNED, Status.ACCEPTED, Status.IN_PROGRESS, Status.ON_HOLD, Status.RESOLVED}
 )
 
+# What a technician has in hand: their workload for dispatch.
+HELD_STATUSES = frozenset({Status.ASSIGNED, Status.ACCEPTED, Status.IN_PROGRESS, Status.ON_HOLD})
+
 
 class Trade(enum.StrEnum):
     PLUMBING = "plumbing"
@@ -171,6 +174,8 @@ class Ticket:
     rating: int | None = None
     rating_comment: str = ""
     rework_count: int = 0
+    # A change of plan or a cost waiting for a supervisor: {"kind": "plan"|"cost", "text", "cost", ...}.
+    pending_approval: dict[str, Any] | None = None
     history: list[HistoryEvent] = field(default_factory=list)
     # Events appended since the ticket was loaded; the repository persists and clears them.
     new_events: list[HistoryEvent] = field(default_factory=list)
@@ -178,3 +183,8 @@ class Ticket:
     @property
     def is_open(self) -> bool:
         return self.status in OPEN_STATUSES
+
+    @property
+    def reporters(self) -> int:
+        """The reporter and every resident who joined the ticket instead of reporting it again."""
+        return 1 + sum(1 for event in self.history if event.action == "join")

@@ -47,7 +47,17 @@ class TicketQuery:
     reporter_resident_id: int | None = None
     reporter_ref: str | None = None  # with reporter_resident_id: tickets of either
     open_only: bool = False
+    assignee_id: int | None = None
+    awaiting_approval: bool = False
     limit: int | None = None
+
+
+@dataclass(frozen=True)
+class Workload:
+    """How busy a technician is: tickets in hand now, and when they were last given one."""
+
+    open_tickets: int = 0
+    last_assigned: datetime | None = None
 
 
 class TicketRepository(abc.ABC):
@@ -79,6 +89,10 @@ class TicketRepository(abc.ABC):
 
     @abc.abstractmethod
     def subscribers(self, ticket_id: int) -> list[Subscriber]: ...
+
+    @abc.abstractmethod
+    def workloads(self, estate_code: str) -> dict[int, Workload]:
+        """Per staff id: the tickets they hold (assigned, accepted, in progress, on hold) and the last given."""
 
     @abc.abstractmethod
     def open_area_reports(self, estate_code: str) -> list[tuple[str, str, str, int]]:
@@ -129,6 +143,17 @@ class RegistrationRepository(abc.ABC):
     def confirm(self, registration: Registration, now: datetime) -> None: ...
 
 
+class StaffContactRepository(abc.ABC):
+    """Chat identities staff have talked from, beyond the directory's: where their pushes also go."""
+
+    @abc.abstractmethod
+    def note(self, channel: str, user: str, staff_id: int, now: datetime) -> None: ...
+
+    @abc.abstractmethod
+    def of(self, staff_id: int) -> list[tuple[str, str]]:
+        """(channel, user) pairs, oldest first."""
+
+
 class UserSettingsRepository(abc.ABC):
     @abc.abstractmethod
     def locale(self, channel: str, user: str) -> str | None: ...
@@ -143,8 +168,11 @@ class Outbox(abc.ABC):
         """Queue a message; False when its key was queued before."""
 
     @abc.abstractmethod
-    def due(self, now: datetime, limit: int = 100) -> list[OutboxMessage]:
-        """Messages to send now, oldest first; none that would overtake an earlier one to the same chat."""
+    def due(
+        self, now: datetime, limit: int = 100, channels: tuple[str, ...] | None = None, recipient: str | None = None
+    ) -> list[OutboxMessage]:
+        """Messages to send now, oldest first; none that would overtake an earlier one to the same chat.
+        Only for the channels (and the recipient) given, when given."""
 
     @abc.abstractmethod
     def mark_sent(self, key: str, now: datetime) -> None: ...
@@ -170,6 +198,7 @@ class UnitOfWork(abc.ABC):
     outbox: Outbox
     inbound: InboundLog
     registrations: RegistrationRepository
+    contacts: StaffContactRepository
 
     def __enter__(self) -> Self:
         return self

@@ -7,7 +7,7 @@ from dataclasses import asdict
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import bindparam, func, insert, or_, select, update
+from sqlalchemy import bindparam, case, func, insert, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, aliased
@@ -24,6 +24,7 @@ from core.directory import (
     parse_shift,
 )
 from core.model import (
+    HELD_STATUSES,
     Actor,
     Attachment,
     HistoryEvent,
@@ -44,10 +45,12 @@ from core.ports import (
     Outbox,
     OutboxMessage,
     RegistrationRepository,
+    StaffContactRepository,
     SyncReport,
     TicketQuery,
     TicketRepository,
     UserSettingsRepository,
+    Workload,
 )
 from storage.tables import (
     BuildingRow,
@@ -60,6 +63,7 @@ from storage.tables import (
     RegistrationRow,
     ResidentGroupRow,
     ResidentRow,
+    StaffContactRow,
     StaffGroupRow,
     StaffRow,
     TicketCounterRow,
@@ -220,6 +224,10 @@ class SqlAlchemyTicketRepository(TicketRepository):
             reporter.append(TicketRow.reporter_ref == query.reporter_ref)
         if reporter:
             statement = statement.where(or_(*reporter))
+        if query.assignee_id is not None:
+            statement = statement.where(TicketRow.assignee_staff_id == query.assignee_id)
+        if query.awaiting_approval:
+            statement = statement.where(TicketRow.pending_approval.is_not(None))
         if query.limit is not None:
             statement = statement.limit(query.limit)
         return [self._from_row(row, code, history=[]) for row, code in self.session.execute(statement)]
@@ -255,6 +263,16 @@ class SqlAlchemyTicketRepository(TicketRepository):
             .order_by(TicketSubscriberRow.id)
         )
         return [Subscriber(r.ref, r.name, r.chat, r.message_ref, r.resident_id) for r in rows]
+
+    def workloads(self, estate_code: str) -> dict[int, Workload]:
+        holding = case((TicketRow.status.in_([s.value for s in HELD_STATUSES]), 1), else_=0)
+        rows = self.session.execute(
+            select(TicketRow.assignee_staff_id, func.sum(holding), func.max(TicketRow.assigned_at))
+            .join(EstateRow, EstateRow.id == TicketRow.estate_id)
+            .where(EstateRow.code == estate_code, TicketRow.assignee_staff_id.is_not(None))
+            .group_by(TicketRow.assignee_staff_id)
+        )
+        return {staff_id: Workload(int(held or 0), last) for staff_id, held, last in rows}
 
     def open_area_reports(self, estate_code: str) -> list[tuple[str, str, str, int]]:
         rows = self.session.connection().execute(OPEN_AREA_REPORTS, {"code": estate_code})
@@ -314,6 +332,8 @@ class SqlAlchemyTicketRepository(TicketRepository):
             "rating": ticket.rating,
             "rating_comment": ticket.rating_comment,
             "rework_count": ticket.rework_count,
+            "pending_approval": ticket.pending_approval,
+            "assigned_at": ticket.milestones.get("assigned") if ticket.assignee_id is not None else None,
             "updated_at": ticket.history[-1].at if ticket.history else ticket.created_at,
         }
 
@@ -370,6 +390,7 @@ class SqlAlchemyTicketRepository(TicketRepository):
             rating=row.rating,
             rating_comment=row.rating_comment,
             rework_count=row.rework_count,
+            pending_approval=dict(row.pending_approval) if row.pending_approval else None,
             created_at=row.created_at,
             history=history,
         )
@@ -610,6 +631,30 @@ class SqlAlchemyRegistrationRepository(RegistrationRepository):
         self.session.flush()
 
 
+class SqlAlchemyStaffContactRepository(StaffContactRepository):
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def note(self, channel: str, user: str, staff_id: int, now: datetime) -> None:
+        insert = _insert(self.session)
+        self.session.execute(
+            insert(StaffContactRow)
+            .values(channel=channel, user=user, staff_id=staff_id, seen_at=now)
+            .on_conflict_do_update(
+                index_elements=[StaffContactRow.channel, StaffContactRow.user],
+                set_={"staff_id": staff_id, "seen_at": now},
+            )
+        )
+
+    def of(self, staff_id: int) -> list[tuple[str, str]]:
+        rows = self.session.execute(
+            select(StaffContactRow.channel, StaffContactRow.user)
+            .where(StaffContactRow.staff_id == staff_id)
+            .order_by(StaffContactRow.seen_at)
+        )
+        return [(channel, user) for channel, user in rows]
+
+
 class SqlAlchemyOutbox(Outbox):
     def __init__(self, session: Session) -> None:
         self.session = session
@@ -619,7 +664,9 @@ class SqlAlchemyOutbox(Outbox):
                   "payload": message.payload, "now": now}  # fmt: skip
         return self.session.connection().execute(OUTBOX_INSERT(self.session), values).scalar() is not None
 
-    def due(self, now: datetime, limit: int = 100) -> list[OutboxMessage]:
+    def due(
+        self, now: datetime, limit: int = 100, channels: tuple[str, ...] | None = None, recipient: str | None = None
+    ) -> list[OutboxMessage]:
         waiting = aliased(OutboxRow)
         earlier_waiting = (
             select(waiting.id)
@@ -632,12 +679,14 @@ class SqlAlchemyOutbox(Outbox):
             )
             .exists()
         )
-        rows = self.session.scalars(
-            select(OutboxRow)
-            .where(OutboxRow.status == "pending", OutboxRow.next_attempt_at <= now, ~earlier_waiting)
-            .order_by(OutboxRow.id)
-            .limit(limit)
+        statement = select(OutboxRow).where(
+            OutboxRow.status == "pending", OutboxRow.next_attempt_at <= now, ~earlier_waiting
         )
+        if channels is not None:
+            statement = statement.where(OutboxRow.channel.in_(channels))
+        if recipient is not None:
+            statement = statement.where(OutboxRow.recipient == recipient)
+        rows = self.session.scalars(statement.order_by(OutboxRow.id).limit(limit))
         return [OutboxMessage(r.key, r.channel, r.recipient, dict(r.payload)) for r in rows]
 
     def mark_sent(self, key: str, now: datetime) -> None:

@@ -161,6 +161,9 @@ class TicketRow(Base):
     rating: Mapped[int | None]
     rating_comment: Mapped[str] = mapped_column(Text, default="")
     rework_count: Mapped[int] = mapped_column(default=0)
+    pending_approval: Mapped[dict[str, Any] | None]
+    # When the current assignee got the ticket: dispatch's fair rotation reads it.
+    assigned_at: Mapped[datetime | None]
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
 
@@ -236,6 +239,16 @@ class UserSettingRow(Base):
     user: Mapped[str] = mapped_column(String(64), primary_key=True)
     locale: Mapped[str | None] = mapped_column(String(10))
     updated_at: Mapped[datetime]
+
+
+class StaffContactRow(Base):
+    """A chat identity a staff member has used, so that pushes reach them there too (the console)."""
+
+    __tablename__ = "staff_contacts"
+    channel: Mapped[str] = mapped_column(String(16), primary_key=True)
+    user: Mapped[str] = mapped_column(String(64), primary_key=True)
+    staff_id: Mapped[int] = mapped_column(ForeignKey("staff.id"), index=True)
+    seen_at: Mapped[datetime]
 
 
 class OutboxRow(Base):

@@ -16,6 +16,7 @@ from storage.repositories import (
     SqlAlchemyInboundLog,
     SqlAlchemyOutbox,
     SqlAlchemyRegistrationRepository,
+    SqlAlchemyStaffContactRepository,
     SqlAlchemyTicketRepository,
     SqlAlchemyUserSettingsRepository,
 )
@@ -98,6 +99,10 @@ class SqlAlchemyUnitOfWork(UnitOfWork):
     @property
     def registrations(self) -> SqlAlchemyRegistrationRepository:  # type: ignore[override]
         return SqlAlchemyRegistrationRepository(self.session)
+
+    @property
+    def contacts(self) -> SqlAlchemyStaffContactRepository:  # type: ignore[override]
+        return SqlAlchemyStaffContactRepository(self.session)
 
     def commit(self) -> None:
         self.session.commit()

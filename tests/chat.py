@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import Engine
 
@@ -13,6 +13,13 @@ from core.model import Attachment, Ticket
 from core.ports import TicketQuery
 from storage.uow import SqlAlchemyUnitOfWork
 from tests.conftest import NOW
+
+
+class Clock:
+    """The time several people's chats share, so that what one causes is there when another looks."""
+
+    def __init__(self) -> None:
+        self.now = NOW
 
 
 class Chat:
@@ -26,14 +33,23 @@ class Chat:
         chat: str | None = None,
         language_hint: str | None = None,
         chat_kind: ChatKind = ChatKind.PRIVATE,
+        clock: Clock | None = None,
     ) -> None:
         self.desk, self.sender, self.channel = desk, sender, channel
         self.chat_kind = chat_kind
         self.language_hint = language_hint
         self.chat = chat or f"{channel}:{sender}"
-        self.now = NOW
+        self.clock = clock or Clock()
         self.last: list[Reply] = []
         self.count = 0
+
+    @property
+    def now(self) -> datetime:
+        return self.clock.now
+
+    @now.setter
+    def now(self, value: datetime) -> None:
+        self.clock.now = value
 
     def says(
         self,
@@ -68,6 +84,11 @@ class Chat:
         choice = next((c for c in offered if label_fragment in c.label), None)
         assert choice is not None, f"no button with {label_fragment!r} among {[c.label for c in offered]}"
         return self.says(payload=choice.payload)
+
+    def inbox(self) -> str:
+        """What was pushed to this person since they last looked (the console shows it at its next turn)."""
+        self.last = self.desk.take_pushes(self.channel, self.sender, self.chat, self.now)
+        return "\n\n".join(render(reply) for reply in self.last)
 
     def wait(self, minutes: int) -> None:
         self.now += timedelta(minutes=minutes)

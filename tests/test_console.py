@@ -139,7 +139,9 @@ class TestALeakReportedInChinese:
         assert ticket["category"] == "plumbing"
         assert ticket["urgency"] == "normal"
         assert ticket["source"] == "resident_chat"
-        assert (ticket["kind"], ticket["status"], ticket["verified"]) == ("repair", "new", True)
+        assert (ticket["kind"], ticket["verified"]) == ("repair", True)
+        # Sent to whoever is on shift at the real moment the test runs: dispatch has its own tests with a fixed clock.
+        assert ticket["status"] in ("new", "assigned")
         assert ticket["description"] == "厨房水管漏水"
         assert f"工单号：{ticket['number']}" in session.chats["zhang"].out
 

@@ -20,6 +20,8 @@ RESIDENT = Actor("resident", "张三 Zhang San", 7)
 DETAILS: dict[Action, dict[str, object]] = {
     Action.ASSIGN: {"assignee": "李伟 Li Wei", "assignee_id": 1},
     Action.REASSIGN: {"assignee": "赵强 Zhao Qiang", "assignee_id": 3},
+    Action.CLAIM: {"assignee": "王芳 Wang Fang", "assignee_id": 2},
+    Action.REQUEST_APPROVAL: {"request": "plan", "text": "replace the whole pipe, ¥800"},
     Action.DECLINE: {"reason": "off sick"},
     Action.HOLD: {"reason": "waiting for parts"},
     Action.REWORK: {"reason": "still dripping"},
@@ -61,6 +63,8 @@ def test_every_legal_transition_lands_on_its_target_and_is_recorded(
     kind: TicketKind, action: Action, source: Status, target: Status | None
 ) -> None:
     ticket = make_ticket(kind, source)
+    if action in (Action.APPROVE, Action.REJECT):
+        ticket.pending_approval = {"request": "plan", "text": "replace the whole pipe"}
     event = apply(ticket, action, TECH, NOW + timedelta(minutes=5), **DETAILS.get(action, {}))
     assert ticket.status == (target or source)
     assert (event.action, event.from_status, event.to_status) == (action.value, source, ticket.status)

@@ -1,0 +1,115 @@
+"""Who goes: technicians of the trade on shift, least loaded first, then the longest without a job."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from core.directory import Estate, Staff, StaffGroup
+from core.lifecycle import Action
+from core.model import Ticket, TicketKind, Trade, Urgency
+from core.ports import Workload
+
+TRADES = frozenset(t.value for t in Trade)
+NEVER = datetime.min.replace(tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What dispatch does with a ticket, and why (in words for the history)."""
+
+    kind: str  # assign | offer | pool | department | nobody
+    reason: str
+    staff: tuple[Staff, ...] = ()  # assign: the one chosen; offer: everyone asked; else: who to tell
+    groups: tuple[StaffGroup, ...] = ()  # offer and pool: the trade's staff groups
+
+
+def is_supervisor(staff: Staff) -> bool:
+    return bool({"supervisor", "manager"} & set(staff.roles))
+
+
+def supervisors(estate: Estate) -> tuple[Staff, ...]:
+    return tuple(s for s in estate.staff if s.active and "supervisor" in s.roles)
+
+
+def technicians_of(estate: Estate, category: str) -> tuple[Staff, ...]:
+    return tuple(s for s in estate.staff if s.active and "technician" in s.roles and category in s.trades)
+
+
+def on_duty(estate: Estate, category: str, local: datetime) -> tuple[Staff, ...]:
+    return tuple(s for s in technicians_of(estate, category) if s.on_shift(local))
+
+
+def pool_groups(estate: Estate, category: str) -> tuple[StaffGroup, ...]:
+    return tuple(g for g in estate.staff_groups if category in g.trades)
+
+
+def department_staff(estate: Estate, department: str) -> tuple[Staff, ...]:
+    return tuple(s for s in estate.staff if s.active and department in s.departments)
+
+
+def passed_over(ticket: Ticket) -> set[int]:
+    """Technicians who declined this job, or let it go unanswered, since it was last (re)opened."""
+    declined: set[int] = set()
+    for event in ticket.history:
+        if event.action == Action.REWORK.value:
+            declined.clear()
+        elif event.action == Action.DECLINE.value and event.details.get("assignee_id") is not None:
+            declined.add(int(event.details["assignee_id"]))
+    return declined
+
+
+def load_words(load: Workload) -> str:
+    return (
+        "no open tickets"
+        if load.open_tickets == 0
+        else f"{load.open_tickets} open ticket" + ("s" if load.open_tickets > 1 else "")
+    )
+
+
+def candidates(
+    estate: Estate, ticket: Ticket, local: datetime, loads: dict[int, Workload], cap: int
+) -> list[tuple[Staff, Workload]]:
+    """On shift, of the trade, under the cap, not passed over; fewest open tickets, then longest waiting."""
+    skip = passed_over(ticket)
+    found = [
+        (staff, loads.get(staff.id or 0, Workload()))
+        for staff in on_duty(estate, ticket.category, local)
+        if staff.id not in skip
+    ]
+    found = [(staff, load) for staff, load in found if load.open_tickets < cap]
+    return sorted(found, key=lambda pair: (pair[1].open_tickets, pair[1].last_assigned or NEVER, pair[0].name))
+
+
+def decide(estate: Estate, ticket: Ticket, local: datetime, loads: dict[int, Workload], cap: int) -> Decision:
+    if ticket.kind is TicketKind.FEEDBACK:
+        handlers = department_staff(estate, ticket.department)
+        if handlers:
+            return Decision("department", f"to {ticket.department}", handlers)
+        return Decision("nobody", f'nobody works in "{ticket.department or "no department"}"', supervisors(estate))
+    if ticket.category not in TRADES:
+        return Decision("nobody", f'no trade handles "{ticket.category}": a supervisor assigns it', supervisors(estate))
+    trade = ticket.category
+    if ticket.urgency is Urgency.EMERGENCY:
+        crew = on_duty(estate, trade, local)
+        told = crew + tuple(s for s in supervisors(estate) if s not in crew)
+        groups = () if crew else pool_groups(estate, trade)
+        reason = f"emergency: offered to {len(crew)} on duty for {trade} and the supervisors"
+        return Decision("offer", reason, told, groups)
+    ranked = candidates(estate, ticket, local, loads, cap)
+    if ranked:
+        staff, load = ranked[0]
+        return Decision("assign", f"chosen: on shift, {trade}, {load_words(load)}", (staff,))
+    duty = on_duty(estate, trade, local)
+    if not technicians_of(estate, trade):
+        why = f"no technician does {trade}"
+    elif not duty:
+        why = f"nobody on shift for {trade}"
+    elif all(s.id in passed_over(ticket) for s in duty):
+        why = f"everyone on shift for {trade} declined"
+    else:
+        why = f"everyone on shift for {trade} has {cap} open tickets"
+    groups = pool_groups(estate, trade)
+    if groups:
+        return Decision("pool", f"{why}: to the grab pool", supervisors(estate), groups)
+    return Decision("nobody", f"{why}, and no staff group takes {trade}", supervisors(estate))
