@@ -9,6 +9,7 @@ from sqlalchemy import Engine
 
 from core.desk import Desk
 from core.model import Status
+from storage.uow import SqlAlchemyUnitOfWork
 from tests.chat import Chat, Clock, assert_says, stored
 from tests.conftest import NOW
 
@@ -112,3 +113,227 @@ class TestTheWholeLoop:
             ("rate", "张三 Zhang San"),
         ]
         assert ticket.history[1].details["reason"] == "chosen: on shift, plumbing, no open tickets"
+
+
+def telegram_to(engine: Engine, chat: str) -> list[str]:
+    """Texts queued for a Telegram chat (a staff group's grab pool, say)."""
+    with SqlAlchemyUnitOfWork(engine) as uow:
+        return [str(m.payload["text"]) for m in uow.outbox.due(NOW + timedelta(days=1), channels=("telegram",),
+                                                                 recipient=chat)]  # fmt: skip
+
+
+DUTY_GROUP = "-1001000000001"
+
+
+class TestDeclineRollOverAndThePool:
+    def test_a_decline_with_nobody_left_goes_to_the_grab_pool_where_the_first_claim_wins(
+        self, zhang: Chat, li: Chat, chen: Chat, desk: Desk, clock: Clock, sqlite_engine: Engine
+    ) -> None:
+        zhao = Chat(desk, "赵强 Zhao Qiang", language_hint="en", clock=clock)
+        for person in (li, chen, zhao):
+            person.says("/lang")
+            person.presses("English")
+        number = report_leak(zhang)
+        li.inbox()
+        assert_says(li.presses("Decline"), f"Why can't you take {number}? Tap a reason or write one.")
+        assert_says(li.presses("Busy with another job"), f"{number} declined; it is in the grab pool.")
+        assert_says(telegram_to(sqlite_engine, DUTY_GROUP)[-1], f"🙋 Up for grabs\n{number}")
+        assert "13800000001" not in telegram_to(sqlite_engine, DUTY_GROUP)[-1]  # no resident's phone in a group
+        assert_says(chen.inbox(), f"📋 {number} found nobody to send (it is in the grab pool). /assign {number} NAME")
+
+        assert_says(zhao.says(payload=f"s:grab:{number}"), f"You have {number}.\nResident: 张三 Zhang San")
+        assert_says(li.says(payload=f"s:grab:{number}"), f"Too late: {number} was already taken by 赵强 Zhao Qiang.")
+        assert_says(telegram_to(sqlite_engine, DUTY_GROUP)[-1], f"✋ {number} was taken by 赵强 Zhao Qiang.")
+        assert_says(zhang.inbox(), f"🔧 {number}: 赵强 will do your repair.")
+        (ticket,) = stored(sqlite_engine)
+        assert [e.action for e in ticket.history] == ["create", "assign", "decline", "pool", "claim"]
+        assert ticket.history[2].details["reason"] == "Busy with another job"
+
+    def test_a_push_left_unanswered_rolls_over(self, zhang: Chat, li: Chat, desk: Desk, sqlite_engine: Engine) -> None:
+        li.says("/lang")
+        li.presses("English")
+        number = report_leak(zhang)
+        assert desk.roll_over(zhang.now + timedelta(minutes=9)) == []
+        assert desk.roll_over(zhang.now + timedelta(minutes=11)) == [number]
+        li.now += timedelta(minutes=11)
+        assert_says(li.inbox(), f"⏰ {number} went to someone else: it was not accepted in time.")
+        (ticket,) = stored(sqlite_engine)
+        assert ticket.status is Status.NEW and ticket.history[2].details["reason"] == "no answer within 10 minutes"
+        assert ticket.history[2].actor.kind == "system"
+
+
+class TestPermissions:
+    def test_only_the_assignee_or_a_supervisor_acts_and_a_refusal_changes_nothing(
+        self, zhang: Chat, li: Chat, desk: Desk, clock: Clock, sqlite_engine: Engine
+    ) -> None:
+        number = report_leak(zhang)
+        wang = Chat(desk, "王芳 Wang Fang", language_hint="en", clock=clock)
+        wang.says("/lang")
+        wang.presses("English")
+        assert_says(wang.says(payload=f"s:accept:{number}"),
+                    "Only the technician it is assigned to, or a supervisor, can do that.")  # fmt: skip
+        assert_says(wang.says("/queue"), "Only supervisors and customer service can do that.")
+        assert_says(wang.says(f"/assign {number} 王芳"), "Only supervisors and customer service can do that.")
+        assert_says(wang.says(payload=f"s:grab:{number}"), "Only a technician of that trade can take this job.")
+        assert_says(wang.says(f"/status {number}"), "You can only see tickets assigned to you.")
+        (ticket,) = stored(sqlite_engine)
+        assert ticket.status is Status.ASSIGNED and ticket.assignee_name == "李伟 Li Wei"
+        assert [e.action for e in ticket.history] == ["create", "assign"]
+
+    def test_a_resident_cannot_accept_someone_elses_repair(self, zhang: Chat, desk: Desk, clock: Clock) -> None:
+        number = report_leak(zhang)
+        emily = Chat(desk, "Emily Brown", clock=clock)
+        assert_says(emily.says(payload=f"t:fixed:{number}"), f"I can't find a ticket {number} of yours.")
+
+
+class TestSupervisors:
+    def test_queue_assign_and_reassign(self, zhang: Chat, li: Chat, chen: Chat, desk: Desk, clock: Clock) -> None:
+        zhao = Chat(desk, "赵强 Zhao Qiang", language_hint="en", clock=clock)
+        for person in (li, chen, zhao):
+            person.says("/lang")
+            person.presses("English")
+        number = report_leak(zhang)
+        li.inbox()
+        li.presses("Decline")
+        li.says("my van broke down")
+        assert_says(chen.says("/queue"), f"📋 Queue\nUnassigned (1)\n• {number} · Plumbing")
+        assert_says(chen.says(f"/assign {number} Zhao"), f"{number} is assigned to 赵强 Zhao Qiang")
+        assert_says(zhao.inbox(), f"🔧 New job for you\n{number}")
+        assert_says(chen.says(f"/reassign {number} nobody"), "I don't know “nobody”. Technicians:")
+        assert_says(chen.says(f"/reassign {number} 李伟"), f"{number} is assigned to 李伟 Li Wei")
+        assert_says(zhao.inbox(), f"{number} was reassigned to 李伟 Li Wei.")
+        assert_says(chen.says("/assign"), "Please write it as: /assign NUMBER NAME")
+
+    def test_a_change_of_plan_and_a_cost_above_the_threshold_wait_for_approval(
+        self, zhang: Chat, li: Chat, chen: Chat
+    ) -> None:
+        for person in (li, chen):
+            person.says("/lang")
+            person.presses("English")
+        number = report_leak(zhang)
+        li.inbox()
+        li.presses("Accept")
+        li.presses("Start")
+        assert_says(li.presses("Change of plan"), "What should be done instead, and why?")
+        assert_says(li.says("the whole pipe is rotten: replace it, ¥800"), "went to the supervisor")
+        assert_says(chen.inbox(), f"📝 {number}: 李伟 Li Wei asks to change the plan.\nthe whole pipe is rotten")
+        assert_says(chen.presses("Approve"), f"{number}: approved.")
+        assert_says(li.inbox(), f"{number}: 陈静 Chen Jing approved your request.")
+
+        li.presses("Done")
+        li.says("replaced the pipe")
+        zhang.inbox()
+        assert_says(li.says("pipe 1 800"), f"{number}: the cost ¥800 needs a supervisor's approval")
+        assert zhang.inbox() == ""  # not done until approved
+        assert_says(chen.inbox(), f"💰 {number}: 李伟 Li Wei asks to approve a cost of ¥800 (over ¥500).")
+        chen.presses("Approve")
+        assert_says(zhang.inbox(), f"✅ {number}: 李伟 says the repair is done. Is it fixed?")
+
+    def test_new_opens_a_ticket_for_a_resident_who_phoned(self, chen: Chat, sqlite_engine: Engine) -> None:
+        chen.says("/lang")
+        chen.presses("English")
+        chen.run([
+            ("/new", "Where is the problem?"),
+            ("1-1-1201", "What is wrong?"),
+            ("toilet blocked", "How urgent is it?"),
+            ("normal", "Please check your report"),
+            ("submit", "is open for 张三 Zhang San"),
+        ])  # fmt: skip
+        (ticket,) = stored(sqlite_engine)
+        assert (ticket.source, ticket.reporter, ticket.reporter_contact) == ("front_desk", "张三 Zhang San", "13800000001")
+        assert ticket.history[0].actor.name == "陈静 Chen Jing" and ticket.status is Status.ASSIGNED
+
+
+class TestFeedbackAndChasing:
+    def test_the_department_replies_and_an_anonymous_reporter_stays_anonymous(
+        self, desk: Desk, chen: Chat, clock: Clock, sqlite_engine: Engine
+    ) -> None:
+        emily = Chat(desk, "Emily Brown", clock=clock)
+        chen.says("/lang")
+        chen.presses("English")
+        emily.run([
+            ("I want to complain about the guard at the gate, he was rude", "Is it about a particular place"),
+            ("skip", "Should staff see your name?"),
+            ("anonymously", "Name shown to staff: no, anonymous"),
+            ("1", "Your name is hidden from staff."),
+        ])  # fmt: skip
+        push = chen.inbox()
+        assert_says(push, f"💬 Feedback for 客服中心 Customer service\n{TODAY}-0001 · Service quality · anonymous")
+        assert "Emily" not in push
+        assert_says(chen.presses("Reply"), "Write your reply to the resident in one message.")
+        assert_says(chen.says("We have spoken to the guard; sorry."), "Your reply:")
+        assert_says(chen.presses("Send and mark answered"), "Sent.")
+        assert_says(emily.inbox(), "💬 SG-20261127-0001: 客服中心 Customer service replies:\nWe have spoken to the guard")
+        assert_says(emily.presses("Yes, settled"), "is closed")
+        (ticket,) = stored(sqlite_engine)
+        assert ticket.status is Status.CLOSED and ticket.resolution == "We have spoken to the guard; sorry."
+
+    def test_a_chase_reaches_the_assignee_and_the_second_the_supervisor(
+        self, zhang: Chat, li: Chat, chen: Chat
+    ) -> None:
+        for person in (li, chen):
+            person.says("/lang")
+            person.presses("English")
+        number = report_leak(zhang)
+        li.inbox()
+        zhang.says(f"/chase {number}")
+        assert_says(li.inbox(), f"⏰ {number}: the resident is asking when you will come.")
+        assert chen.inbox() == ""
+        zhang.wait(61)
+        zhang.says(f"/chase {number}")
+        assert_says(chen.inbox(), f"⏰ {number} has been chased 2 times by the resident.")
+
+
+class TestEmergencies:
+    def test_two_technicians_taking_an_emergency_at_the_same_moment_one_wins(self, engine: Engine) -> None:
+        """李伟 and 赵强 (on duty round the clock here) both get the emergency and tap at once."""
+        import threading
+        import tomllib
+
+        from bot.bootstrap import build_desk
+        from bot.config import parse_config
+        from core.directory import parse_directory
+        from core.messages import Inbound
+        from tests.conftest import DEMO_ESTATE
+
+        directory = tomllib.loads(DEMO_ESTATE.read_text(encoding="utf-8"))
+        for person in directory["staff"]:
+            if person["name"] == "赵强 Zhao Qiang":
+                person["shifts"] = ["daily 00:00-24:00"]
+        with SqlAlchemyUnitOfWork(engine) as uow:
+            uow.directory.sync(parse_directory(directory))
+            uow.commit()
+        desk = build_desk(parse_config({}, environ={}), engine, "SG")
+        clock = Clock()
+        zhang = Chat(desk, "张三 Zhang San", language_hint="en", clock=clock)
+        zhang.run([("kitchen pipe leaking in 1-1-1201", "How urgent"), ("emergency", "Please check your report"),
+                   ("submit", "If anyone is in danger")])  # fmt: skip
+        number = f"{TODAY}-0001"
+        li, zhao, chen = (Chat(desk, name, clock=clock) for name in ("李伟 Li Wei", "赵强 Zhao Qiang", "陈静 Chen Jing"))
+        for person in (li, zhao, chen):
+            person.says("/jobs")
+        (ticket,) = stored(engine)
+        offer = ticket.history[-1]
+        assert offer.action == "offer" and offer.details["to"] == ["李伟 Li Wei", "赵强 Zhao Qiang", "陈静 Chen Jing"]
+
+        start = threading.Barrier(2)
+        answers: dict[str, str] = {}
+
+        def take(person: Chat) -> None:
+            inbound = Inbound("console", person.chat, person.sender, payload=f"s:grab:{number}", native_id="grab")
+            start.wait()
+            answers[person.sender] = "\n".join(r.text for r in desk.handle(inbound, clock.now))
+
+        threads = [threading.Thread(target=take, args=(person,)) for person in (li, zhao)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        winners = [name for name, answer in answers.items() if answer.startswith(f"You have {number}.")]
+        losers = [name for name, answer in answers.items() if "Too late" in answer]
+        assert len(winners) == 1 and len(losers) == 1, answers
+        (ticket,) = stored(engine)
+        assert ticket.status is Status.ACCEPTED and ticket.assignee_name == winners[0]
+        assert [e.action for e in ticket.history].count("claim") == 1
+        loser = li if losers[0] == li.sender else zhao
+        assert_says(loser.inbox(), f"✋ {number} was taken by {winners[0]}.")
