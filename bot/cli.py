@@ -33,6 +33,7 @@ from core.model import (
 )
 from core.ports import TicketQuery, UnitOfWork
 from core.services import create_ticket, find_ticket
+from core.staff_desk import find_staff
 from core.tickets import TicketDraft
 from storage.db import DatabaseError, schema_state
 
@@ -423,16 +424,25 @@ def run_command(context: Context) -> None:
 
 @cli.command("console")
 @click.option("--as", "as_name", default=None, help="Chat as this resident (default: the first in the directory).")
+@click.option("--staff", "staff_name", default=None, help="Chat as this staff member (name, or part of it).")
 @click.option("--estate", "estate_option", default=None, help="Estate code, when several are loaded.")
 @pass_context
-def console(context: Context, as_name: str | None, estate_option: str | None) -> None:
+def console(context: Context, as_name: str | None, staff_name: str | None, estate_option: str | None) -> None:
     """Chat with the bot in the terminal; pipe a conversation in, one message a line."""
+    if as_name and staff_name:
+        raise click.UsageError("use --as or --staff, not both")
     engine = bootstrap.open_database(context.config)
     with bootstrap.unit_of_work(engine) as uow:
         code = bootstrap.estate_code(uow, context.config, estate_option)
         estate = uow.directory.get(code)
     assert estate is not None
-    if as_name is None:
+    if staff_name is not None:
+        staff = find_staff(estate.staff, staff_name)
+        if staff is None:
+            names = ", ".join(s.name for s in estate.staff if s.active)
+            raise DomainError(f'no one on the staff is called "{staff_name}" (staff: {names})')
+        person = staff.name
+    elif as_name is None:
         if not estate.residents:
             raise DomainError("the directory has no residents; add one or use --as NAME")
         person = estate.residents[0].name

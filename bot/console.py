@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import threading
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import TextIO
@@ -50,25 +51,42 @@ class ConsoleChat:
         )
         return self.desk.handle(inbound, self.clock())
 
-    def show(self, replies: Iterable[Reply]) -> None:
+    def show(self, replies: Iterable[Reply], pushed: bool = False) -> None:
         for reply in replies:
             if self.interactive:
-                self.console.print(f"[bold cyan]baoxiu ›[/] {escape(render(reply))}")
+                mark = "[bold magenta]🔔 baoxiu ›[/]" if pushed else "[bold cyan]baoxiu ›[/]"
+                self.console.print(f"{mark} {escape(render(reply))}")
             else:
-                print(render(reply), file=self.plain)
+                print(("🔔 " if pushed else "") + render(reply), file=self.plain)
                 print(file=self.plain)
+
+    def show_pushes(self) -> None:
+        """What others' actions sent this person (a job, a step of their repair) since the last look."""
+        self.show(self.desk.take_pushes(CHANNEL, self.person, f"{CHANNEL}:{self.person}", self.clock()), pushed=True)
+
+    def watch_pushes(self, stopping: threading.Event, every: float = 2.0) -> None:
+        while not stopping.wait(every):
+            with contextlib.suppress(Exception):  # a busy database: look again next time
+                self.show_pushes()
 
     def run(self, lines: Iterable[str]) -> None:
         # Each console session starts afresh: a script must not answer a question left open by an earlier run.
+        stopping = threading.Event()
         if self.interactive:
             self.show(self.send("/start"))
+            threading.Thread(target=self.watch_pushes, args=(stopping,), daemon=True).start()
         else:
             self.desk.forget(CHANNEL, f"{CHANNEL}:{self.person}", self.person)
-        for raw in lines:
-            line = raw.rstrip("\r\n")
-            if not self.interactive:
-                print(f"» {line}", file=self.plain)
-            self.show(self.send(line))
+        self.show_pushes()
+        try:
+            for raw in lines:
+                line = raw.rstrip("\r\n")
+                if not self.interactive:
+                    print(f"» {line}", file=self.plain)
+                self.show(self.send(line))
+                self.show_pushes()
+        finally:
+            stopping.set()
 
 
 def interactive_lines(prompt: str) -> Iterable[str]:

@@ -697,7 +697,9 @@ class CommandRun:
         if isinstance(command, ConfirmFix):
             apply(ticket, Action.CONFIRM_FIX, self.actor, self.now)
             self.uow.tickets.save(ticket)
-            stars = tuple(Choice(f"t:rate:{ticket.number}:{n}", "⭐" * n) for n in range(5, 0, -1))
+            stars = tuple(
+                Choice(f"t:rate:{ticket.number}:{n}", "⭐" * n) for n in range(1, 6)
+            )  # typing 5 means 5 stars
             return Reply(
                 t("Glad to hear it! {number} is closed. How would you rate the service?").format(number=ticket.number),
                 stars,

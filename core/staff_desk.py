@@ -126,7 +126,7 @@ class StaffTurn:
         folded = _fold(self.inbound.text)
         if folded.isdecimal() and 1 <= int(folded) <= len(offered):
             return str(offered[int(folded) - 1][0])
-        return next((str(c[0]) for c in offered if folded and folded == _fold(str(c[1]))), None)
+        return next((str(c[0]) for c in offered if folded and folded in (_fold(str(c[1])), _words(str(c[1])))), None)
 
     def run(self) -> None:
         text = self.inbound.text.strip()
@@ -161,6 +161,7 @@ class StaffTurn:
         args = rest.split()
         if name == "help":
             self.say(self.help_text())
+            self.my_jobs()
         elif name == "jobs":
             self.my_jobs()
         elif name == "cancel":
@@ -737,18 +738,24 @@ class StaffTurn:
 
 
 def find_staff(staff: tuple[Staff, ...], who: str) -> Staff | None:
-    """A staff member by full name, any part of it, or the start of it; None when unknown or ambiguous."""
+    """A staff member by full name, a part of it, or a piece of it; None when unknown or ambiguous."""
     wanted = who.strip().casefold()
     active = [s for s in staff if s.active]
     for match in (
         lambda s: s.name.casefold() == wanted,
         lambda s: wanted in (part.casefold() for part in s.name.split(" ")),
         lambda s: s.name.casefold().startswith(wanted),
+        lambda s: wanted in s.name.casefold(),
     ):
         found = [s for s in active if match(s)]
         if len(found) == 1:
             return found[0]
     return None
+
+
+def _words(label: str) -> str:
+    """A button's label without its emoji: what a person types for it ("done" for "✅ Done")."""
+    return _fold(re.sub(r"^\W+", "", label))
 
 
 def _parse_time(value: Any) -> datetime:

@@ -198,3 +198,35 @@ def test_without_a_directory_it_says_to_load_one_first(tmp_path: Path) -> None:
     assert result.code == 1
     assert result.out == ""
     assert result.err == "baoxiu: no estate is loaded yet; run `baoxiu directory load FILE.toml` first\n"
+
+
+class TestTwoTerminals:
+    """A resident and a technician, each in their own `baoxiu console`, on one database."""
+
+    def test_a_repair_goes_from_report_to_closed(self, tmp_path: Path) -> None:
+        text = DEMO_ESTATE.read_text(encoding="utf-8")
+        # Everyone on duty round the clock, so that who gets the job does not depend on when the test runs.
+        text = text.replace('"mon-fri 08:00-18:00"', '"daily 00:00-24:00"')
+        (tmp_path / "estate.toml").write_text(text, encoding="utf-8")
+        assert baoxiu(tmp_path, "directory", "load", "estate.toml").code == 0
+        technician = ("--staff", "Li Wei")
+        baoxiu(tmp_path, "console", *technician, lines=("/lang", "English"))  # so pushes reach this terminal
+
+        resident = baoxiu(tmp_path, "console", lines=("/lang", "English", "kitchen pipe leaking in 1-1-1201",
+                                                      "1", "still broken", "submit"))  # fmt: skip
+        number = after(resident.out, "submit").split("Ticket number: ")[1].split()[0]
+
+        accepted = baoxiu(tmp_path, "console", *technician, lines=("1",))
+        assert f"🔔 🔧 New job for you\n{number}" in accepted.out
+        assert f"You have {number}." in after(accepted.out, "1")
+
+        done = baoxiu(tmp_path, "console", *technician, lines=(f"/status {number}", "Done", "replaced the washer",
+                                                               "none"))  # fmt: skip
+        assert f"{number} is done. The resident is asked to confirm the repair." in done.out
+
+        closing = baoxiu(tmp_path, "console", lines=("1", "5", "skip"))
+        assert f"🔔 🔧 {number}: 李伟 will do your repair." in closing.out
+        assert f"{number}: 李伟 says the repair is done. Is it fixed?" in closing.out
+        assert f"Glad to hear it! {number} is closed." in after(closing.out, "1")
+        listed = json.loads(baoxiu(tmp_path, "tickets", "list", "--json").out)
+        assert [(t["status"], t["rating"], t["assignee"]) for t in listed] == [("closed", 5, "李伟 Li Wei")]

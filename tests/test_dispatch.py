@@ -48,7 +48,9 @@ ESTATE = with_ids(estate())
 ID = {s.name: s.id for s in ESTATE.staff}
 
 
-def ticket(category: str = "plumbing", urgency: Urgency = Urgency.NORMAL, kind: TicketKind = TicketKind.REPAIR) -> Ticket:
+def ticket(
+    category: str = "plumbing", urgency: Urgency = Urgency.NORMAL, kind: TicketKind = TicketKind.REPAIR
+) -> Ticket:
     draft = TicketDraft(kind=kind, source=Source.RESIDENT_CHAT, location=Location(room="1-1-101"), category=category,
                         description="leak", urgency=urgency, reporter="R", department="Cleaning")  # fmt: skip
     return open_ticket(draft, "TG", "TG-1", Actor("resident", "R"), NOW)

@@ -54,7 +54,9 @@ class TestTheWholeLoop:
         li.presses("English")
         number = report_leak(zhang)
 
-        assert_says(li.inbox(), f"""
+        assert_says(
+            li.inbox(),
+            f"""
             🔧 New job for you
             {number} · ⚠️ Urgent · Plumbing (water, pipes, drains)
             Place: 1-1-1201
@@ -63,7 +65,8 @@ class TestTheWholeLoop:
             Be there by: 11-27 12:32
             Bring: pipe wrench, sealing tape
             1. ✅ Accept
-            2. ↩️ Decline""")
+            2. ↩️ Decline""",
+        )
         assert_says(li.says("1"), f"You have {number}.\nResident: 张三 Zhang San\n🚶 On my way")
         assert_says(zhang.inbox(), f"🔧 {number}: 李伟 will do your repair.")
 
@@ -78,7 +81,9 @@ class TestTheWholeLoop:
         assert_says(li.says("replaced the washer"), "Materials used?")
         assert_says(li.says("washer 2 5; sealing tape 3"), f"{number} is done. The resident is asked to confirm")
 
-        assert_says(zhang.inbox(), f"✅ {number}: 李伟 says the repair is done. Is it fixed?\n1. ✅ Fixed\n2. ❌ Not fixed")
+        assert_says(
+            zhang.inbox(), f"✅ {number}: 李伟 says the repair is done. Is it fixed?\n1. ✅ Fixed\n2. ❌ Not fixed"
+        )
         assert_says(zhang.says("2"), f"What is still wrong with {number}?")
         assert_says(zhang.says("still dripping under the sink"), f"{number} goes back for rework")
 
@@ -137,13 +142,14 @@ class TestDeclineRollOverAndThePool:
         li.inbox()
         assert_says(li.presses("Decline"), f"Why can't you take {number}? Tap a reason or write one.")
         assert_says(li.presses("Busy with another job"), f"{number} declined; it is in the grab pool.")
-        assert_says(telegram_to(sqlite_engine, DUTY_GROUP)[-1], f"🙋 Up for grabs\n{number}")
+        # The staff group is told in the estate's language.
+        assert_says(telegram_to(sqlite_engine, DUTY_GROUP)[-1], f"🙋 待抢单：先抢先得\n{number}")
         assert "13800000001" not in telegram_to(sqlite_engine, DUTY_GROUP)[-1]  # no resident's phone in a group
         assert_says(chen.inbox(), f"📋 {number} found nobody to send (it is in the grab pool). /assign {number} NAME")
 
         assert_says(zhao.says(payload=f"s:grab:{number}"), f"You have {number}.\nResident: 张三 Zhang San")
         assert_says(li.says(payload=f"s:grab:{number}"), f"Too late: {number} was already taken by 赵强 Zhao Qiang.")
-        assert_says(telegram_to(sqlite_engine, DUTY_GROUP)[-1], f"✋ {number} was taken by 赵强 Zhao Qiang.")
+        assert_says(telegram_to(sqlite_engine, DUTY_GROUP)[-1], f"✋ 工单 {number} 已被 赵强 Zhao Qiang 接走。")
         assert_says(zhang.inbox(), f"🔧 {number}: 赵强 will do your repair.")
         (ticket,) = stored(sqlite_engine)
         assert [e.action for e in ticket.history] == ["create", "assign", "decline", "pool", "claim"]
@@ -240,7 +246,11 @@ class TestSupervisors:
             ("submit", "is open for 张三 Zhang San"),
         ])  # fmt: skip
         (ticket,) = stored(sqlite_engine)
-        assert (ticket.source, ticket.reporter, ticket.reporter_contact) == ("front_desk", "张三 Zhang San", "13800000001")
+        assert (ticket.source, ticket.reporter, ticket.reporter_contact) == (
+            "front_desk",
+            "张三 Zhang San",
+            "13800000001",
+        )
         assert ticket.history[0].actor.name == "陈静 Chen Jing" and ticket.status is Status.ASSIGNED
 
 
@@ -263,7 +273,9 @@ class TestFeedbackAndChasing:
         assert_says(chen.presses("Reply"), "Write your reply to the resident in one message.")
         assert_says(chen.says("We have spoken to the guard; sorry."), "Your reply:")
         assert_says(chen.presses("Send and mark answered"), "Sent.")
-        assert_says(emily.inbox(), "💬 SG-20261127-0001: 客服中心 Customer service replies:\nWe have spoken to the guard")
+        assert_says(
+            emily.inbox(), "💬 SG-20261127-0001: 客服中心 Customer service replies:\nWe have spoken to the guard"
+        )
         assert_says(emily.presses("Yes, settled"), "is closed")
         (ticket,) = stored(sqlite_engine)
         assert ticket.status is Status.CLOSED and ticket.resolution == "We have spoken to the guard; sorry."
@@ -309,7 +321,10 @@ class TestEmergencies:
         zhang.run([("kitchen pipe leaking in 1-1-1201", "How urgent"), ("emergency", "Please check your report"),
                    ("submit", "If anyone is in danger")])  # fmt: skip
         number = f"{TODAY}-0001"
-        li, zhao, chen = (Chat(desk, name, clock=clock) for name in ("李伟 Li Wei", "赵强 Zhao Qiang", "陈静 Chen Jing"))
+        li, zhao, chen = (
+            Chat(desk, name, language_hint="en", clock=clock)
+            for name in ("李伟 Li Wei", "赵强 Zhao Qiang", "陈静 Chen Jing")
+        )
         for person in (li, zhao, chen):
             person.says("/jobs")
         (ticket,) = stored(engine)
@@ -320,7 +335,7 @@ class TestEmergencies:
         answers: dict[str, str] = {}
 
         def take(person: Chat) -> None:
-            inbound = Inbound("console", person.chat, person.sender, payload=f"s:grab:{number}", native_id="grab")
+            inbound = Inbound("console", person.chat, person.sender, payload=f"s:grab:{number}", language_hint="en")
             start.wait()
             answers[person.sender] = "\n".join(r.text for r in desk.handle(inbound, clock.now))
 
@@ -336,4 +351,4 @@ class TestEmergencies:
         assert ticket.status is Status.ACCEPTED and ticket.assignee_name == winners[0]
         assert [e.action for e in ticket.history].count("claim") == 1
         loser = li if losers[0] == li.sender else zhao
-        assert_says(loser.inbox(), f"✋ {number} was taken by {winners[0]}.")
+        assert_says(loser.inbox(), f"✋ 工单 {number} 已被 {winners[0]} 接走。")  # who never chose a language
