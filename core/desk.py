@@ -635,21 +635,21 @@ class CommandRun:
             self.team.push(
                 assignee,
                 ticket,
-                lambda tr: (
-                    tr("⏰ {number}: the resident is asking when you will come.").format(number=ticket.number)
+                lambda t: (
+                    t("⏰ {number}: the resident is asking when you will come.").format(number=ticket.number)
                     + "\n"
-                    + self.team.summary(ticket, tr, personal=True)
+                    + self.team.summary(ticket, t, personal=True)
                 ),
             )
         if assignee is None or chases >= 2:
             self.team.tell_supervisors(
                 ticket,
-                lambda tr: (
-                    tr("⏰ {number} has been chased {count} times by the resident.").format(
+                lambda t: (
+                    t("⏰ {number} has been chased {count} times by the resident.").format(
                         number=ticket.number, count=chases
                     )
                     + "\n"
-                    + self.team.summary(ticket, tr, personal=False)
+                    + self.team.summary(ticket, t, personal=False)
                 ),
             )
         return Reply(

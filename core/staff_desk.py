@@ -564,18 +564,16 @@ class StaffTurn:
             self.resolve(ticket, technician, pending.get("note", ""), materials, float(pending.get("cost", 0)))
         if requester is not None:
 
-            def told(tr: Translator) -> str:
-                words = tr("approved") if approve else tr("rejected")
-                return tr("{number}: {name} {decision} your request.").format(
-                    number=ticket.number, name=self.staff.name, decision=words
+            def told(t: Translator) -> str:
+                said = (
+                    t("{number}: {name} approved your request.")
+                    if approve
+                    else t("{number}: {name} rejected your request; please talk to them.")
                 )
+                return said.format(number=ticket.number, name=self.staff.name)
 
-            self.team.push(requester, ticket, told, lambda tr: self.next_steps_for(ticket, tr))
-        self.say(
-            t("{number}: {decision}.").format(
-                number=ticket.number, decision=t("approved") if approve else t("rejected")
-            )
-        )
+            self.team.push(requester, ticket, told, lambda t: self.next_steps_for(ticket, t))
+        self.say((t("{number}: approved.") if approve else t("{number}: rejected.")).format(number=ticket.number))
 
     def next_steps_for(self, ticket: Ticket, t: Translator) -> list[Choice]:
         mine, self.t = self.t, t
@@ -646,7 +644,7 @@ class StaffTurn:
             self.team.push(
                 before,
                 ticket,
-                lambda tr: tr("{number} was reassigned to {name}.").format(number=ticket.number, name=chosen.name),
+                lambda t: t("{number} was reassigned to {name}.").format(number=ticket.number, name=chosen.name),
             )
         self.say(
             t("{number} is assigned to {name}; they have been asked to accept.").format(

@@ -16,6 +16,15 @@ from storage.uow import SqlAlchemyUnitOfWork
 
 REPO = Path(__file__).resolve().parent.parent
 DEMO_ESTATE = REPO / "bot" / "demo_estate.toml"
+
+
+def round_the_clock(folder: Path) -> Path:
+    """The demo estate with its day shifts made round the clock, so that who gets a job does not depend on
+    the moment a test runs in real time (the console and Telegram tests do)."""
+    text = DEMO_ESTATE.read_text(encoding="utf-8").replace('"mon-fri 08:00-18:00"', '"daily 00:00-24:00"')
+    path = folder / "estate.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
 PG_URL = os.environ.get("BAOXIU_TEST_PG_URL")
 PG_HINT = "To run them: export BAOXIU_TEST_PG_URL=postgresql+psycopg://postgres@127.0.0.1:5432/test"
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import DEMO_ESTATE
+from tests.conftest import DEMO_ESTATE, round_the_clock
 
 BAOXIU = Path(sys.executable).parent / "baoxiu"
 
@@ -204,11 +204,7 @@ class TestTwoTerminals:
     """A resident and a technician, each in their own `baoxiu console`, on one database."""
 
     def test_a_repair_goes_from_report_to_closed(self, tmp_path: Path) -> None:
-        text = DEMO_ESTATE.read_text(encoding="utf-8")
-        # Everyone on duty round the clock, so that who gets the job does not depend on when the test runs.
-        text = text.replace('"mon-fri 08:00-18:00"', '"daily 00:00-24:00"')
-        (tmp_path / "estate.toml").write_text(text, encoding="utf-8")
-        assert baoxiu(tmp_path, "directory", "load", "estate.toml").code == 0
+        assert baoxiu(tmp_path, "directory", "load", str(round_the_clock(tmp_path))).code == 0
         technician = ("--staff", "Li Wei")
         baoxiu(tmp_path, "console", *technician, lines=("/lang", "English"))  # so pushes reach this terminal
 

@@ -25,12 +25,13 @@ from bot.config import load_config
 from core.lifecycle import Action
 from core.model import Actor
 from storage.db import make_engine
-from tests.conftest import DEMO_ESTATE, PG_URL, reset_postgres
+from tests.conftest import PG_URL, reset_postgres, round_the_clock
 from tests.fake_telegram import TOKEN, FakeTelegram, button_update, text_update
 
 BAOXIU = str(Path(sys.executable).parent / "baoxiu")
 GROUP = -1002000000001  # 1号楼业主群 in the demo estate
 ZHANG, EMILY, CHEN_JING = 7001, 7002, 5100  # residents, and customer service
+LI_WEI = 5001  # plumber and builder
 
 
 def free_port() -> int:
@@ -120,7 +121,7 @@ max_group_messages_per_minute = 6000
         encoding="utf-8",
     )
     env = {k: v for k, v in os.environ.items() if not k.startswith("BAOXIU_")}
-    subprocess.run([BAOXIU, "--config", "baoxiu.toml", "directory", "load", str(DEMO_ESTATE)], cwd=folder,
+    subprocess.run([BAOXIU, "--config", "baoxiu.toml", "directory", "load", str(round_the_clock(folder))], cwd=folder,
                    check=True, capture_output=True, env=env)  # fmt: skip
     log = (folder / "baoxiu.log").open("wb")
     process = subprocess.Popen([BAOXIU, "--config", "baoxiu.toml", "run"], cwd=folder, stdout=log, stderr=log, env=env)
@@ -289,15 +290,43 @@ class TestGroups:
         running.press(user, "Normal")
         running.press(user, "Still broken")
         number = running.press(user, "Submit")["text"].split("Ticket number: ")[1].split()[0]
-        running.staff_action(number, Action.ASSIGN, assignee="李伟 Li Wei")
+        # The full loop: the push, accept, on my way, done, not fixed, rework, done, fixed and rated.
+        push = running.fake.wait_for(lambda: [m for m in running.fake.messages_to(LI_WEI) if number in m["text"]])[-1]
+        assert "新工单" in push["text"] and "Emily Brown" in push["text"]  # the contact, to the assignee only
+        running.press(LI_WEI, "接单")
         notice = running.fake.wait_for(
             lambda: [m for m in running.fake.messages_to(GROUP) if number in m["text"] and "已派维修师傅" in m["text"]]
         )[-1]
         assert replied_to(notice) == report["message"]["message_id"]
-        assert "3-1-2302" not in notice["text"] and "Emily" not in notice["text"]
-        running.fake.wait_for(
-            lambda: any("a technician has been assigned" in m["text"] for m in running.fake.messages_to(user))
-        )
+        assert "3-1-2302" not in notice["text"] and "Emily" not in notice["text"] and "李伟" not in notice["text"]
+        running.fake.wait_for(lambda: any("李伟 will do your repair" in m["text"] for m in running.fake.messages_to(user)))
+        running.press(LI_WEI, "出发")
+        running.press(LI_WEI, "30")
+        running.fake.wait_for(lambda: any("on the way, there in about 30 minutes" in m["text"]
+                                          for m in running.fake.messages_to(user)))  # fmt: skip
+        for step in ("完工", "换了阀芯", "无", "无照片"):  # done: a note, no materials, no after-photo
+            if step in ("完工", "无", "无照片"):
+                running.press(LI_WEI, step)
+            else:
+                running.say(LI_WEI, step)
+        asked = running.fake.wait_for(lambda: [m for m in running.fake.messages_to(user) if "Is it fixed?" in m["text"]])
+        running.fake.push(button_update(user, asked[-1], "❌ Not fixed", language="en"))
+        running.fake.wait_for(lambda: "What is still wrong" in running.last(user)["text"])
+        running.say(user, "still drips at night", language="en")
+        rework = running.fake.wait_for(lambda: [m for m in running.fake.messages_to(LI_WEI) if "返工" in m["text"]])
+        assert "still drips at night" in rework[-1]["text"]
+        running.press(LI_WEI, "接单")
+        running.press(LI_WEI, "完工")
+        running.say(LI_WEI, "换了整个龙头")
+        running.press(LI_WEI, "无")
+        running.press(LI_WEI, "无照片")
+        asked = running.fake.wait_for(lambda: [m for m in running.fake.messages_to(user) if "Is it fixed?" in m["text"]])
+        running.fake.push(button_update(user, asked[-1], "✅ Fixed", language="en"))
+        running.fake.wait_for(lambda: "How would you rate" in running.last(user)["text"])
+        running.press(user, "⭐⭐⭐⭐⭐")
+        assert "Thank you for rating" in running.last(user)["text"]
+        (ticket,) = [t for t in running.tickets() if t["number"] == number]
+        assert (ticket["status"], ticket["rating"], ticket["rework_count"]) == ("closed", 5, 1)
 
     def test_ten_residents_reporting_the_same_fault_make_one_ticket(self, running: Running) -> None:
         first = 8200
