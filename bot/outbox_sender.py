@@ -149,7 +149,8 @@ class OutboxSender:
 
     def _due(self) -> list[OutboxMessage]:
         with self.uow as uow:
-            return uow.outbox.due(self.clock(), self.batch)
+            # Only this sender's channels: messages waiting for a console must not crowd out Telegram's.
+            return uow.outbox.due(self.clock(), self.batch, channels=tuple(self.transports))
 
     async def _send_chat(self, messages: list[OutboxMessage]) -> list[Outcome]:
         async with self.parallel:

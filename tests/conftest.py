@@ -25,6 +25,8 @@ def round_the_clock(folder: Path) -> Path:
     path = folder / "estate.toml"
     path.write_text(text, encoding="utf-8")
     return path
+
+
 PG_URL = os.environ.get("BAOXIU_TEST_PG_URL")
 PG_HINT = "To run them: export BAOXIU_TEST_PG_URL=postgresql+psycopg://postgres@127.0.0.1:5432/test"
 

@@ -13,18 +13,12 @@ import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from bot.bootstrap import build_desk
-from bot.config import load_config
-from core.lifecycle import Action
-from core.model import Actor
-from storage.db import make_engine
 from tests.conftest import PG_URL, reset_postgres, round_the_clock
 from tests.fake_telegram import TOKEN, FakeTelegram, button_update, text_update
 
@@ -78,14 +72,6 @@ class Running:
         self.fake.push(button_update(user, self.last(target), label, chat_id=chat, language=language))
         self.fake.wait_for_messages(target, before + 1)
         return self.last(target)
-
-    def staff_action(self, number: str, action: Action, **details: Any) -> None:
-        """A technician's step, taken through the desk as the dispatch work will: notices go to the outbox."""
-        config = load_config(self.folder / "baoxiu.toml")
-        engine = make_engine(config.database.url)
-        desk = build_desk(config, engine, "SG")
-        desk.staff_action(number, action, Actor("staff", "李伟 Li Wei", 1), datetime.now(UTC), **details)
-        engine.dispose()
 
 
 @pytest.fixture(
@@ -299,7 +285,9 @@ class TestGroups:
         )[-1]
         assert replied_to(notice) == report["message"]["message_id"]
         assert "3-1-2302" not in notice["text"] and "Emily" not in notice["text"] and "李伟" not in notice["text"]
-        running.fake.wait_for(lambda: any("李伟 will do your repair" in m["text"] for m in running.fake.messages_to(user)))
+        running.fake.wait_for(
+            lambda: any("李伟 will do your repair" in m["text"] for m in running.fake.messages_to(user))
+        )
         running.press(LI_WEI, "出发")
         running.press(LI_WEI, "30")
         running.fake.wait_for(lambda: any("on the way, there in about 30 minutes" in m["text"]
@@ -309,7 +297,9 @@ class TestGroups:
                 running.press(LI_WEI, step)
             else:
                 running.say(LI_WEI, step)
-        asked = running.fake.wait_for(lambda: [m for m in running.fake.messages_to(user) if "Is it fixed?" in m["text"]])
+        asked = running.fake.wait_for(
+            lambda: [m for m in running.fake.messages_to(user) if "Is it fixed?" in m["text"]]
+        )
         running.fake.push(button_update(user, asked[-1], "❌ Not fixed", language="en"))
         running.fake.wait_for(lambda: "What is still wrong" in running.last(user)["text"])
         running.say(user, "still drips at night", language="en")
@@ -320,7 +310,9 @@ class TestGroups:
         running.say(LI_WEI, "换了整个龙头")
         running.press(LI_WEI, "无")
         running.press(LI_WEI, "无照片")
-        asked = running.fake.wait_for(lambda: [m for m in running.fake.messages_to(user) if "Is it fixed?" in m["text"]])
+        asked = running.fake.wait_for(
+            lambda: [m for m in running.fake.messages_to(user) if "Is it fixed?" in m["text"]]
+        )
         running.fake.push(button_update(user, asked[-1], "✅ Fixed", language="en"))
         running.fake.wait_for(lambda: "How would you rate" in running.last(user)["text"])
         running.press(user, "⭐⭐⭐⭐⭐")
