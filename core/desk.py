@@ -27,6 +27,7 @@ from core.dialogue import (
     step,
 )
 from core.directory import Estate, Staff
+from core.dispatch import department_staff
 from core.errors import NotFound
 from core.i18n import N_, Translator, TranslatorFactory, normalize_locale
 from core.lifecycle import Action, apply
@@ -236,6 +237,7 @@ class Desk:
             estate = self.estate(uow, now)
             team = self.team(uow, estate, now)
             limit = now - self.settings.dispatch.unanswered
+            minutes = int(self.settings.dispatch.unanswered.total_seconds() // 60)
             waiting = uow.tickets.list(TicketQuery(estate_code=estate.code, status=Status.ASSIGNED))
             for listed in waiting:
                 assigned_at = listed.milestones.get("assigned")
@@ -247,7 +249,6 @@ class Desk:
                 if ticket.status is not Status.ASSIGNED:
                     continue
                 before = team.staff_by_id(ticket.assignee_id)
-                minutes = int(self.settings.dispatch.unanswered.total_seconds() // 60)
                 apply(
                     ticket,
                     Action.DECLINE,
@@ -723,18 +724,9 @@ class CommandRun:
             return t(heading).format(number=ticket.number, count=ticket.rework_count, reason=reason)
 
         if assignee is not None:
-            self.team.push(
-                assignee,
-                ticket,
-                lambda t: self.team.job_text(ticket, t, head(t)),
-                lambda t: [
-                    Choice(f"s:accept:{ticket.number}", t("✅ Accept")),
-                    Choice(f"s:decline:{ticket.number}", t("↩️ Decline")),
-                ],
-            )
+            self.team.push_assignment(ticket, assignee, head)
         elif ticket.kind is TicketKind.FEEDBACK:
-            for handler in self.team.estate.staff:
-                if handler.active and ticket.department in handler.departments:
-                    self.team.push_feedback(ticket, handler)
+            for handler in department_staff(self.team.estate, ticket.department):
+                self.team.push_feedback(ticket, handler)
         if ticket.rework_count >= 2 or assignee is None:
             self.team.tell_supervisors(ticket, lambda t: head(t) + "\n" + self.team.summary(ticket, t, personal=False))

@@ -105,7 +105,7 @@ def decide(estate: Estate, ticket: Ticket, local: datetime, loads: dict[int, Wor
         why = f"no technician does {trade}"
     elif not duty:
         why = f"nobody on shift for {trade}"
-    elif all(s.id in passed_over(ticket) for s in duty):
+    elif {s.id for s in duty} <= passed_over(ticket):
         why = f"everyone on shift for {trade} declined"
     else:
         why = f"everyone on shift for {trade} has {cap} open tickets"

@@ -134,6 +134,13 @@ class StaffTurn:
         if waiting and self.now - _parse_time(waiting.get("since")) > WAIT_LIMIT:
             self.state.pop("awaiting", None)
             waiting = None
+            if text and not text.startswith("/") and self.inbound.payload is None:
+                self.say(
+                    self.t(
+                        "That answer came more than 30 minutes after my question, so I set it aside. "
+                        "Please tap the step again."
+                    )
+                )
         if text.startswith("/"):
             self.state.pop("awaiting", None)
             self.command(text)
@@ -234,7 +241,10 @@ class StaffTurn:
             return
         _, verb, rest = payload.split(":", 2) if payload.count(":") >= 2 else ("s", "", "")
         reference, _, argument = rest.partition(":")
-        ticket = self.ticket(reference) if reference else None
+        if not reference:
+            self.say(self.t("That button belongs to an earlier message."))
+            return
+        ticket = self.ticket(reference)
         if ticket is None:
             return
         if verb == "view":
@@ -336,8 +346,9 @@ class StaffTurn:
         }
         return texts[verb].format(number=ticket.number, eta=details.get("eta_minutes", ""))
 
-    def next_steps(self, ticket: Ticket) -> list[Choice]:
-        """The steps the ticket can take next, as buttons; on the way only once."""
+    def next_steps(self, ticket: Ticket, t: Translator | None = None) -> list[Choice]:
+        """The steps the ticket can take next, as buttons (in `t`, for another person); on the way only once."""
+        t = t or self.t
         possible = set(allowed_actions(ticket))
         verbs = [verb for verb, action in STEP_ACTIONS.items() if action in possible]
         if "on_the_way" in ticket.milestones and "way" in verbs:
@@ -347,7 +358,7 @@ class StaffTurn:
         if ticket.pending_approval is not None:
             verbs = [v for v in verbs if v not in ("plan", "done")]
         order = ("accept", "decline", "way", "arrive", "start", "done", "hold", "resume", "plan")
-        return [Choice(f"s:{v}:{ticket.number}", self.t(STEP_LABELS[v])) for v in order if v in verbs]
+        return [Choice(f"s:{v}:{ticket.number}", t(STEP_LABELS[v])) for v in order if v in verbs]
 
     def wait_for(
         self, what: str, ticket: Ticket, question: str, choices: list[Choice] | None = None, **extra: Any
@@ -398,25 +409,13 @@ class StaffTurn:
                 return
             rows = [vars(m) for m in materials]
             if self.can_send_photos:
-                self.wait_for(
-                    "done_photo",
-                    ticket,
-                    t("Send a photo of the finished work, or tap “No photo”."),
-                    [Choice(f"s:skip:{ticket.number}", t("No photo"))],
-                    note=waiting.get("note", ""),
-                    materials=rows,
-                )
+                self.ask_after_photo(ticket, t("Send a photo of the finished work, or tap “No photo”."), waiting, rows)
             else:
                 self.finish(ticket, waiting.get("note", ""), materials, None)
         elif what == "done_photo":
             if photo is None and _fold(text) not in SKIP_WORDS:
-                self.wait_for(
-                    "done_photo",
-                    ticket,
-                    t("Please send a photo, or tap “No photo”."),
-                    [Choice(f"s:skip:{ticket.number}", t("No photo"))],
-                    note=waiting.get("note", ""),
-                    materials=waiting.get("materials", []),
+                self.ask_after_photo(
+                    ticket, t("Please send a photo, or tap “No photo”."), waiting, waiting.get("materials", [])
                 )
                 return
             materials = [Material(**m) for m in waiting.get("materials", [])]
@@ -434,6 +433,10 @@ class StaffTurn:
             )
         else:
             self.say(t("Please use the buttons above."))
+
+    def ask_after_photo(self, ticket: Ticket, question: str, waiting: dict[str, Any], materials: list[Any]) -> None:
+        skip = [Choice(f"s:skip:{ticket.number}", self.t("No photo"))]
+        self.wait_for("done_photo", ticket, question, skip, note=waiting.get("note", ""), materials=materials)
 
     # --- the steps that need more than one tap --------------------------------------------------------------
 
@@ -572,15 +575,8 @@ class StaffTurn:
                 )
                 return said.format(number=ticket.number, name=self.staff.name)
 
-            self.team.push(requester, ticket, told, lambda t: self.next_steps_for(ticket, t))
+            self.team.push(requester, ticket, told, lambda t: self.next_steps(ticket, t))
         self.say((t("{number}: approved.") if approve else t("{number}: rejected.")).format(number=ticket.number))
-
-    def next_steps_for(self, ticket: Ticket, t: Translator) -> list[Choice]:
-        mine, self.t = self.t, t
-        try:
-            return self.next_steps(ticket)
-        finally:
-            self.t = mine
 
     def send_reply(self, ticket: Ticket, resolve: bool, text: str) -> None:
         t = self.t

@@ -90,9 +90,10 @@ class Team:
             found += [c for c in self.uow.contacts.of(staff.id) if c[0] in PUSH_CHANNELS and c not in found]
         return found
 
-    def t_for(self, staff: Staff) -> Translator:
+    def t_for(self, staff: Staff, addresses: list[tuple[str, str]] | None = None) -> Translator:
         """The language they chose on any channel, else the directory's, else the estate's."""
-        chosen = (self.uow.settings.locale(channel, user) for channel, user in self.addresses(staff))
+        where = self.addresses(staff) if addresses is None else addresses
+        chosen = (self.uow.settings.locale(channel, user) for channel, user in where)
         return self.translators(next((c for c in chosen if c), None) or staff.locale or self.default_locale)
 
     def local(self, moment: datetime) -> str:
@@ -111,8 +112,9 @@ class Team:
         choices: Callable[[Translator], list[Choice]] | None = None,
     ) -> None:
         """A message to one staff member, in their language, on every channel they are reached on."""
-        t = self.t_for(staff)
-        for channel, user in self.addresses(staff):
+        addresses = self.addresses(staff)
+        t = self.t_for(staff, addresses)
+        for channel, user in addresses:
             self._queue(ticket, channel, user, write(t), choices(t) if choices else [])
 
     def tell_group(
@@ -251,11 +253,13 @@ class Team:
             lines.append(t("Bring: {tools}").format(tools=tools))
         return "\n".join(lines)
 
-    def push_assignment(self, ticket: Ticket, staff: Staff, heading: str = N_("🔧 New job for you")) -> None:
+    def push_assignment(
+        self, ticket: Ticket, staff: Staff, heading: Callable[[Translator], str] = lambda t: t(N_("🔧 New job for you"))
+    ) -> None:
         self.push(
             staff,
             ticket,
-            lambda t: self.job_text(ticket, t, t(heading)),
+            lambda t: self.job_text(ticket, t, heading(t)),
             lambda t: [
                 Choice(f"s:accept:{ticket.number}", t("✅ Accept")),
                 Choice(f"s:decline:{ticket.number}", t("↩️ Decline")),

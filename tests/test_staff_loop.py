@@ -38,9 +38,15 @@ def chen(desk: Desk, clock: Clock) -> Chat:
     return Chat(desk, "陈静 Chen Jing", language_hint="en", clock=clock)
 
 
+def in_english(*people: Chat) -> None:
+    """Each picks English with /lang, as a person would; staff who have talked here get their pushes here."""
+    for person in people:
+        person.says("/lang")
+        person.presses("English")
+
+
 def report_leak(resident: Chat) -> str:
-    resident.says("/lang")
-    resident.presses("English")
+    in_english(resident)
     resident.run([("kitchen pipe leaking in 1-1-1201", "How urgent"), ("urgent", "Quick check"),
                   ("2", "Please check your report"), ("submit", "Ticket number")])  # fmt: skip
     return f"{TODAY}-0001"
@@ -50,8 +56,7 @@ class TestTheWholeLoop:
     def test_report_push_accept_on_my_way_done_rework_done_accepted_and_rated(
         self, zhang: Chat, li: Chat, sqlite_engine: Engine
     ) -> None:
-        li.says("/lang")  # the technician has talked to the bot on this channel, so pushes reach him here
-        li.presses("English")
+        in_english(li)  # the technician has talked to the bot on this channel, so pushes reach him here
         number = report_leak(zhang)
 
         assert_says(
@@ -135,9 +140,7 @@ class TestDeclineRollOverAndThePool:
         self, zhang: Chat, li: Chat, chen: Chat, desk: Desk, clock: Clock, sqlite_engine: Engine
     ) -> None:
         zhao = Chat(desk, "赵强 Zhao Qiang", language_hint="en", clock=clock)
-        for person in (li, chen, zhao):
-            person.says("/lang")
-            person.presses("English")
+        in_english(li, chen, zhao)
         number = report_leak(zhang)
         li.inbox()
         assert_says(li.presses("Decline"), f"Why can't you take {number}? Tap a reason or write one.")
@@ -156,8 +159,7 @@ class TestDeclineRollOverAndThePool:
         assert ticket.history[2].details["reason"] == "Busy with another job"
 
     def test_a_push_left_unanswered_rolls_over(self, zhang: Chat, li: Chat, desk: Desk, sqlite_engine: Engine) -> None:
-        li.says("/lang")
-        li.presses("English")
+        in_english(li)
         number = report_leak(zhang)
         assert desk.roll_over(zhang.now + timedelta(minutes=9)) == []
         assert desk.roll_over(zhang.now + timedelta(minutes=11)) == [number]
@@ -168,14 +170,33 @@ class TestDeclineRollOverAndThePool:
         assert ticket.history[2].actor.kind == "system"
 
 
+class TestLateAnswers:
+    def test_an_answer_long_after_the_question_is_set_aside_and_said_so(
+        self, zhang: Chat, li: Chat, sqlite_engine: Engine
+    ) -> None:
+        in_english(li)
+        number = report_leak(zhang)
+        li.inbox()
+        li.presses("Accept")
+        assert_says(li.presses("Done"), "What did you do?")
+        li.wait(31)
+        assert_says(li.says("replaced the washer"), "That answer came more than 30 minutes after my question")
+        (ticket,) = stored(sqlite_engine)
+        assert ticket.status is Status.ACCEPTED and number == ticket.number
+
+    def test_a_button_that_makes_no_sense_is_answered(self, li: Chat) -> None:
+        in_english(li)
+        assert_says(li.says(payload="s:bogus"), "That button belongs to an earlier message.")
+        assert_says(li.says(payload="s:accept:NOPE"), "There is no ticket NOPE.")
+
+
 class TestPermissions:
     def test_only_the_assignee_or_a_supervisor_acts_and_a_refusal_changes_nothing(
         self, zhang: Chat, li: Chat, desk: Desk, clock: Clock, sqlite_engine: Engine
     ) -> None:
         number = report_leak(zhang)
         wang = Chat(desk, "王芳 Wang Fang", language_hint="en", clock=clock)
-        wang.says("/lang")
-        wang.presses("English")
+        in_english(wang)
         assert_says(wang.says(payload=f"s:accept:{number}"),
                     "Only the technician it is assigned to, or a supervisor, can do that.")  # fmt: skip
         assert_says(wang.says("/queue"), "Only supervisors and customer service can do that.")
@@ -195,9 +216,7 @@ class TestPermissions:
 class TestSupervisors:
     def test_queue_assign_and_reassign(self, zhang: Chat, li: Chat, chen: Chat, desk: Desk, clock: Clock) -> None:
         zhao = Chat(desk, "赵强 Zhao Qiang", language_hint="en", clock=clock)
-        for person in (li, chen, zhao):
-            person.says("/lang")
-            person.presses("English")
+        in_english(li, chen, zhao)
         number = report_leak(zhang)
         li.inbox()
         li.presses("Decline")
@@ -213,9 +232,7 @@ class TestSupervisors:
     def test_a_change_of_plan_and_a_cost_above_the_threshold_wait_for_approval(
         self, zhang: Chat, li: Chat, chen: Chat
     ) -> None:
-        for person in (li, chen):
-            person.says("/lang")
-            person.presses("English")
+        in_english(li, chen)
         number = report_leak(zhang)
         li.inbox()
         li.presses("Accept")
@@ -236,8 +253,7 @@ class TestSupervisors:
         assert_says(zhang.inbox(), f"✅ {number}: 李伟 says the repair is done. Is it fixed?")
 
     def test_new_opens_a_ticket_for_a_resident_who_phoned(self, chen: Chat, sqlite_engine: Engine) -> None:
-        chen.says("/lang")
-        chen.presses("English")
+        in_english(chen)
         chen.run([
             ("/new", "Where is the problem?"),
             ("1-1-1201", "What is wrong?"),
@@ -259,8 +275,7 @@ class TestFeedbackAndChasing:
         self, desk: Desk, chen: Chat, clock: Clock, sqlite_engine: Engine
     ) -> None:
         emily = Chat(desk, "Emily Brown", clock=clock)
-        chen.says("/lang")
-        chen.presses("English")
+        in_english(chen)
         emily.run([
             ("I want to complain about the guard at the gate, he was rude", "Is it about a particular place"),
             ("skip", "Should staff see your name?"),
@@ -283,9 +298,7 @@ class TestFeedbackAndChasing:
     def test_a_chase_reaches_the_assignee_and_the_second_the_supervisor(
         self, zhang: Chat, li: Chat, chen: Chat
     ) -> None:
-        for person in (li, chen):
-            person.says("/lang")
-            person.presses("English")
+        in_english(li, chen)
         number = report_leak(zhang)
         li.inbox()
         zhang.says(f"/chase {number}")
