@@ -199,15 +199,12 @@ class Desk:
             if with_choices:  # a typed number always means the last list the person was shown
                 state["choices"] = [[c.payload, c.label, list(c.keys)] for c in with_choices[-1].choices if not c.url]
             uow.dialogues.put(inbound.channel, inbound.chat, inbound.sender, state, now)
-            queued = []
+            outgoing = []
             if render is not None:
                 base = f"{inbound.channel}:{inbound.native_id or now.isoformat()}"
                 deliveries = [(inbound.channel, *d) for reply in replies for d in render(inbound, reply)]
-                for number, (channel, recipient, payload) in enumerate(deliveries):
-                    message = OutboxMessage(f"{base}:{number}", channel, recipient, payload)
-                    if uow.outbox.add(message, now):
-                        queued.append(message)
-            queued += self._queue_notices(uow, team.notices, now)
+                outgoing = [OutboxMessage(f"{base}:{n}", *delivery) for n, delivery in enumerate(deliveries)]
+            queued = uow.outbox.add_all(outgoing + self._notices(team.notices), now)
             uow.commit()
         self._tell_queued(queued)
         return replies
@@ -225,7 +222,7 @@ class Desk:
             ticket, event = act(uow, reference, action, actor, now, self.settings.sla, **details)
             team = self.team(uow, self.estate(uow, now), now)
             team.announce(ticket, event)
-            queued = self._queue_notices(uow, team.notices, now)
+            queued = uow.outbox.add_all(self._notices(team.notices), now)
             uow.commit()
         self._tell_queued(queued)
         return ticket, event
@@ -268,7 +265,7 @@ class Desk:
                     )
                 team.dispatch(ticket)
                 moved.append(ticket.number)
-            queued = self._queue_notices(uow, team.notices, now)
+            queued = uow.outbox.add_all(self._notices(team.notices), now)
             uow.commit()
         self._tell_queued(queued)
         return moved
@@ -278,13 +275,10 @@ class Desk:
         return Team(uow, estate, now, s.translators, s.default_locale, s.zone, s.dispatch)
 
     @staticmethod
-    def _queue_notices(uow: UnitOfWork, notices: list[Notice], now: datetime) -> list[OutboxMessage]:
-        queued = []
-        for key, channel, recipient, payload in notices:
-            message = OutboxMessage(f"notice:{key}", channel, recipient, payload)
-            if uow.outbox.add(message, now):
-                queued.append(message)
-        return queued
+    def _notices(notices: list[Notice]) -> list[OutboxMessage]:
+        return [
+            OutboxMessage(f"notice:{key}", channel, recipient, payload) for key, channel, recipient, payload in notices
+        ]
 
     def take_pushes(self, channel: str, user: str, chat: str, now: datetime) -> list[Reply]:
         """Messages waiting for a person on a channel that shows them when it can (the console): handed over

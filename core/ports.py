@@ -164,8 +164,12 @@ class UserSettingsRepository(abc.ABC):
 
 class Outbox(abc.ABC):
     @abc.abstractmethod
+    def add_all(self, messages: list[OutboxMessage], now: datetime) -> list[OutboxMessage]:
+        """Queue messages in one statement; what comes back is those whose keys were not queued before."""
+
     def add(self, message: OutboxMessage, now: datetime) -> bool:
         """Queue a message; False when its key was queued before."""
+        return bool(self.add_all([message], now))
 
     @abc.abstractmethod
     def due(

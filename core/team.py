@@ -78,6 +78,9 @@ class Team:
         self.uow, self.estate, self.now = uow, estate, now
         self.translators, self.default_locale, self.zone, self.policy = translators, default_locale, zone, policy
         self.notices: list[Notice] = []
+        # Per staff name, for this transaction: one person is often pushed several times in it.
+        self._addresses: dict[str, list[tuple[str, str]]] = {}
+        self._languages: dict[str, Translator] = {}
 
     # --- people and where they are reached --------------------------------------------------------------
 
@@ -85,16 +88,20 @@ class Team:
         return next((s for s in self.estate.staff if s.id == staff_id), None) if staff_id is not None else None
 
     def addresses(self, staff: Staff) -> list[tuple[str, str]]:
-        found = [("telegram", str(staff.telegram_id))] if staff.telegram_id is not None else []
-        if staff.id is not None:
-            found += [c for c in self.uow.contacts.of(staff.id) if c[0] in PUSH_CHANNELS and c not in found]
-        return found
+        if staff.name not in self._addresses:
+            found = [("telegram", str(staff.telegram_id))] if staff.telegram_id is not None else []
+            if staff.id is not None:
+                found += [c for c in self.uow.contacts.of(staff.id) if c[0] in PUSH_CHANNELS and c not in found]
+            self._addresses[staff.name] = found
+        return self._addresses[staff.name]
 
-    def t_for(self, staff: Staff, addresses: list[tuple[str, str]] | None = None) -> Translator:
+    def t_for(self, staff: Staff) -> Translator:
         """The language they chose on any channel, else the directory's, else the estate's."""
-        where = self.addresses(staff) if addresses is None else addresses
-        chosen = (self.uow.settings.locale(channel, user) for channel, user in where)
-        return self.translators(next((c for c in chosen if c), None) or staff.locale or self.default_locale)
+        if staff.name not in self._languages:
+            chosen = (self.uow.settings.locale(channel, user) for channel, user in self.addresses(staff))
+            locale = next((c for c in chosen if c), None) or staff.locale or self.default_locale
+            self._languages[staff.name] = self.translators(locale)
+        return self._languages[staff.name]
 
     def local(self, moment: datetime) -> str:
         return moment.astimezone(self.zone).strftime("%m-%d %H:%M")
@@ -112,9 +119,8 @@ class Team:
         choices: Callable[[Translator], list[Choice]] | None = None,
     ) -> None:
         """A message to one staff member, in their language, on every channel they are reached on."""
-        addresses = self.addresses(staff)
-        t = self.t_for(staff, addresses)
-        for channel, user in addresses:
+        t = self.t_for(staff)
+        for channel, user in self.addresses(staff):
             self._queue(ticket, channel, user, write(t), choices(t) if choices else [])
 
     def tell_group(

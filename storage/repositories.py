@@ -129,11 +129,20 @@ def _outbox_insert(insert: Callable[..., Any]) -> Any:
             created_at=bindparam("now"),
         )
         .on_conflict_do_nothing(index_elements=[OutboxRow.key])
-        .returning(OutboxRow.id)
+        .returning(OutboxRow.key)
     )
 
 
+def _next_sequence(insert: Callable[..., Any]) -> Any:
+    statement = insert(TicketCounterRow).values(estate_code=bindparam("code"), day=bindparam("day"), last=1)
+    return statement.on_conflict_do_update(
+        index_elements=[TicketCounterRow.estate_code, TicketCounterRow.day],
+        set_={"last": TicketCounterRow.last + 1},
+    ).returning(TicketCounterRow.last)
+
+
 UPSERT_STATE = _prebuilt(_upsert_state)
+NEXT_SEQUENCE = _prebuilt(_next_sequence)
 CLAIM = _prebuilt(_claim)
 OUTBOX_INSERT = _prebuilt(_outbox_insert)
 STATE = select(DialogueStateRow.state).where(
@@ -164,6 +173,22 @@ OPEN_AREA_REPORTS = (
 REGISTRATION = select(
     RegistrationRow.ref, RegistrationRow.name, RegistrationRow.room, RegistrationRow.confirmed_by
 ).where(RegistrationRow.ref == bindparam("ref"))
+# A technician's load: tickets in hand now, and the last one given (over the estate's history).
+WORKLOADS = (
+    select(
+        TicketRow.assignee_staff_id,
+        func.sum(case((TicketRow.status.in_([s.value for s in HELD_STATUSES]), 1), else_=0)),
+        func.max(TicketRow.assigned_at),
+    )
+    .join(EstateRow, EstateRow.id == TicketRow.estate_id)
+    .where(EstateRow.code == bindparam("code"), TicketRow.assignee_staff_id.is_not(None))
+    .group_by(TicketRow.assignee_staff_id)
+)
+STAFF_CONTACTS = (
+    select(StaffContactRow.channel, StaffContactRow.user)
+    .where(StaffContactRow.staff_id == bindparam("staff_id"))
+    .order_by(StaffContactRow.seen_at)
+)
 # Built once, filled from the parameters: building a 40-column statement per ticket is the slow part.
 INSERT_TICKET = insert(TicketRow).returning(TicketRow.id)
 UPDATE_TICKET = update(TicketRow).where(TicketRow.id == bindparam("ticket_id"))
@@ -234,17 +259,8 @@ class SqlAlchemyTicketRepository(TicketRepository):
 
     def next_sequence(self, estate_code: str, local_day: date) -> int:
         """One atomic upsert, so two processes never draw the same number."""
-        insert = _insert(self.session)
-        statement = (
-            insert(TicketCounterRow)
-            .values(estate_code=estate_code, day=local_day, last=1)
-            .on_conflict_do_update(
-                index_elements=[TicketCounterRow.estate_code, TicketCounterRow.day],
-                set_={"last": TicketCounterRow.last + 1},
-            )
-            .returning(TicketCounterRow.last)
-        )
-        return int(self.session.execute(statement).scalar_one())
+        values = {"code": estate_code, "day": local_day}
+        return int(self.session.connection().execute(NEXT_SEQUENCE(self.session), values).scalar_one())
 
     def subscribe(self, ticket_id: int, subscriber: Subscriber, now: datetime) -> bool:
         insert = _insert(self.session)
@@ -265,13 +281,7 @@ class SqlAlchemyTicketRepository(TicketRepository):
         return [Subscriber(r.ref, r.name, r.chat, r.message_ref, r.resident_id) for r in rows]
 
     def workloads(self, estate_code: str) -> dict[int, Workload]:
-        holding = case((TicketRow.status.in_([s.value for s in HELD_STATUSES]), 1), else_=0)
-        rows = self.session.execute(
-            select(TicketRow.assignee_staff_id, func.sum(holding), func.max(TicketRow.assigned_at))
-            .join(EstateRow, EstateRow.id == TicketRow.estate_id)
-            .where(EstateRow.code == estate_code, TicketRow.assignee_staff_id.is_not(None))
-            .group_by(TicketRow.assignee_staff_id)
-        )
+        rows = self.session.connection().execute(WORKLOADS, {"code": estate_code})
         return {staff_id: Workload(int(held or 0), last) for staff_id, held, last in rows}
 
     def open_area_reports(self, estate_code: str) -> list[tuple[str, str, str, int]]:
@@ -647,11 +657,7 @@ class SqlAlchemyStaffContactRepository(StaffContactRepository):
         )
 
     def of(self, staff_id: int) -> list[tuple[str, str]]:
-        rows = self.session.execute(
-            select(StaffContactRow.channel, StaffContactRow.user)
-            .where(StaffContactRow.staff_id == staff_id)
-            .order_by(StaffContactRow.seen_at)
-        )
+        rows = self.session.connection().execute(STAFF_CONTACTS, {"staff_id": staff_id})
         return [(channel, user) for channel, user in rows]
 
 
@@ -659,10 +665,13 @@ class SqlAlchemyOutbox(Outbox):
     def __init__(self, session: Session) -> None:
         self.session = session
 
-    def add(self, message: OutboxMessage, now: datetime) -> bool:
-        values = {"key": message.key, "channel": message.channel, "recipient": message.recipient,
-                  "payload": message.payload, "now": now}  # fmt: skip
-        return self.session.connection().execute(OUTBOX_INSERT(self.session), values).scalar() is not None
+    def add_all(self, messages: list[OutboxMessage], now: datetime) -> list[OutboxMessage]:
+        if not messages:
+            return []
+        values = [{"key": m.key, "channel": m.channel, "recipient": m.recipient, "payload": m.payload, "now": now}
+                  for m in messages]  # fmt: skip
+        added = set(self.session.connection().execute(OUTBOX_INSERT(self.session), values).scalars())
+        return [m for m in messages if m.key in added]
 
     def due(
         self, now: datetime, limit: int = 100, channels: tuple[str, ...] | None = None, recipient: str | None = None

@@ -192,6 +192,16 @@ class TestDialogueState:
 
 
 class TestOutbox:
+    def test_several_queued_at_once_report_which_are_new(self, uow: SqlAlchemyUnitOfWork) -> None:
+        first, second, third = (OutboxMessage(f"k{n}", "telegram", "7001", {"text": str(n)}) for n in (1, 2, 3))
+        with uow:
+            assert uow.outbox.add_all([first], NOW) == [first]
+            assert uow.outbox.add_all([second, first, third], NOW) == [second, third]
+            assert uow.outbox.add_all([], NOW) == []
+            uow.commit()
+        with uow:
+            assert uow.outbox.due(NOW) == [first, second, third]  # in the order they were queued
+
     def test_a_message_is_queued_once_and_sent_once(self, uow: SqlAlchemyUnitOfWork) -> None:
         message = OutboxMessage("ticket-1-created", "telegram", "7001", {"text": "已收到 SG-20261127-0001"})
         with uow:
