@@ -20,7 +20,7 @@ class Decision:
 
     kind: str  # assign | offer | pool | department | nobody
     reason: str
-    staff: tuple[Staff, ...] = ()  # assign: the one chosen; offer: everyone asked; else: who to tell
+    staff: tuple[Staff, ...] = ()  # assign: the one chosen; offer: everyone asked; department, nobody: who to tell
     groups: tuple[StaffGroup, ...] = ()  # offer and pool: the trade's staff groups
 
 
@@ -111,5 +111,5 @@ def decide(estate: Estate, ticket: Ticket, local: datetime, loads: dict[int, Wor
         why = f"everyone on shift for {trade} has {cap} open tickets"
     groups = pool_groups(estate, trade)
     if groups:
-        return Decision("pool", f"{why}: to the grab pool", supervisors(estate), groups)
+        return Decision("pool", f"{why}: to the grab pool", (), groups)
     return Decision("nobody", f"{why}, and no staff group takes {trade}", supervisors(estate))

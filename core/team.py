@@ -203,23 +203,18 @@ class Team:
                 ticket, Action.POOL, SYSTEM, self.now, reason=decision.reason, groups=[g.name for g in decision.groups]
             )
             self.uow.tickets.save(ticket)
+            # The group grabs it; supervisors see it under /queue rather than in a push per ticket.
             for group in decision.groups:
                 self.push_pool(ticket, group)
-            self.tell_supervisors(ticket, lambda t: self.unassigned_note(ticket, t, t(N_("it is in the grab pool"))))
         else:
             apply(ticket, Action.NOTE, SYSTEM, self.now, dispatch=decision.reason)
             self.uow.tickets.save(ticket)
-            self.tell_supervisors(ticket, lambda t: self.unassigned_note(ticket, t, t(N_("please assign it"))))
+            self.tell_supervisors(ticket, lambda t: self.unassigned_note(ticket, t))
         return decision
 
-    def unassigned_note(self, ticket: Ticket, t: Translator, what: str) -> str:
-        return (
-            t("📋 {number} found nobody to send ({what}). /assign {number} NAME").format(
-                number=ticket.number, what=what
-            )
-            + "\n"
-            + self.summary(ticket, t, personal=False)
-        )
+    def unassigned_note(self, ticket: Ticket, t: Translator) -> str:
+        note = t("📋 {number} found nobody to send: please assign it. /assign {number} NAME")
+        return note.format(number=ticket.number) + "\n" + self.summary(ticket, t, personal=False)
 
     # --- what staff are shown -----------------------------------------------------------------------------
 
