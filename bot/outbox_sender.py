@@ -192,9 +192,9 @@ class OutboxSender:
             return
         now = self.clock()
         with self.uow as uow:
+            uow.outbox.mark_sent([message.key for message, outcome, _ in outcomes if outcome == "sent"], now)
             for message, outcome, retry_in in outcomes:
                 if outcome == "sent":
-                    uow.outbox.mark_sent(message.key, now)
                     self.attempts.pop(message.key, None)
                     metrics.OUTBOX_SENT.labels(message.channel).inc()
                 elif outcome.startswith("dead"):

@@ -285,9 +285,9 @@ class Desk:
         once, and their last list of choices becomes what a typed number picks."""
         with self.uow as uow:
             waiting = uow.outbox.due(now, channels=(channel,), recipient=user)
+            uow.outbox.mark_sent([message.key for message in waiting], now)
             replies = []
             for message in waiting:
-                uow.outbox.mark_sent(message.key, now)
                 choices = tuple(Choice(p, label, url=url) for p, label, url in message.payload.get("choices", []))
                 replies.append(Reply(str(message.payload.get("text", "")), choices))
             offered = [reply for reply in replies if reply.choices]

@@ -179,7 +179,8 @@ class Outbox(abc.ABC):
         Only for the channels (and the recipient) given, when given."""
 
     @abc.abstractmethod
-    def mark_sent(self, key: str, now: datetime) -> None: ...
+    def mark_sent(self, keys: list[str], now: datetime) -> None:
+        """Delivered, all of them (one statement: the sender writes back a batch at a time)."""
 
     @abc.abstractmethod
     def mark_failed(self, key: str, error: str, retry_at: datetime) -> None: ...

@@ -189,6 +189,11 @@ STAFF_CONTACTS = (
     .where(StaffContactRow.staff_id == bindparam("staff_id"))
     .order_by(StaffContactRow.seen_at)
 )
+MARK_SENT = (
+    update(OutboxRow)
+    .where(OutboxRow.key.in_(bindparam("keys", expanding=True)))
+    .values(status="sent", sent_at=bindparam("now"), attempts=OutboxRow.attempts + 1)
+)
 # Built once, filled from the parameters: building a 40-column statement per ticket is the slow part.
 INSERT_TICKET = insert(TicketRow).returning(TicketRow.id)
 UPDATE_TICKET = update(TicketRow).where(TicketRow.id == bindparam("ticket_id"))
@@ -698,12 +703,9 @@ class SqlAlchemyOutbox(Outbox):
         rows = self.session.scalars(statement.order_by(OutboxRow.id).limit(limit))
         return [OutboxMessage(r.key, r.channel, r.recipient, dict(r.payload)) for r in rows]
 
-    def mark_sent(self, key: str, now: datetime) -> None:
-        self.session.execute(
-            update(OutboxRow)
-            .where(OutboxRow.key == key)
-            .values(status="sent", sent_at=now, attempts=OutboxRow.attempts + 1)
-        )
+    def mark_sent(self, keys: list[str], now: datetime) -> None:
+        if keys:
+            self.session.connection().execute(MARK_SENT, {"keys": keys, "now": now})
 
     def mark_dead(self, key: str, error: str) -> None:
         self.session.execute(

@@ -215,7 +215,7 @@ class TestOutbox:
         with uow:
             assert uow.outbox.due(NOW + timedelta(seconds=29)) == []
             assert uow.outbox.due(NOW + timedelta(seconds=30)) == [message]
-            uow.outbox.mark_sent(message.key, NOW + timedelta(seconds=31))
+            uow.outbox.mark_sent([message.key], NOW + timedelta(seconds=31))
             uow.commit()
         with uow:
             assert uow.outbox.due(NOW + timedelta(days=1)) == []
