@@ -123,14 +123,16 @@ class Desk:
             ):
                 return []
             estate = self.estate(uow, now)
-            person = self.identify(uow, estate, inbound)
+            ref = f"{inbound.channel}:{inbound.sender}"
+            opening = uow.dialogues.opening(inbound.channel, inbound.chat, inbound.sender, ref)
+            person = self.identify(estate, inbound, opening.registration)
             locale = (
-                uow.settings.locale(inbound.channel, inbound.sender)
+                opening.locale
                 or self.directory_locale(estate, person.resident_id)
                 or normalize_locale(inbound.language_hint)
                 or self.settings.default_locale
             )
-            before = uow.dialogues.get(inbound.channel, inbound.chat, inbound.sender)
+            before = opening.state
             if inbound.resumed_from:
                 before = uow.dialogues.get(inbound.channel, inbound.resumed_from, inbound.sender)
                 uow.dialogues.delete(inbound.channel, inbound.resumed_from, inbound.sender)
@@ -165,7 +167,7 @@ class Desk:
                 # A staff button, not a turn of the resident dialogue: the conversation stays as it was.
                 state, replies, commands = before or {}, [run.confirm_registration(staff, inbound.payload[4:])], []
             elif staff is not None and not on_behalf:
-                staff_locale = uow.settings.locale(inbound.channel, inbound.sender) or staff.locale or locale
+                staff_locale = opening.locale or staff.locale or locale
                 turn = StaffTurn(
                     uow,
                     team,
@@ -310,13 +312,12 @@ class Desk:
         return resident.locale if resident else None
 
     @staticmethod
-    def identify(uow: UnitOfWork, estate: Estate, inbound: Inbound) -> Person:
+    def identify(estate: Estate, inbound: Inbound, registration: Registration | None) -> Person:
         """The resident behind a chat identity, a person customer service registered, or a stranger."""
         ref = f"{inbound.channel}:{inbound.sender}"
         for resident in estate.residents:
             if _same_person(inbound, resident.telegram_id, resident.wechat_openid, resident.name):
                 return Person(resident.name, ref, resident.id, resident.rooms, resident.phone)
-        registration = uow.registrations.get(ref)
         if registration is not None:
             return Person(registration.name, ref, rooms=(registration.room,), registered=True)
         return Person(inbound.sender_name or inbound.sender, ref)

@@ -116,9 +116,23 @@ class DirectoryRepository(abc.ABC):
         """Changes whenever a load changes the estate; None when there is no such estate."""
 
 
+@dataclass(frozen=True)
+class TurnOpening:
+    """What a turn reads before it starts: the conversation's state, the language the person chose, and
+    customer service's registration of them (read together: on the message path each read is a round trip)."""
+
+    state: dict[str, Any] | None
+    locale: str | None
+    registration: Registration | None
+
+
 class DialogueStateRepository(abc.ABC):
     @abc.abstractmethod
     def get(self, channel: str, chat: str, user: str) -> dict[str, Any] | None: ...
+
+    @abc.abstractmethod
+    def opening(self, channel: str, chat: str, user: str, person_ref: str) -> TurnOpening:
+        """The state of (channel, chat, user), the locale of (channel, user), the registration of person_ref."""
 
     @abc.abstractmethod
     def put(self, channel: str, chat: str, user: str, state: dict[str, Any], now: datetime) -> None: ...

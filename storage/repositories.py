@@ -49,6 +49,7 @@ from core.ports import (
     SyncReport,
     TicketQuery,
     TicketRepository,
+    TurnOpening,
     UserSettingsRepository,
     Workload,
 )
@@ -173,6 +174,11 @@ OPEN_AREA_REPORTS = (
 REGISTRATION = select(
     RegistrationRow.ref, RegistrationRow.name, RegistrationRow.room, RegistrationRow.confirmed_by
 ).where(RegistrationRow.ref == bindparam("ref"))
+_OPENING_REGISTRATION = [
+    select(column).where(RegistrationRow.ref == bindparam("ref")).scalar_subquery()
+    for column in (RegistrationRow.name, RegistrationRow.room, RegistrationRow.confirmed_by)
+]
+OPENING = select(STATE.scalar_subquery(), LOCALE.scalar_subquery(), *_OPENING_REGISTRATION)
 # A technician's load: tickets in hand now, and the last one given (over the estate's history).
 WORKLOADS = (
     select(
@@ -593,6 +599,12 @@ class SqlAlchemyDialogueStateRepository(DialogueStateRepository):
     def get(self, channel: str, chat: str, user: str) -> dict[str, Any] | None:
         state = self.session.connection().execute(STATE, {"channel": channel, "chat": chat, "user": user}).scalar()
         return dict(state) if state is not None else None
+
+    def opening(self, channel: str, chat: str, user: str, person_ref: str) -> TurnOpening:
+        values = {"channel": channel, "chat": chat, "user": user, "ref": person_ref}
+        state, locale, name, room, confirmed_by = self.session.connection().execute(OPENING, values).one()
+        registration = Registration(person_ref, name, room, confirmed_by) if name is not None else None
+        return TurnOpening(dict(state) if state is not None else None, locale, registration)
 
     def put(self, channel: str, chat: str, user: str, state: dict[str, Any], now: datetime) -> None:
         values = {"channel": channel, "chat": chat, "user": user, "state": state, "updated_at": now}

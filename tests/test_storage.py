@@ -190,6 +190,25 @@ class TestDialogueState:
         with uow:
             assert uow.dialogues.get("telegram", "-100", "7001") is None
 
+    def test_a_turn_opens_with_state_language_and_registration_read_together(self, uow: SqlAlchemyUnitOfWork) -> None:
+        from core.model import Registration
+        from core.ports import TurnOpening
+
+        with uow:
+            uow.dialogues.put("telegram", "-100", "9", {"step": "location"}, NOW)
+            uow.settings.set_locale("telegram", "9", "en", NOW)
+            uow.registrations.confirm(Registration("telegram:9", "Guest", "1-2-804", "陈静"), NOW)
+            uow.commit()
+        with uow:
+            opened = uow.dialogues.opening("telegram", "-100", "9", "telegram:9")
+            assert opened == TurnOpening(
+                {"step": "location"}, "en", Registration("telegram:9", "Guest", "1-2-804", "陈静")
+            )
+            # Another chat of the same person: their own language and registration, not that chat's state.
+            assert uow.dialogues.opening("telegram", "9", "9", "telegram:9").state is None
+            assert uow.dialogues.opening("telegram", "9", "9", "telegram:9").locale == "en"
+            assert uow.dialogues.opening("telegram", "-100", "10", "telegram:10") == TurnOpening(None, None, None)
+
 
 class TestOutbox:
     def test_several_queued_at_once_report_which_are_new(self, uow: SqlAlchemyUnitOfWork) -> None:
