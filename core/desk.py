@@ -116,15 +116,12 @@ class Desk:
         """Answer one message. With `render`, the answers go to the outbox in the same transaction,
         and a message with a native id that was handled before is not handled again."""
         with self.uow as uow:
-            if (
-                render is not None
-                and inbound.native_id
-                and not uow.inbound.claim(inbound.channel, inbound.native_id, now)
-            ):
+            ref = f"{inbound.channel}:{inbound.sender}"
+            claim = (inbound.native_id, now) if render is not None and inbound.native_id else None
+            opening = uow.dialogues.opening(inbound.channel, inbound.chat, inbound.sender, ref, claim)
+            if opening is None:
                 return []
             estate = self.estate(uow, now)
-            ref = f"{inbound.channel}:{inbound.sender}"
-            opening = uow.dialogues.opening(inbound.channel, inbound.chat, inbound.sender, ref)
             person = self.identify(estate, inbound, opening.registration)
             locale = (
                 opening.locale

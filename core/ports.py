@@ -131,8 +131,13 @@ class DialogueStateRepository(abc.ABC):
     def get(self, channel: str, chat: str, user: str) -> dict[str, Any] | None: ...
 
     @abc.abstractmethod
-    def opening(self, channel: str, chat: str, user: str, person_ref: str) -> TurnOpening:
-        """The state of (channel, chat, user), the locale of (channel, user), the registration of person_ref."""
+    def opening(
+        self, channel: str, chat: str, user: str, person_ref: str, claim: tuple[str, datetime] | None = None
+    ) -> TurnOpening | None:
+        """The state of (channel, chat, user), the locale of (channel, user), the registration of person_ref.
+
+        With claim=(native id, now) the message is also marked handled, as InboundLog.claim does, and the
+        answer is None when it was handled before."""
 
     @abc.abstractmethod
     def put(self, channel: str, chat: str, user: str, state: dict[str, Any], now: datetime) -> None: ...

@@ -179,6 +179,14 @@ _OPENING_REGISTRATION = [
     for column in (RegistrationRow.name, RegistrationRow.room, RegistrationRow.confirmed_by)
 ]
 OPENING = select(STATE.scalar_subquery(), LOCALE.scalar_subquery(), *_OPENING_REGISTRATION)
+# PostgreSQL can claim the message in the same statement (SQLite has no INSERT inside WITH).
+_CLAIMED = _claim(pg_insert).cte("claimed")
+CLAIM_AND_OPEN = select(
+    select(func.count()).select_from(_CLAIMED).scalar_subquery(),
+    STATE.scalar_subquery(),
+    LOCALE.scalar_subquery(),
+    *_OPENING_REGISTRATION,
+)
 # A technician's load: tickets in hand now, and the last one given (over the estate's history).
 WORKLOADS = (
     select(
@@ -600,9 +608,22 @@ class SqlAlchemyDialogueStateRepository(DialogueStateRepository):
         state = self.session.connection().execute(STATE, {"channel": channel, "chat": chat, "user": user}).scalar()
         return dict(state) if state is not None else None
 
-    def opening(self, channel: str, chat: str, user: str, person_ref: str) -> TurnOpening:
-        values = {"channel": channel, "chat": chat, "user": user, "ref": person_ref}
-        state, locale, name, room, confirmed_by = self.session.connection().execute(OPENING, values).one()
+    def opening(
+        self, channel: str, chat: str, user: str, person_ref: str, claim: tuple[str, datetime] | None = None
+    ) -> TurnOpening | None:
+        connection = self.session.connection()
+        values: dict[str, Any] = {"channel": channel, "chat": chat, "user": user, "ref": person_ref}
+        if claim is not None:
+            values["native_id"], values["now"] = claim
+        if claim is not None and connection.dialect.name == "postgresql":
+            claimed, *row = connection.execute(CLAIM_AND_OPEN, values).one()
+            if not claimed:
+                return None
+        else:
+            if claim is not None and connection.execute(CLAIM(self.session), values).scalar() is None:
+                return None
+            row = list(connection.execute(OPENING, values).one())
+        state, locale, name, room, confirmed_by = row
         registration = Registration(person_ref, name, room, confirmed_by) if name is not None else None
         return TurnOpening(dict(state) if state is not None else None, locale, registration)
 

@@ -209,6 +209,18 @@ class TestDialogueState:
             assert uow.dialogues.opening("telegram", "9", "9", "telegram:9").locale == "en"
             assert uow.dialogues.opening("telegram", "-100", "10", "telegram:10") == TurnOpening(None, None, None)
 
+    def test_a_turn_that_claims_its_message_opens_once(self, uow: SqlAlchemyUnitOfWork) -> None:
+        with uow:
+            uow.dialogues.put("telegram", "9", "9", {"step": "location"}, NOW)
+            first = uow.dialogues.opening("telegram", "9", "9", "telegram:9", claim=("4242", NOW))
+            assert first is not None and first.state == {"step": "location"}
+            assert uow.dialogues.opening("telegram", "9", "9", "telegram:9", claim=("4242", NOW)) is None
+            uow.commit()
+        with uow:
+            assert uow.dialogues.opening("telegram", "9", "9", "telegram:9", claim=("4242", NOW)) is None
+            assert uow.inbound.claim("telegram", "4242", NOW) is False
+            assert uow.dialogues.opening("telegram", "9", "9", "telegram:9", claim=("4243", NOW)) is not None
+
 
 class TestOutbox:
     def test_several_queued_at_once_report_which_are_new(self, uow: SqlAlchemyUnitOfWork) -> None:
