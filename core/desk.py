@@ -480,8 +480,8 @@ class CommandRun:
     def ask_customer_service_to_register(self, ticket: Ticket) -> None:
         """One button for customer service: this stranger does live in the room they gave (asked once while
         an earlier report of theirs still waits for the answer)."""
-        query = TicketQuery(estate_code=self.estate.code, reporter_ref=ticket.reporter_ref, open_only=True)
-        if any(not t.verified and t.number != ticket.number for t in self.uow.tickets.list(query)):
+        waiting = self.uow.tickets.unverified_open(self.estate.code, ticket.reporter_ref)
+        if any(number != ticket.number for number in waiting):
             return
         for staff in self.estate.staff:
             if "customer_service" not in staff.roles or not staff.active:

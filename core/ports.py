@@ -98,6 +98,10 @@ class TicketRepository(abc.ABC):
     def open_area_reports(self, estate_code: str) -> list[tuple[str, str, str, int]]:
         """(number, common area, category, reporters) of open tickets about shared places."""
 
+    @abc.abstractmethod
+    def unverified_open(self, estate_code: str, reporter_ref: str) -> list[str]:
+        """Numbers of a chat identity's open tickets in an estate, reported before customer service confirmed them."""
+
 
 class DirectoryRepository(abc.ABC):
     @abc.abstractmethod

@@ -174,6 +174,16 @@ OPEN_AREA_REPORTS = (
 REGISTRATION = select(
     RegistrationRow.ref, RegistrationRow.name, RegistrationRow.room, RegistrationRow.confirmed_by
 ).where(RegistrationRow.ref == bindparam("ref"))
+UNVERIFIED_OPEN = (
+    select(TicketRow.number)
+    .join(EstateRow, EstateRow.id == TicketRow.estate_id)
+    .where(
+        EstateRow.code == bindparam("code"),
+        TicketRow.reporter_ref == bindparam("ref"),
+        TicketRow.verified.is_(False),
+        TicketRow.status.not_in([Status.CLOSED.value, Status.CANCELLED.value]),
+    )
+)
 _OPENING_REGISTRATION = [
     select(column).where(RegistrationRow.ref == bindparam("ref")).scalar_subquery()
     for column in (RegistrationRow.name, RegistrationRow.room, RegistrationRow.confirmed_by)
@@ -275,6 +285,10 @@ class SqlAlchemyTicketRepository(TicketRepository):
         if query.limit is not None:
             statement = statement.limit(query.limit)
         return [self._from_row(row, code, history=[]) for row, code in self.session.execute(statement)]
+
+    def unverified_open(self, estate_code: str, reporter_ref: str) -> list[str]:
+        values = {"code": estate_code, "ref": reporter_ref}
+        return list(self.session.connection().execute(UNVERIFIED_OPEN, values).scalars())
 
     def next_sequence(self, estate_code: str, local_day: date) -> int:
         """One atomic upsert, so two processes never draw the same number."""

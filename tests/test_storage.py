@@ -172,6 +172,23 @@ class TestTickets:
             assert numbers(reporter_resident_id=zhang.id) == [first.number]
             assert numbers(estate_code="XX") == []
 
+    def test_a_strangers_open_unconfirmed_reports_are_found_by_their_chat_identity(
+        self, uow: SqlAlchemyUnitOfWork
+    ) -> None:
+        load_demo(uow)
+        stranger = {"reporter_ref": "telegram:9", "verified": False}
+        with uow:
+            waiting = create_ticket(uow, leak_draft(**stranger), "SG", CLERK, NOW, SHANGHAI)
+            withdrawn = create_ticket(uow, leak_draft(**stranger), "SG", CLERK, NOW, SHANGHAI)
+            apply(withdrawn, Action.CANCEL, CLERK, NOW)
+            uow.tickets.save(withdrawn)
+            create_ticket(uow, leak_draft(reporter_ref="telegram:9"), "SG", CLERK, NOW, SHANGHAI)  # confirmed
+            create_ticket(uow, leak_draft(reporter_ref="telegram:10", verified=False), "SG", CLERK, NOW, SHANGHAI)
+            uow.commit()
+        with uow:
+            assert uow.tickets.unverified_open("SG", "telegram:9") == [waiting.number]
+            assert uow.tickets.unverified_open("XX", "telegram:9") == []
+
 
 class TestDialogueState:
     def test_state_is_kept_per_channel_chat_and_user(self, uow: SqlAlchemyUnitOfWork) -> None:
