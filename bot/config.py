@@ -44,6 +44,7 @@ class DatabaseSection:
 class ServerSection:
     host: str = "127.0.0.1"
     port: int = 8080
+    workers: int = 0  # PostgreSQL: processes that answer messages; 0 = one more than the CPU cores
 
 
 @dataclass(frozen=True)
@@ -246,6 +247,8 @@ def _check_values(config: Config) -> None:
             raise ConfigError(f"telegram.{key}: must be greater than 0")
     if not 0 < config.server.port < 65536:
         raise ConfigError(f"server.port: {config.server.port} is not a port number")
+    if config.server.workers < 0:
+        raise ConfigError("server.workers: must be 0 (one more than the CPU cores) or a number of processes")
     for key, value in dataclasses.asdict(config.sla).items():
         if value <= 0:
             raise ConfigError(f"sla.{key}: must be greater than 0")

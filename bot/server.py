@@ -19,8 +19,10 @@ from starlette.routing import Route
 
 from bot import bootstrap, metrics
 from bot.config import Config
+from bot.desk_runner import DeskProcesses, DeskRunner, InLoopDesk, default_workers
 from bot.outbox_sender import OutboxSender
 from bot.telegram import TelegramChannel
+from bot.telegram import render as telegram_render
 from core.ports import UnitOfWork
 
 log = logging.getLogger(__name__)
@@ -64,14 +66,20 @@ async def run(config: Config) -> None:
         code = bootstrap.estate_code(uow, config)
     desk = bootstrap.build_desk(config, engine, code)
     uow = bootstrap.unit_of_work(engine)
-    offload = engine.dialect.name == "postgresql"  # see TelegramChannel.database
-    sender = OutboxSender(uow, transports={}, offload=offload)
+    postgresql = engine.dialect.name == "postgresql"
+    # On PostgreSQL the sender's reads and writes wait on the network: a thread lets the loop send meanwhile.
+    sender = OutboxSender(uow, transports={}, offload=postgresql)
     loop = asyncio.get_running_loop()
-    # The desk may run in a worker thread (PostgreSQL): hand the messages to the loop's own thread.
+    # Desk work outside the loop's thread (a scheduled job, say) hands its messages to the loop's own thread.
     desk.queued_listeners.append(lambda messages: loop.call_soon_threadsafe(sender.submit, messages))
+    runner: DeskRunner = InLoopDesk(desk)
+    if postgresql:
+        workers = config.server.workers or default_workers()
+        runner = DeskProcesses(config, code, workers, on_queued=sender.submit)
+        log.info("baoxiu answers messages in %d worker processes", workers)
     telegram = None
     if config.telegram.token:
-        telegram = TelegramChannel(config.telegram, desk, Path(config.app.attachments_dir), offload=offload)
+        telegram = TelegramChannel(config.telegram, runner, Path(config.app.attachments_dir))
         sender.transports["telegram"] = telegram.send
     else:
         log.warning("no chat channel is configured: set [telegram] token to serve Telegram")
@@ -82,10 +90,16 @@ async def run(config: Config) -> None:
     stopping = asyncio.Event()
     for signal_number in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signal_number, lambda: setattr(server, "should_exit", True))
+    try:  # the desk's workers first: /healthz says ok only once messages can be answered
+        await runner.start([telegram_render] if telegram is not None else [])
+    except BaseException:
+        runner.close()
+        raise
     serving = asyncio.create_task(server.serve())
     while not server.started and not serving.done():
         await asyncio.sleep(0.05)
     if serving.done():  # could not listen: serve() has said why
+        runner.close()
         await serving
         raise SystemExit(2)
     log.info("baoxiu serves http://%s:%s", config.server.host, config.server.port)
@@ -99,6 +113,7 @@ async def run(config: Config) -> None:
     finally:
         if telegram is not None:
             await telegram.stop()
+        runner.close()
         stopping.set()
         await sending
         engine.dispose()

@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -32,13 +32,12 @@ from telegram.ext import AIORateLimiter, Application, ContextTypes, TypeHandler
 
 from bot import metrics
 from bot.config import TelegramSection
+from bot.desk_runner import DeskRunner
 from bot.outbox_sender import RetryLater, Undeliverable
-from core.desk import Desk
 from core.messages import ChatKind, Inbound, Reply
 from core.model import Attachment
 
 log = logging.getLogger(__name__)
-T = TypeVar("T")
 
 CHANNEL = "telegram"
 ALLOWED_UPDATES = ["message", "callback_query"]
@@ -70,15 +69,13 @@ class TelegramChannel:
     def __init__(
         self,
         settings: TelegramSection,
-        desk: Desk,
+        desk: DeskRunner,
         attachments_dir: Path,
-        offload: bool = False,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self.settings, self.desk = settings, desk
         self.attachments_dir = attachments_dir
         self.clock = clock
-        self.offload = offload
         self.people: dict[tuple[int, int], asyncio.Lock] = {}
         self.pacer = ChatPacer(settings.max_chat_messages_per_second)
         builder = (
@@ -97,19 +94,11 @@ class TelegramChannel:
         )
         if settings.mode == "webhook":
             builder = builder.updater(None)
-        if offload:  # updates of different people overlap their database waits; one person's stay in order
-            builder = builder.concurrent_updates(16)
+        if desk.parallel > 1:  # different people's updates overlap; one person's stay in order (on_update)
+            builder = builder.concurrent_updates(desk.parallel)
         self.application = builder.build()
         self.application.add_handler(TypeHandler(Update, self.on_update))
         self.username = ""
-
-    async def database(self, work: Callable[..., T], *args: Any) -> T:
-        """SQLite work runs on the event loop's thread: it is short, and a worker thread would cost more
-        in hand-offs of the interpreter lock than it saves. PostgreSQL work waits on the network, so a
-        worker thread lets the loop send meanwhile (both measured with bench/telegram.py)."""
-        if self.offload:
-            return await asyncio.to_thread(work, *args)
-        return work(*args)
 
     @property
     def bot(self) -> Bot:
@@ -174,7 +163,7 @@ class TelegramChannel:
         if inbound is None:
             return
         with metrics.HANDLING.labels(CHANNEL).time():
-            replies = await self.database(self.desk.handle, inbound, self.clock(), self.render)
+            replies = await self.desk.handle(inbound, self.clock(), render)
         if not replies and update.callback_query is None:
             metrics.DUPLICATES.labels(CHANNEL).inc()
         if update.callback_query is not None:
@@ -296,30 +285,6 @@ class TelegramChannel:
 
     # --- out ---------------------------------------------------------------------------------------------
 
-    def render(self, inbound: Inbound, reply: Reply) -> list[tuple[str, dict[str, Any]]]:
-        """One reply as outbox payloads: split at Telegram's 4,096 characters, buttons on the last part."""
-        chat = reply.recipient or inbound.chat
-        group = inbound.chat_kind is ChatKind.GROUP and reply.recipient is None
-        parts = split_text(reply.text or "…", MessageLimit.MAX_TEXT_LENGTH)
-        owner = inbound.sender if group else ""
-        choices = [[c.payload, c.label, c.url] for c in reply.choices]
-        payloads = []
-        for index, part in enumerate(parts):
-            last = index == len(parts) - 1
-            payloads.append(
-                (
-                    chat,
-                    {
-                        "text": part,
-                        "choices": choices if last else [],
-                        "owner": owner,
-                        "reply_to": inbound.message_ref if group else "",
-                        "force_reply": group and last and not choices,
-                    },
-                )
-            )
-        return payloads
-
     async def send(self, chat: str, payload: dict[str, Any]) -> None:
         """The outbox transport: one payload to one chat, with Telegram's errors sorted into retry or give up."""
         if not chat.startswith("-"):
@@ -351,6 +316,33 @@ class TelegramChannel:
             raise Undeliverable(str(error)) from None
         except TelegramError as error:  # network trouble, 5xx, timeouts
             raise RetryLater(str(error)) from None
+
+
+def render(inbound: Inbound, reply: Reply) -> list[tuple[str, dict[str, Any]]]:
+    """One reply as outbox payloads: split at Telegram's 4,096 characters, buttons on the last part.
+
+    A module function, not a method: it travels to the desk's worker processes."""
+    chat = reply.recipient or inbound.chat
+    group = inbound.chat_kind is ChatKind.GROUP and reply.recipient is None
+    parts = split_text(reply.text or "…", MessageLimit.MAX_TEXT_LENGTH)
+    owner = inbound.sender if group else ""
+    choices = [[c.payload, c.label, c.url] for c in reply.choices]
+    payloads = []
+    for index, part in enumerate(parts):
+        last = index == len(parts) - 1
+        payloads.append(
+            (
+                chat,
+                {
+                    "text": part,
+                    "choices": choices if last else [],
+                    "owner": owner,
+                    "reply_to": inbound.message_ref if group else "",
+                    "force_reply": group and last and not choices,
+                },
+            )
+        )
+    return payloads
 
 
 def split_text(text: str, limit: int) -> list[str]:

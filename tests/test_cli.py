@@ -382,6 +382,7 @@ BAD_SETUPS = [
         id="unknown-section",
     ),
     pytest.param('[server]\nport = "80"\n', ("server.port: must be a whole number",), id="wrong-type"),
+    pytest.param("[server]\nworkers = -2\n", ("server.workers: must be 0",), id="negative-workers"),
     pytest.param(
         '[app]\nlocale = "zh_CN"\n\n[database\nurl = "sqlite:///x.db"\n',
         ("TOML syntax error", "line 4"),

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -128,6 +129,12 @@ max_group_messages_per_minute = 6000
     process.terminate()
     assert process.wait(timeout=15) == 0, (folder / "baoxiu.log").read_text()
     fake.stop()
+
+
+def desk_workers(pid: int) -> list[int]:
+    """The worker processes `baoxiu run` answers messages in (none on SQLite)."""
+    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    return [int(c) for c in children if b"spawn_main" in Path(f"/proc/{c}/cmdline").read_bytes()]
 
 
 def texts(messages: list[dict[str, Any]]) -> str:
@@ -367,7 +374,29 @@ class TestDelivery:
         time.sleep(0.5)
         assert running.fake.messages_to(8106) == []
 
+    def test_a_desk_worker_that_dies_is_replaced_and_nothing_is_lost(self, running: Running) -> None:
+        workers = desk_workers(running.process.pid)
+        if running.folder.name.startswith("polling-postgresql"):
+            assert workers, "on PostgreSQL the desk answers in worker processes"
+        else:  # SQLite: answered in the serving process itself
+            assert workers == []
+            return
+        for pid in workers:
+            os.kill(pid, signal.SIGKILL)
+        user = 8107
+        running.fake.push(text_update(user, "hello", language="en"))
+        running.fake.wait_for_messages(user, 1, timeout=20)
+        running.fake.push(text_update(user, "/help", language="en"))  # and the new workers go on answering
+        running.fake.wait_for_messages(user, 3, timeout=20)
+        assert [m["text"].split("\n")[0] for m in running.fake.messages_to(user)] == [
+            "Hello! This is the 阳光花园 Sunrise Garden repair desk.",
+            "I take repair reports and feedback for 阳光花园 Sunrise Garden.",
+            "What can I do for you?",
+        ]
+        assert set(desk_workers(running.process.pid)).isdisjoint(workers)
+
     def test_health_and_metrics(self, running: Running) -> None:
+        running.say(8108, "hello", language="en")
         health = httpx.get(f"http://127.0.0.1:{running.port}/healthz").json()
         assert health["status"] == "ok"
         metrics = httpx.get(f"http://127.0.0.1:{running.port}/metrics").text
