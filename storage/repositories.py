@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import asdict
 from datetime import date, datetime
-from typing import Any
+from typing import Any, ClassVar
 
+from psycopg.types.json import Jsonb
 from sqlalchemy import bindparam, case, func, insert, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -73,6 +74,53 @@ from storage.tables import (
     TicketSubscriberRow,
     UserSettingRow,
 )
+
+
+class _PostgresCursor:
+    """The psycopg cursor of a session's own connection, inside its transaction, for the few statements every
+    message runs. SQLAlchemy's execution costs more than such a statement itself (about 100 µs each; a turn
+    took a quarter less CPU without it, measured in-process). The SQL is still SQLAlchemy's, compiled once;
+    only what these statements read back is plain enough to skip its result processing."""
+
+    _compiled: ClassVar[dict[int, tuple[str, dict[str, Any]]]] = {}
+
+    def __init__(self, session: Session) -> None:
+        connection = session.connection()
+        self.dialect = connection.dialect
+        self.cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
+
+    @classmethod
+    def of(cls, session: Session) -> _PostgresCursor | None:
+        return cls(session) if session.get_bind().dialect.name == "postgresql" else None
+
+    def _sql(self, statement: Any) -> tuple[str, dict[str, Any]]:
+        known = self._compiled.get(id(statement))
+        if known is None:
+            compiled = statement.compile(dialect=self.dialect)
+            # The statement's own literals (an outbox row's status, say) travel as parameters too.
+            known = (str(compiled), {k: v for k, v in compiled.params.items() if v is not None})
+            self._compiled[id(statement)] = known
+        return known
+
+    def one(self, statement: Any, values: dict[str, Any]) -> tuple[Any, ...]:
+        sql, literals = self._sql(statement)
+        row = self.cursor.execute(sql, {**literals, **values}).fetchone()
+        assert row is not None
+        return tuple(row)
+
+    def run(self, statement: Any, values: dict[str, Any]) -> None:
+        sql, literals = self._sql(statement)
+        self.cursor.execute(sql, {**literals, **values})
+
+    def returned(self, statement: Any, many: list[dict[str, Any]]) -> list[Any]:
+        """The first column of what each row's execution returned, sent in one round trip (a pipeline)."""
+        sql, literals = self._sql(statement)
+        self.cursor.executemany(sql, [{**literals, **values} for values in many], returning=True)
+        returned = []
+        while True:
+            returned.extend(row[0] for row in self.cursor.fetchall())
+            if not self.cursor.nextset():
+                return returned
 
 
 def _insert(session: Session) -> Callable[..., Any]:
@@ -625,15 +673,18 @@ class SqlAlchemyDialogueStateRepository(DialogueStateRepository):
     def opening(
         self, channel: str, chat: str, user: str, person_ref: str, claim: tuple[str, datetime] | None = None
     ) -> TurnOpening | None:
-        connection = self.session.connection()
         values: dict[str, Any] = {"channel": channel, "chat": chat, "user": user, "ref": person_ref}
         if claim is not None:
             values["native_id"], values["now"] = claim
-        if claim is not None and connection.dialect.name == "postgresql":
-            claimed, *row = connection.execute(CLAIM_AND_OPEN, values).one()
+        postgres = _PostgresCursor.of(self.session)
+        if postgres is not None and claim is not None:
+            claimed, *row = postgres.one(CLAIM_AND_OPEN, values)
             if not claimed:
                 return None
+        elif postgres is not None:
+            row = list(postgres.one(OPENING, values))
         else:
+            connection = self.session.connection()
             if claim is not None and connection.execute(CLAIM(self.session), values).scalar() is None:
                 return None
             row = list(connection.execute(OPENING, values).one())
@@ -643,7 +694,11 @@ class SqlAlchemyDialogueStateRepository(DialogueStateRepository):
 
     def put(self, channel: str, chat: str, user: str, state: dict[str, Any], now: datetime) -> None:
         values = {"channel": channel, "chat": chat, "user": user, "state": state, "updated_at": now}
-        self.session.connection().execute(UPSERT_STATE(self.session), values)
+        postgres = _PostgresCursor.of(self.session)
+        if postgres is not None:
+            postgres.run(UPSERT_STATE(self.session), {**values, "state": Jsonb(state)})
+        else:
+            self.session.connection().execute(UPSERT_STATE(self.session), values)
 
     def delete(self, channel: str, chat: str, user: str) -> None:
         row = self.session.get(DialogueStateRow, (channel, chat, user))
@@ -729,7 +784,13 @@ class SqlAlchemyOutbox(Outbox):
             return []
         values = [{"key": m.key, "channel": m.channel, "recipient": m.recipient, "payload": m.payload, "now": now}
                   for m in messages]  # fmt: skip
-        added = set(self.session.connection().execute(OUTBOX_INSERT(self.session), values).scalars())
+        postgres = _PostgresCursor.of(self.session)
+        if postgres is not None:
+            added = set(
+                postgres.returned(OUTBOX_INSERT(self.session), [{**v, "payload": Jsonb(v["payload"])} for v in values])
+            )
+        else:
+            added = set(self.session.connection().execute(OUTBOX_INSERT(self.session), values).scalars())
         return [m for m in messages if m.key in added]
 
     def due(
