@@ -20,6 +20,7 @@ from typing import Any
 import httpx
 import pytest
 
+from bot.desk_runner import WORKER_NICENESS
 from tests.conftest import PG_URL, reset_postgres, round_the_clock
 from tests.fake_telegram import TOKEN, FakeTelegram, button_update, text_update
 
@@ -381,6 +382,8 @@ class TestDelivery:
         else:  # SQLite: answered in the serving process itself
             assert workers == []
             return
+        serving = os.getpriority(os.PRIO_PROCESS, running.process.pid)
+        assert {os.getpriority(os.PRIO_PROCESS, pid) - serving for pid in workers} == {WORKER_NICENESS}
         for pid in workers:
             os.kill(pid, signal.SIGKILL)
         user = 8107
