@@ -14,6 +14,7 @@ import asyncio
 import logging
 import multiprocessing
 import os
+import signal
 import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
@@ -144,6 +145,10 @@ def _start_worker(config: Config, estate_code: str) -> None:
     # can wait. Under full load a worker that competes as an equal for the CPU starves it: with workers at
     # niceness 10, bench/telegram.py on PostgreSQL went from 0.42-0.47 to 0.52-0.56 of the echo bot.
     os.nice(WORKER_NICENESS)
+    # Ctrl-C reaches the whole process group and a service manager may signal every process: the serving
+    # process stops the workers itself, once the messages they hold are answered.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     _desk = bootstrap.build_desk(config, make_engine(config.database.url), estate_code)
     _desk.queued_listeners.append(_queued.extend)
 
