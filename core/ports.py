@@ -140,8 +140,8 @@ class DialogueStateRepository(abc.ABC):
     ) -> TurnOpening | None:
         """The state of (channel, chat, user), the locale of (channel, user), the registration of person_ref.
 
-        With claim=(native id, now) the message is also marked handled, as InboundLog.claim does, and the
-        answer is None when it was handled before."""
+        With claim=(native id, now) the message is also marked handled, so that a message delivered twice is
+        handled once: the answer is None when it was handled before (the caller then does nothing)."""
 
     @abc.abstractmethod
     def put(self, channel: str, chat: str, user: str, state: dict[str, Any], now: datetime) -> None: ...
@@ -150,17 +150,8 @@ class DialogueStateRepository(abc.ABC):
     def delete(self, channel: str, chat: str, user: str) -> None: ...
 
 
-class InboundLog(abc.ABC):
-    """Messages handled, so that a message delivered twice is handled once."""
-
-    @abc.abstractmethod
-    def claim(self, channel: str, native_id: str, now: datetime) -> bool:
-        """Mark a message handled; False when it was handled before (the caller then does nothing)."""
-
-
 class RegistrationRepository(abc.ABC):
-    @abc.abstractmethod
-    def get(self, ref: str) -> Registration | None: ...
+    """Strangers customer service vouched for (read back with a turn's opening)."""
 
     @abc.abstractmethod
     def confirm(self, registration: Registration, now: datetime) -> None: ...
@@ -224,7 +215,6 @@ class UnitOfWork(abc.ABC):
     dialogues: DialogueStateRepository
     settings: UserSettingsRepository
     outbox: Outbox
-    inbound: InboundLog
     registrations: RegistrationRepository
     contacts: StaffContactRepository
 

@@ -42,7 +42,6 @@ from core.model import (
 from core.ports import (
     DialogueStateRepository,
     DirectoryRepository,
-    InboundLog,
     Outbox,
     OutboxMessage,
     RegistrationRepository,
@@ -219,9 +218,6 @@ OPEN_AREA_REPORTS = (
     )
     .order_by(TicketRow.id)
 )
-REGISTRATION = select(
-    RegistrationRow.ref, RegistrationRow.name, RegistrationRow.room, RegistrationRow.confirmed_by
-).where(RegistrationRow.ref == bindparam("ref"))
 UNVERIFIED_OPEN = (
     select(TicketRow.number)
     .join(EstateRow, EstateRow.id == TicketRow.estate_id)
@@ -724,22 +720,9 @@ class SqlAlchemyUserSettingsRepository(UserSettingsRepository):
         self.session.execute(statement)
 
 
-class SqlAlchemyInboundLog(InboundLog):
-    def __init__(self, session: Session) -> None:
-        self.session = session
-
-    def claim(self, channel: str, native_id: str, now: datetime) -> bool:
-        values = {"channel": channel, "native_id": native_id, "now": now}
-        return self.session.connection().execute(CLAIM(self.session), values).scalar() is not None
-
-
 class SqlAlchemyRegistrationRepository(RegistrationRepository):
     def __init__(self, session: Session) -> None:
         self.session = session
-
-    def get(self, ref: str) -> Registration | None:
-        row = self.session.connection().execute(REGISTRATION, {"ref": ref}).first()
-        return Registration(*row) if row else None
 
     def confirm(self, registration: Registration, now: datetime) -> None:
         row = self.session.get(RegistrationRow, registration.ref)

@@ -13,7 +13,6 @@ from core.ports import UnitOfWork
 from storage.repositories import (
     SqlAlchemyDialogueStateRepository,
     SqlAlchemyDirectoryRepository,
-    SqlAlchemyInboundLog,
     SqlAlchemyOutbox,
     SqlAlchemyRegistrationRepository,
     SqlAlchemyStaffContactRepository,
@@ -91,10 +90,6 @@ class SqlAlchemyUnitOfWork(UnitOfWork):
     @property
     def outbox(self) -> SqlAlchemyOutbox:  # type: ignore[override]
         return SqlAlchemyOutbox(self.session)
-
-    @property
-    def inbound(self) -> SqlAlchemyInboundLog:  # type: ignore[override]
-        return SqlAlchemyInboundLog(self.session)
 
     @property
     def registrations(self) -> SqlAlchemyRegistrationRepository:  # type: ignore[override]

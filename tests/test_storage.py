@@ -235,7 +235,7 @@ class TestDialogueState:
             uow.commit()
         with uow:
             assert uow.dialogues.opening("telegram", "9", "9", "telegram:9", claim=("4242", NOW)) is None
-            assert uow.inbound.claim("telegram", "4242", NOW) is False
+            assert uow.dialogues.opening("telegram", "10", "10", "telegram:10", claim=("4242", NOW)) is None
             assert uow.dialogues.opening("telegram", "9", "9", "telegram:9", claim=("4243", NOW)) is not None
 
 
@@ -275,7 +275,7 @@ class TestChannelBookkeeping:
 
         def claim() -> None:
             with SqlAlchemyUnitOfWork(engine) as uow:
-                claimed.append(uow.inbound.claim("telegram", "4242", NOW))
+                claimed.append(uow.dialogues.opening("telegram", "9", "9", "telegram:9", ("4242", NOW)) is not None)
                 uow.commit()
 
         threads = [threading.Thread(target=claim) for _ in range(4)]
@@ -328,8 +328,11 @@ class TestChannelBookkeeping:
             uow.settings.set_locale("telegram", "9", "en", NOW)
             uow.commit()
         with uow:
-            assert uow.registrations.get("telegram:9") == Registration("telegram:9", "Guest", "1-2-804", "陈静")
-            assert uow.registrations.get("telegram:10") is None
+            registered = uow.dialogues.opening("telegram", "9", "9", "telegram:9")
+            assert registered is not None
+            assert registered.registration == Registration("telegram:9", "Guest", "1-2-804", "陈静")
+            stranger = uow.dialogues.opening("telegram", "10", "10", "telegram:10")
+            assert stranger is not None and stranger.registration is None
             assert uow.settings.locale("telegram", "9") == "en" and uow.settings.locale("wechat", "9") is None
 
     def test_a_directory_load_that_changes_something_bumps_the_version(self, uow: SqlAlchemyUnitOfWork) -> None:
