@@ -14,8 +14,8 @@ from typing import Any, TypeVar
 import click
 
 from bot import bootstrap
+from bot.channels.console import ConsoleChat, interactive_lines
 from bot.config import Config, ConfigError, load_config
-from bot.console import ConsoleChat, interactive_lines
 from core.directory import DirectoryError, Estate, Resident, parse_directory
 from core.errors import DomainError
 from core.lifecycle import STATUS_WORDS
@@ -411,7 +411,7 @@ def run_command(context: Context) -> None:
     import asyncio
     import logging
 
-    from bot.server import run
+    from bot.runtime.server import run
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)

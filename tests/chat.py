@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import Engine
 
-from bot.console import render
+from bot.channels.console import render
 from core.desk import Desk
 from core.messages import ChatKind, Inbound, Reply
 from core.model import Attachment, Ticket

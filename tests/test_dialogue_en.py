@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import Engine
 
-from bot.console import ConsoleChat
+from bot.channels.console import ConsoleChat
 from core.desk import Desk
 from core.model import Attachment, Status
 from tests.chat import Chat, assert_says, stored

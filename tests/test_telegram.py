@@ -20,7 +20,7 @@ from typing import Any
 import httpx
 import pytest
 
-from bot.desk_runner import WORKER_NICENESS
+from bot.runtime.workers import WORKER_NICENESS
 from tests.conftest import PG_URL, reset_postgres, round_the_clock
 from tests.fake_telegram import TOKEN, FakeTelegram, button_update, text_update
 
@@ -409,7 +409,7 @@ class TestDelivery:
 class TestSplitting:
     @pytest.mark.parametrize("length", [1, 4096, 4097, 5000, 9000, 13000])
     def test_pieces_fit_telegram_and_lose_nothing_but_the_break_they_were_cut_at(self, length: int) -> None:
-        from bot.telegram import split_text
+        from bot.channels.telegram import split_text
 
         words = ("漏水 leak " * 2000)[:length]
         parts = split_text(words, 4096)

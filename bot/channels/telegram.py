@@ -32,8 +32,8 @@ from telegram.ext import AIORateLimiter, Application, ContextTypes, TypeHandler
 
 from bot import metrics
 from bot.config import TelegramSection
-from bot.desk_runner import DeskRunner
-from bot.outbox_sender import RetryLater, Undeliverable
+from bot.runtime.outbox_sender import RetryLater, Undeliverable
+from bot.runtime.workers import DeskRunner
 from core.messages import ChatKind, Inbound, Reply
 from core.model import Attachment
 

@@ -18,11 +18,11 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from bot import bootstrap, metrics
+from bot.channels.telegram import TelegramChannel
+from bot.channels.telegram import render as telegram_render
 from bot.config import Config
-from bot.desk_runner import DeskProcesses, DeskRunner, InLoopDesk, default_workers
-from bot.outbox_sender import OutboxSender
-from bot.telegram import TelegramChannel
-from bot.telegram import render as telegram_render
+from bot.runtime.outbox_sender import OutboxSender
+from bot.runtime.workers import DeskProcesses, DeskRunner, InLoopDesk, default_workers
 from core.ports import UnitOfWork
 
 log = logging.getLogger(__name__)
