@@ -1,13 +1,17 @@
-"""The composition root: builds engines and units of work from config, inside functions only."""
+"""The composition root: builds engines, units of work and the desk from config, inside functions only."""
 
 from __future__ import annotations
 
 from sqlalchemy import Engine
 
+from bot.channels import ADDRESS_FIELDS, CONSOLE, TELEGRAM
 from bot.config import Config
 from bot.i18n import translator
-from core.desk import Desk, DeskSettings
-from core.errors import DomainError
+from core.conversation.context import DeskSettings
+from core.conversation.messages import Capabilities
+from core.desk import Desk
+from core.domain.directory import Estate, parse_directory
+from core.domain.errors import DomainError
 from core.ports import UnitOfWork
 from storage.db import make_engine, upgrade
 from storage.uow import SqlAlchemyUnitOfWork
@@ -41,8 +45,17 @@ def estate_code(uow: UnitOfWork, config: Config, requested: str | None = None) -
     return codes[0]
 
 
-def build_desk(config: Config, engine: Engine, code: str) -> Desk:
-    settings = DeskSettings(
+def channels(config: Config) -> dict[str, Capabilities]:
+    """The channels this deployment serves, where pushes can go: the console always (it shows what waits for
+    a person when they open it), Telegram when it has a token."""
+    served = {CONSOLE.name: CONSOLE.capabilities}
+    if config.telegram.token:
+        served[TELEGRAM.name] = TELEGRAM.capabilities
+    return served
+
+
+def settings(config: Config, code: str) -> DeskSettings:
+    return DeskSettings(
         estate_code=code,
         rules=config.triage,
         sla=config.sla.policy(),
@@ -50,5 +63,14 @@ def build_desk(config: Config, engine: Engine, code: str) -> Desk:
         default_locale=config.app.locale,
         zone=config.zone,
         dispatch=config.dispatch.policy(),
+        channels=channels(config),
     )
-    return Desk(unit_of_work(engine), settings)
+
+
+def build_desk(config: Config, engine: Engine, code: str) -> Desk:
+    return Desk(unit_of_work(engine), settings(config, code))
+
+
+def read_estate(data: dict[str, object]) -> Estate:
+    """A directory file's data, with the address keys the channels declare."""
+    return parse_directory(data, ADDRESS_FIELDS)

@@ -14,13 +14,14 @@ from typing import Any, TypeVar
 import click
 
 from bot import bootstrap
+from bot.channels import CONSOLE
 from bot.channels.console import ConsoleChat, interactive_lines
 from bot.config import Config, ConfigError, load_config
-from core.directory import DirectoryError, Estate, Resident, parse_directory
-from core.errors import DomainError
-from core.lifecycle import STATUS_WORDS
-from core.location import find_place
-from core.model import (
+from core.conversation.staff import find_staff
+from core.domain.directory import DirectoryError, Estate
+from core.domain.errors import DomainError
+from core.domain.lifecycle import STATUS_WORDS
+from core.domain.model import (
     FEEDBACK_CATEGORIES,
     REPAIR_CATEGORIES,
     Actor,
@@ -31,10 +32,12 @@ from core.model import (
     TicketKind,
     Urgency,
 )
+from core.domain.people import Address
+from core.domain.places import find_place
+from core.domain.tickets import TicketDraft
 from core.ports import TicketQuery, UnitOfWork
-from core.services import create_ticket, find_ticket
-from core.staff_desk import find_staff
-from core.tickets import TicketDraft
+from core.services.tickets import find_ticket, open_ticket, resident_named, taken_at_the_desk
+from core.services.work import Work
 from storage.db import DatabaseError, schema_state
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -165,7 +168,7 @@ def read_directory(file: Path) -> Estate:
         raise ConfigError(f"directory file {file} is not UTF-8 text") from None
     except tomllib.TOMLDecodeError as error:
         raise ConfigError(f"{file}: TOML syntax error: {error}") from None
-    return parse_directory(data)
+    return bootstrap.read_estate(data)
 
 
 # --- tickets ----------------------------------------------------------------------------------
@@ -174,15 +177,6 @@ def read_directory(file: Path) -> Estate:
 @cli.group()
 def tickets() -> None:
     """Create, list and show tickets."""
-
-
-def _match_reporter(estate: Estate, text: str) -> Resident | None:
-    wanted = text.strip().casefold()
-    for resident in estate.residents:
-        names = {resident.name.casefold(), *(part.casefold() for part in resident.name.split())}
-        if wanted in names or (resident.phone and wanted == resident.phone):
-            return resident
-    return None
 
 
 @tickets.command("create")
@@ -221,19 +215,21 @@ def tickets_create(
     estate_option: str | None,
     as_json: bool,
 ) -> None:
-    """Open a ticket for a phone call, a walk-in or a patrol finding."""
+    """Open a ticket for a phone call, a walk-in or a patrol finding; it is dispatched as a report in chat is."""
     ticket_kind = TicketKind(kind)
     if anonymous and ticket_kind is not TicketKind.FEEDBACK:
         raise click.BadParameter("only feedback can be anonymous", param_hint="--anonymous")
-    with context.uow() as uow:
+    engine = bootstrap.open_database(context.config)
+    with bootstrap.unit_of_work(engine) as uow:
         code = bootstrap.estate_code(uow, context.config, estate_option)
-        estate = uow.directory.get(code)
-        assert estate is not None
+    desk = bootstrap.build_desk(context.config, engine, code)
+
+    def create(work: Work) -> Ticket:
+        estate = work.estate
         place = find_place(estate, location, fuzzy=False)
         if place.candidates:
             raise click.BadParameter(f"which one: {' or '.join(place.candidates)}?", param_hint="--location")
-        resident = _match_reporter(estate, reporter) if reporter else None
-        default_reporter = {"patrol": "patrol", "preventive": "preventive plan"}.get(source, "front desk")
+        department = estate.department_for(category) if ticket_kind is TicketKind.FEEDBACK else None
         draft = TicketDraft(
             kind=ticket_kind,
             source=Source(source),
@@ -241,26 +237,22 @@ def tickets_create(
             category=category,
             description=description,
             urgency=Urgency(urgency),
-            reporter=resident.name if resident else (reporter or default_reporter),
-            reporter_resident_id=resident.id if resident else None,
-            reporter_contact=(resident.phone if resident else reporter),
+            reporter="",
             anonymous=anonymous,
-            department=(
-                estate.department_for(category).name
-                if ticket_kind is TicketKind.FEEDBACK and estate.department_for(category)
-                else ""
-            ),  # type: ignore[union-attr]
+            department=department.name if department else "",
         )
-        ticket = create_ticket(
-            uow, draft, code, Actor("operator", "command line"), now(), context.config.zone, context.config.sla.policy()
-        )
-        uow.commit()
+        taken_by = {"patrol": "patrol", "preventive": "preventive plan"}.get(source, "front desk")
+        draft = taken_at_the_desk(estate, draft, Source(source), taken_by, reporter)
+        return open_ticket(work, draft, Actor("operator", "command line"))
+
+    ticket = desk.act(now(), create)
     if as_json:
         click.echo(json.dumps(ticket_json(ticket, context.config), ensure_ascii=False, indent=2))
         return
     click.echo(
         f"created {ticket.number}: {ticket.kind} · {ticket.category} · {ticket.urgency} · {ticket.location.label()}"
     )
+    click.echo(f"  {STATUS_WORDS[ticket.status]}" + (f": {ticket.assignee_name}" if ticket.assignee_name else ""))
     if ticket.location.needs_review:
         click.echo("  the location is not in the directory; it is flagged for staff review", err=True)
 
@@ -447,12 +439,16 @@ def console(context: Context, as_name: str | None, staff_name: str | None, estat
             raise DomainError("the directory has no residents; add one or use --as NAME")
         person = estate.residents[0].name
     else:
-        match = _match_reporter(estate, as_name)
+        match = resident_named(estate, as_name)
         person = match.name if match else as_name
         if match is None:
             click.echo(f"note: {as_name} is not in the directory; chatting as an unknown resident", err=True)
+    desk = bootstrap.build_desk(context.config, engine, code)
+    known = next((p for p in (*estate.staff, *estate.residents) if p.name == person), None)
+    if known is not None:  # this console is theirs: what others' actions send them waits here too
+        desk.link(Address(CONSOLE.name, person), known.ref)
     interactive = sys.stdin.isatty()
-    chat = ConsoleChat(bootstrap.build_desk(context.config, engine, code), person, sys.stdout, interactive)
+    chat = ConsoleChat(desk, person, sys.stdout, interactive)
     if interactive:
         click.echo(f"{estate.name} · {person} · /help · Ctrl-D to leave", err=True)
         chat.run(interactive_lines("你 you › "))

@@ -14,11 +14,12 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from core.directory import closest
-from core.model import Trade, Urgency
-from core.sla import SlaPolicy, Window
-from core.team import DispatchPolicy
-from core.triage import TriageRules, rules_from_config
+from core.domain.deadlines import SlaPolicy, Window
+from core.domain.directory import closest
+from core.domain.dispatch import DispatchPolicy
+from core.domain.model import Trade, Urgency
+from core.domain.triage import TriageRules, rules_from_config
+from core.i18n import LOCALES
 
 DEFAULT_DATABASE_URL = "sqlite:///baoxiu.db"
 
@@ -229,7 +230,7 @@ def parse_config(data: dict[str, Any], environ: typing.Mapping[str, str], path: 
 
 
 def _check_values(config: Config) -> None:
-    if config.app.locale not in ("zh_CN", "en"):
+    if config.app.locale not in LOCALES:
         raise ConfigError(f'app.locale: "{config.app.locale}" is not zh_CN or en')
     try:
         zoneinfo.ZoneInfo(config.app.timezone)

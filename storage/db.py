@@ -103,12 +103,25 @@ def upgrade(engine: Engine) -> tuple[str | None, str]:
             f"(which knows up to {head}); upgrade baoxiu before using this database"
         )
     if current != head:
-        with engine.begin() as connection:
-            if engine.dialect.name == "postgresql":
-                connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
-            config = _alembic_config(engine)
-            config.attributes["connection"] = connection
-            command.upgrade(config, "head")
+        with engine.connect() as connection:
+            sqlite = engine.dialect.name == "sqlite"
+            raw = connection.connection.driver_connection
+            if sqlite:  # SQLite alters a table by copying it, which its own foreign keys would refuse
+                raw.execute("PRAGMA foreign_keys=OFF")  # type: ignore[union-attr]
+            try:
+                with connection.begin():
+                    if engine.dialect.name == "postgresql":
+                        connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
+                    config = _alembic_config(engine)
+                    config.attributes["connection"] = connection
+                    command.upgrade(config, "head")
+                    if sqlite:
+                        broken = connection.exec_driver_sql("PRAGMA foreign_key_check").all()
+                        if broken:
+                            raise DatabaseError(f"the migration left rows pointing nowhere: {broken[:5]}")
+            finally:
+                if sqlite:
+                    raw.execute("PRAGMA foreign_keys=ON")  # type: ignore[union-attr]
     return current, head
 
 

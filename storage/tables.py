@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from typing import Any, ClassVar
 
-from sqlalchemy import JSON, BigInteger, Dialect, ForeignKey, Index, MetaData, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Dialect, ForeignKey, Index, MetaData, String, Text, UniqueConstraint
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import DateTime, TypeDecorator
@@ -91,42 +91,57 @@ class StaffRow(_DirectoryEntry, Base):
     trades: Mapped[list[Any]]
     departments: Mapped[list[Any]]
     shifts: Mapped[list[Any]]
-    telegram_id: Mapped[int | None] = mapped_column(BigInteger, index=True)
-    wecom_userid: Mapped[str | None] = mapped_column(String(64), index=True)
-    wechat_openid: Mapped[str | None] = mapped_column(String(64), index=True)
     phone: Mapped[str] = mapped_column(String(40), default="")
     locale: Mapped[str | None] = mapped_column(String(10))
+    prefer: Mapped[str | None] = mapped_column(String(16))  # the channel their pushes go to first
 
 
 class StaffGroupRow(_DirectoryEntry, Base):
     __tablename__ = "staff_groups"
     __table_args__ = (UniqueConstraint("estate_id", "name"),)
     trades: Mapped[list[Any]]
-    telegram_chat_id: Mapped[int | None] = mapped_column(BigInteger)
-    wecom_chat_id: Mapped[str | None] = mapped_column(String(64))
+    addresses: Mapped[list[Any]]  # [[channel, chat id], ...]
 
 
 class ResidentRow(_DirectoryEntry, Base):
     __tablename__ = "residents"
-    __table_args__ = (UniqueConstraint("estate_id", "name"),)
+    # A resident customer service registered from a chat may share a name with one the file adds later.
+    __table_args__ = (UniqueConstraint("estate_id", "origin", "name"),)
     rooms: Mapped[list[Any]]
     phone: Mapped[str] = mapped_column(String(40), default="")
     locale: Mapped[str | None] = mapped_column(String(10))
-    telegram_id: Mapped[int | None] = mapped_column(BigInteger, index=True)
-    wechat_openid: Mapped[str | None] = mapped_column(String(64), index=True)
+    origin: Mapped[str] = mapped_column(String(16), default="directory")  # directory | registered
 
 
 class ResidentGroupRow(_DirectoryEntry, Base):
     __tablename__ = "resident_groups"
     __table_args__ = (UniqueConstraint("estate_id", "name"),)
     buildings: Mapped[list[Any]]
-    telegram_chat_id: Mapped[int | None] = mapped_column(BigInteger)
-    wechat_chat_id: Mapped[str | None] = mapped_column(String(64))
+    addresses: Mapped[list[Any]]
+
+
+class AddressRow(Base):
+    """Where a person is reached: from the directory file, or linked since (a registration, a console)."""
+
+    __tablename__ = "addresses"
+    __table_args__ = (Index("ix_addresses_person", "person_kind", "person_id"),)
+    channel: Mapped[str] = mapped_column(String(16), primary_key=True)
+    address: Mapped[str] = mapped_column(String(64), primary_key=True)
+    estate_id: Mapped[int] = mapped_column(ForeignKey("estates.id"))
+    person_kind: Mapped[str] = mapped_column(String(16))  # resident | staff
+    person_id: Mapped[int]
+    origin: Mapped[str] = mapped_column(String(16))  # directory | linked
+    position: Mapped[int] = mapped_column(default=0)  # the order the directory file gives
+    last_used_at: Mapped[datetime | None]
 
 
 class TicketRow(Base):
     __tablename__ = "tickets"
-    __table_args__ = (Index("ix_tickets_status_created_at", "status", "created_at"),)
+    __table_args__ = (
+        Index("ix_tickets_status_created_at", "status", "created_at"),
+        Index("ix_tickets_reporter_address", "reporter_channel", "reporter_address"),
+        Index("ix_tickets_assigned_at", "assigned_at"),
+    )
     id: Mapped[int] = mapped_column(primary_key=True)
     estate_id: Mapped[int] = mapped_column(ForeignKey("estates.id"))
     number: Mapped[str] = mapped_column(String(32), unique=True)
@@ -142,7 +157,10 @@ class TicketRow(Base):
     reporter: Mapped[str] = mapped_column(String(200))
     reporter_resident_id: Mapped[int | None] = mapped_column(ForeignKey("residents.id"), index=True)
     reporter_contact: Mapped[str] = mapped_column(String(200), default="")
-    reporter_ref: Mapped[str] = mapped_column(String(100), default="", index=True)
+    # Where the report came from (channel, the sender's id there): how a stranger is answered.
+    reporter_channel: Mapped[str] = mapped_column(String(16), default="")
+    reporter_address: Mapped[str] = mapped_column(String(64), default="")
+    origin_channel: Mapped[str] = mapped_column(String(16), default="")
     origin_chat: Mapped[str] = mapped_column(String(64), default="")
     origin_message: Mapped[str] = mapped_column(String(64), default="")
     anonymous: Mapped[bool] = mapped_column(default=False)
@@ -186,33 +204,27 @@ class TicketEventRow(Base):
 
 class TicketSubscriberRow(Base):
     __tablename__ = "ticket_subscribers"
-    __table_args__ = (UniqueConstraint("ticket_id", "ref"),)
+    __table_args__ = (UniqueConstraint("ticket_id", "channel", "address"),)
     id: Mapped[int] = mapped_column(primary_key=True)
     ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id"), index=True)
-    ref: Mapped[str] = mapped_column(String(100))
+    channel: Mapped[str] = mapped_column(String(16))
+    address: Mapped[str] = mapped_column(String(64))
     name: Mapped[str] = mapped_column(String(200))
-    chat: Mapped[str] = mapped_column(String(64), default="")
-    message_ref: Mapped[str] = mapped_column(String(64), default="")
+    origin_chat: Mapped[str] = mapped_column(String(64), default="")  # the group they joined from
+    origin_message: Mapped[str] = mapped_column(String(64), default="")
     resident_id: Mapped[int | None] = mapped_column(ForeignKey("residents.id"))
     joined_at: Mapped[datetime]
 
 
 class InboundMessageRow(Base):
-    """Each message handled once: a row per channel message id, written with what it caused."""
+    """Each message handled once: a row per channel message id, written with what it caused; or rejected."""
 
     __tablename__ = "inbound_messages"
     channel: Mapped[str] = mapped_column(String(16), primary_key=True)
     native_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     handled_at: Mapped[datetime]
-
-
-class RegistrationRow(Base):
-    __tablename__ = "registrations"
-    ref: Mapped[str] = mapped_column(String(100), primary_key=True)
-    name: Mapped[str] = mapped_column(String(200))
-    room: Mapped[str] = mapped_column(String(64))
-    confirmed_by: Mapped[str] = mapped_column(String(200))
-    confirmed_at: Mapped[datetime]
+    outcome: Mapped[str] = mapped_column(String(16), default="handled")  # handled | rejected
+    reason: Mapped[str] = mapped_column(Text, default="")
 
 
 class TicketCounterRow(Base):
@@ -231,24 +243,14 @@ class DialogueStateRow(Base):
     updated_at: Mapped[datetime]
 
 
-class UserSettingRow(Base):
-    """Per chat identity choices that outlive a conversation, such as the language."""
+class PersonSettingRow(Base):
+    """A person's choices that outlive a conversation, such as the language: "resident:3", "staff:5", or a
+    stranger's address "address:CHANNEL:ID"."""
 
-    __tablename__ = "user_settings"
-    channel: Mapped[str] = mapped_column(String(16), primary_key=True)
-    user: Mapped[str] = mapped_column(String(64), primary_key=True)
+    __tablename__ = "person_settings"
+    who: Mapped[str] = mapped_column(String(100), primary_key=True)
     locale: Mapped[str | None] = mapped_column(String(10))
     updated_at: Mapped[datetime]
-
-
-class StaffContactRow(Base):
-    """A chat identity a staff member has used, so that pushes reach them there too (the console)."""
-
-    __tablename__ = "staff_contacts"
-    channel: Mapped[str] = mapped_column(String(16), primary_key=True)
-    user: Mapped[str] = mapped_column(String(64), primary_key=True)
-    staff_id: Mapped[int] = mapped_column(ForeignKey("staff.id"), index=True)
-    seen_at: Mapped[datetime]
 
 
 class OutboxRow(Base):

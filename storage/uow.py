@@ -11,13 +11,11 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from core.ports import UnitOfWork
 from storage.repositories import (
-    SqlAlchemyDialogueStateRepository,
+    SqlAlchemyConversationRepository,
     SqlAlchemyDirectoryRepository,
     SqlAlchemyOutbox,
-    SqlAlchemyRegistrationRepository,
-    SqlAlchemyStaffContactRepository,
+    SqlAlchemyPeopleRepository,
     SqlAlchemyTicketRepository,
-    SqlAlchemyUserSettingsRepository,
 )
 
 
@@ -80,24 +78,16 @@ class SqlAlchemyUnitOfWork(UnitOfWork):
         return SqlAlchemyDirectoryRepository(self.session)
 
     @property
-    def dialogues(self) -> SqlAlchemyDialogueStateRepository:  # type: ignore[override]
-        return SqlAlchemyDialogueStateRepository(self.session)
+    def conversations(self) -> SqlAlchemyConversationRepository:  # type: ignore[override]
+        return SqlAlchemyConversationRepository(self.session)
 
     @property
-    def settings(self) -> SqlAlchemyUserSettingsRepository:  # type: ignore[override]
-        return SqlAlchemyUserSettingsRepository(self.session)
+    def people(self) -> SqlAlchemyPeopleRepository:  # type: ignore[override]
+        return SqlAlchemyPeopleRepository(self.session)
 
     @property
     def outbox(self) -> SqlAlchemyOutbox:  # type: ignore[override]
         return SqlAlchemyOutbox(self.session)
-
-    @property
-    def registrations(self) -> SqlAlchemyRegistrationRepository:  # type: ignore[override]
-        return SqlAlchemyRegistrationRepository(self.session)
-
-    @property
-    def contacts(self) -> SqlAlchemyStaffContactRepository:  # type: ignore[override]
-        return SqlAlchemyStaffContactRepository(self.session)
 
     def commit(self) -> None:
         self.session.commit()

@@ -1,17 +1,15 @@
-"""A test channel: talk to the real desk on a real database and read the answers as a transcript."""
+"""A test channel: talk to the real desk and read the answers as a transcript, as the console shows them."""
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import Engine
-
 from bot.channels.console import render
+from core.conversation.messages import ChatKind, Inbound, Reply
 from core.desk import Desk
-from core.messages import ChatKind, Inbound, Reply
-from core.model import Attachment, Ticket
+from core.domain.model import Attachment, Ticket
+from core.domain.people import Address
 from core.ports import TicketQuery
-from storage.uow import SqlAlchemyUnitOfWork
 from tests.conftest import NOW
 
 
@@ -23,7 +21,9 @@ class Clock:
 
 
 class Chat:
-    """One person in one chat; `says` returns what the bot answered, rendered as on the console."""
+    """One person in one chat; `says` returns what the bot answered, rendered as on the console.
+
+    On the console a person of the directory is known by their name, as `baoxiu console --as NAME` links it."""
 
     def __init__(
         self,
@@ -42,6 +42,12 @@ class Chat:
         self.clock = clock or Clock()
         self.last: list[Reply] = []
         self.count = 0
+        if channel == "console":
+            with desk.uow as uow:
+                estate = desk.estate(uow, self.now)
+            person = next((p for p in (*estate.staff, *estate.residents) if p.name == sender), None)
+            if person is not None:
+                desk.link(Address(channel, sender), person.ref)
 
     @property
     def now(self) -> datetime:
@@ -57,7 +63,6 @@ class Chat:
         *,
         payload: str | None = None,
         attachments: tuple[Attachment, ...] = (),
-        sticker: bool = False,
         language_hint: str | None = None,
     ) -> str:
         self.count += 1
@@ -73,21 +78,24 @@ class Chat:
             payload=payload,
             native_id=str(self.count),
             language_hint=language_hint or self.language_hint,
-            sticker=sticker,
         )
         self.last = self.desk.handle(inbound, self.now)
         return "\n\n".join(render(reply) for reply in self.last)
 
     def presses(self, label_fragment: str) -> str:
         """Press the button whose label contains the fragment, as on Telegram."""
+        from core.conversation.buttons import encode
+
         offered = [choice for reply in self.last for choice in reply.choices]
-        choice = next((c for c in offered if label_fragment in c.label), None)
-        assert choice is not None, f"no button with {label_fragment!r} among {[c.label for c in offered]}"
-        return self.says(payload=choice.payload)
+        choice = next((c for c in offered if label_fragment in c.label and c.button is not None), None)
+        assert choice is not None and choice.button is not None, (
+            f"no button with {label_fragment!r} among {[c.label for c in offered]}"
+        )
+        return self.says(payload=encode(choice.button))
 
     def inbox(self) -> str:
         """What was pushed to this person since they last looked (the console shows it at its next turn)."""
-        self.last = self.desk.take_pushes(self.channel, self.sender, self.chat, self.now)
+        self.last = self.desk.take_pushes(Address(self.channel, self.sender), self.chat, self.now)
         return "\n\n".join(render(reply) for reply in self.last)
 
     def wait(self, minutes: int) -> None:
@@ -100,9 +108,9 @@ class Chat:
             assert_says(answer, expected, says)
 
 
-def stored(engine: Engine) -> list[Ticket]:
-    """Every ticket in the database, with its history, oldest first."""
-    with SqlAlchemyUnitOfWork(engine) as uow:
+def stored(desk: Desk) -> list[Ticket]:
+    """Every ticket the desk stored, with its history, oldest first."""
+    with desk.uow as uow:
         found = [uow.tickets.get(t.id) for t in uow.tickets.list(TicketQuery()) if t.id is not None]
     return [t for t in found if t is not None]
 

@@ -6,13 +6,19 @@ import os
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import Engine, create_engine, text
 
 from core.desk import Desk
+from core.domain.directory import Estate
+from core.domain.model import Ticket
+from core.domain.tickets import TicketDraft
+from core.ports import UnitOfWork
 from storage.db import make_engine, upgrade
 from storage.uow import SqlAlchemyUnitOfWork
+from tests.fakes import FakeUnitOfWork
 
 REPO = Path(__file__).resolve().parent.parent
 DEMO_ESTATE = REPO / "bot" / "demo_estate.toml"
@@ -37,7 +43,7 @@ NOW = datetime(2026, 11, 27, 2, 30, tzinfo=UTC)  # 10:30 on a Friday in Shanghai
 
 def _needs_postgres(item: pytest.Item) -> bool:
     callspec = getattr(item, "callspec", None)
-    on_postgres = callspec is not None and callspec.params.get("database_url") == "postgresql"
+    on_postgres = callspec is not None and "postgresql" in callspec.params.values()
     return on_postgres or item.get_closest_marker("postgres") is not None
 
 
@@ -85,29 +91,70 @@ def engine(database_url: str) -> Iterator[Engine]:
 
 
 @pytest.fixture
-def uow(engine: Engine) -> SqlAlchemyUnitOfWork:
-    return SqlAlchemyUnitOfWork(engine)
-
-
-@pytest.fixture
-def sqlite_engine(tmp_path: Path) -> Iterator[Engine]:
-    """The demo estate on a fresh SQLite file: what the dialogue tests talk to."""
-    import tomllib
-
-    from core.directory import parse_directory
-
-    engine = make_engine(f"sqlite:///{tmp_path / 'desk.db'}")
+def pg_engine() -> Iterator[Engine]:
+    """An empty PostgreSQL database, for what only PostgreSQL does (tests marked postgres)."""
+    assert PG_URL, "PostgreSQL tests are left out without BAOXIU_TEST_PG_URL"
+    reset_postgres(PG_URL)
+    engine = make_engine(PG_URL)
     upgrade(engine)
-    with SqlAlchemyUnitOfWork(engine) as uow:
-        uow.directory.sync(parse_directory(tomllib.loads(DEMO_ESTATE.read_text(encoding="utf-8"))))
-        uow.commit()
     yield engine
     engine.dispose()
 
 
 @pytest.fixture
-def desk(sqlite_engine: Engine) -> Desk:
-    from bot.bootstrap import build_desk
+def uow(engine: Engine) -> SqlAlchemyUnitOfWork:
+    return SqlAlchemyUnitOfWork(engine)
+
+
+def add_ticket(uow: UnitOfWork, draft: TicketDraft, now: datetime, code: str = "SG") -> Ticket:
+    """A ticket numbered and stored as the services do, inside the caller's transaction, without dispatch."""
+    from zoneinfo import ZoneInfo
+
+    from core.domain.model import Actor
+    from core.domain.tickets import open_ticket, ticket_number
+
+    day = now.astimezone(ZoneInfo("Asia/Shanghai")).date()
+    number = ticket_number(code, day, uow.tickets.next_sequence(code, day))
+    ticket = open_ticket(draft, code, number, Actor("operator", "front desk"), now)
+    uow.tickets.add(ticket)
+    return ticket
+
+
+def demo_estate() -> Estate:
+    import tomllib
+
+    from bot.bootstrap import read_estate
+
+    return read_estate(tomllib.loads(DEMO_ESTATE.read_text(encoding="utf-8")))
+
+
+def desk_on(uow: UnitOfWork, **config: Any) -> Desk:
+    """The desk as `baoxiu run` builds it with Telegram configured: pushes reach the console and Telegram."""
+    from bot.bootstrap import settings
     from bot.config import parse_config
 
-    return build_desk(parse_config({}, environ={}), sqlite_engine, "SG")
+    parsed = parse_config({"telegram": {"token": "123:test"}, **config}, environ={})
+    return Desk(uow, settings(parsed, "SG"))
+
+
+@pytest.fixture
+def desk() -> Desk:
+    """The demo estate in memory: what the conversation and service tests talk to."""
+    uow = FakeUnitOfWork()
+    with uow:
+        uow.directory.sync(demo_estate())
+        uow.commit()
+    return desk_on(uow)
+
+
+@pytest.fixture
+def sqlite_desk(tmp_path: Path) -> Iterator[Desk]:
+    """The demo estate on a fresh SQLite file, for the few conversations that must also be seen stored."""
+    engine = make_engine(f"sqlite:///{tmp_path / 'desk.db'}")
+    upgrade(engine)
+    uow = SqlAlchemyUnitOfWork(engine)
+    with uow:
+        uow.directory.sync(demo_estate())
+        uow.commit()
+    yield desk_on(uow)
+    engine.dispose()

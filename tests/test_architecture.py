@@ -1,8 +1,12 @@
-"""core/ stays the pure domain: DESIGN.md §2 forbids it any I/O library."""
+"""core/ stays the pure domain (../shared/DESIGN.md §2): no I/O library, and no channel's name; the conversation
+is its tables."""
 
 from __future__ import annotations
 
 import ast
+import io
+import re
+import tokenize
 
 import pytest
 
@@ -23,6 +27,74 @@ def test_core_imports_no_io_library(path: object) -> None:
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
             imported.add(node.module.split(".")[0])
     assert imported.isdisjoint(FORBIDDEN), sorted(imported & FORBIDDEN)
+
+
+CHANNEL_NAMES = re.compile(r"(?i)(?<![a-z])(telegram|wechat|wecom|console)")
+
+
+def _docstrings(tree: ast.AST) -> set[int]:
+    """The lines where docstrings start: the first statement of a module, class or function, when a string."""
+    found = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef) and node.body:
+            first = node.body[0]
+            if (
+                isinstance(first, ast.Expr)
+                and isinstance(first.value, ast.Constant)
+                and isinstance(first.value.value, str)
+            ):
+                found.add(first.lineno)
+    return found
+
+
+def channel_names_in_code(source: str) -> list[str]:
+    """Every mention of a channel in code (names, strings), leaving out comments and docstrings."""
+    docstrings = _docstrings(ast.parse(source))
+    found = []
+    for token in tokenize.generate_tokens(io.StringIO(source).readline):
+        if token.type == tokenize.COMMENT or (token.type == tokenize.STRING and token.start[0] in docstrings):
+            continue
+        if CHANNEL_NAMES.search(token.string):
+            found.append(f"{token.start[0]}: {token.string}")
+    return found
+
+
+@pytest.mark.parametrize("path", CORE_FILES, ids=lambda p: str(p.relative_to(REPO)))
+def test_core_never_names_a_channel(path: object) -> None:
+    """What a channel can do is the capability its adapter declares; which key is whose, the adapter's to say."""
+    assert channel_names_in_code(path.read_text(encoding="utf-8")) == []  # type: ignore[attr-defined]
+
+
+def test_the_check_for_channel_names_sees_code_and_spares_comments_and_docstrings() -> None:
+    source = '''"""A module that says Telegram in its docstring."""
+
+def f(channel):  # and wechat in a comment
+    """WeCom here too."""
+    return channel == "telegram" or CONSOLE
+'''
+    assert channel_names_in_code(source) == ['5: "telegram"', "5: CONSOLE"]
+
+
+def test_no_transition_is_made_outside_the_conversation_tables() -> None:
+    """Steps move only through the engine, which reads where each outcome leads from the tables."""
+    for path in sorted((REPO / "core" / "conversation").glob("*.py")):
+        if path.name == "engine.py":
+            continue
+        text = path.read_text(encoding="utf-8")
+        assert not re.search(r"state\.step\s*=(?!=)", text), f"{path.name} sets the step itself"
+
+
+def test_every_transition_leads_to_a_step_of_its_flow() -> None:
+    from core.conversation.engine import END, NEXT, SAME, WAIT, transitions
+    from core.conversation.resident import RESIDENT
+    from core.conversation.staff import STAFF
+
+    for conversation in (RESIDENT, STAFF):
+        for flow, step, outcome, target in transitions(conversation):
+            steps = conversation.flows[flow].steps
+            assert target in (NEXT, SAME, WAIT, END) or target in steps, (flow, step, outcome, target)
+        for flow in conversation.flows.values():
+            assert all(name in flow.steps for name, _ in flow.order), flow.name
 
 
 def test_the_example_config_documents_every_key_and_loads() -> None:

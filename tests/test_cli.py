@@ -18,7 +18,7 @@ from sqlalchemy import create_engine, inspect, text
 
 from storage.db import make_engine, schema_state
 from storage.uow import SqlAlchemyUnitOfWork
-from tests.conftest import DEMO_ESTATE, PG_URL, reset_postgres
+from tests.conftest import DEMO_ESTATE, PG_URL, reset_postgres, round_the_clock
 
 BAOXIU = Path(sys.executable).parent / "baoxiu"
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -120,9 +120,12 @@ def desk(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactor
         url = PG_URL
     else:
         url = f"sqlite:///{folder / 'desk.db'}"
-    write_config(folder, database_config(url))
+    # With Telegram configured, pushes to staff are queued for it: the tickets created here are dispatched.
+    write_config(folder, database_config(url) + '[telegram]\ntoken = "123:test"\n')
     desk = Desk(folder, url)
-    desk.loads = [desk.run("directory", "load", str(DEMO_ESTATE)) for _ in range(2)]
+    # The plumber works round the clock here, so who gets a job does not depend on when the test runs.
+    estate = round_the_clock(folder)
+    desk.loads = [desk.run("directory", "load", str(estate)) for _ in range(2)]
     desk.days.add(f"{shanghai_today():%Y%m%d}")
     common = ("tickets", "create", "--json")
     for name, args in {
@@ -131,6 +134,8 @@ def desk(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactor
         "patrol": ("--source", "patrol", "--location", "车库", "--description", "B1 区两盏灯不亮",
                    "--category", "electrical", "--urgency", "urgent"),
         "unknown_place": ("--location", "西门花坛旁的路灯", "--description", "灯杆倾斜", "--category", "civil"),
+        "emergency": ("--location", "3号楼电梯", "--description", "电梯困人", "--category", "lift",
+                      "--urgency", "emergency"),
     }.items():  # fmt: skip
         desk.created[name] = desk.run(*common, *args).json()
     desk.days.add(f"{shanghai_today():%Y%m%d}")
@@ -160,8 +165,21 @@ class TestFrontDesk:
         assert ticket["reporter"] == "张三 Zhang San"
         assert ticket["reporter_contact"] == "13800000001"
         assert (ticket["kind"], ticket["status"], ticket["category"], ticket["urgency"]) == (
-            "repair", "new", "plumbing", "normal",
+            "repair", "assigned", "plumbing", "normal",
         )  # fmt: skip
+        assert ticket["assignee"] == "李伟 Li Wei"  # dispatched as a report in chat is
+
+    def test_an_emergency_created_here_is_offered_to_everyone_on_duty_as_in_chat(self, desk: Desk) -> None:
+        ticket = desk.created["emergency"]
+        shown = desk.run("tickets", "show", ticket["number"], "--json").json()
+        offer = shown["history"][1]
+
+        assert [e["action"] for e in shown["history"]] == ["create", "offer"]
+        assert offer["details"]["to"][-1] == "陈静 Chen Jing"  # the supervisor hears of every emergency
+        with SqlAlchemyUnitOfWork(make_engine(desk.url)) as uow:
+            queued = uow.outbox.due(datetime.now(SHANGHAI) + timedelta(days=1), channels=("telegram",))
+        to_supervisor = [m for m in queued if m.recipient == "5100" and ticket["number"] in m.payload["text"]]
+        assert to_supervisor and to_supervisor[0].payload["text"].startswith("🚨 紧急工单：谁先接单谁去")
 
     def test_a_patrol_ticket_finds_a_common_area_by_its_alias(self, desk: Desk) -> None:
         ticket = desk.created["patrol"]
@@ -183,7 +201,7 @@ class TestFrontDesk:
         numbers = [t["number"] for t in desk.created.values()]
         day = numbers[0].split("-")[1]
 
-        assert numbers == [f"SG-{day}-0001", f"SG-{day}-0002", f"SG-{day}-0003"]
+        assert numbers == [f"SG-{day}-0001", f"SG-{day}-0002", f"SG-{day}-0003", f"SG-{day}-0004"]
         assert day in desk.days
         for ticket in desk.created.values():
             assert ticket["created_at"].endswith("+08:00")
@@ -198,22 +216,22 @@ class TestFrontDesk:
             assert ticket.keys() >= CONTRACT_FIELDS
         first = listed[0]
         assert first["id"] == desk.created["front_desk"]["id"]
-        assert (first["kind"], first["status"], first["source"]) == ("repair", "new", "front_desk")
-        assert (first["assignee"], first["rating"], first["rework_count"]) == (None, None, 0)
+        assert (first["kind"], first["status"], first["source"]) == ("repair", "assigned", "front_desk")
+        assert (first["assignee"], first["rating"], first["rework_count"]) == ("李伟 Li Wei", None, 0)
         assert first["description"] == "厨房水管漏水"
 
     def test_list_filters_by_status(self, desk: Desk) -> None:
         new = desk.run("tickets", "list", "--json", "--status", "new").json()
         closed = desk.run("tickets", "list", "--json", "--status", "closed").json()
 
-        assert len(new) == 3
+        assert [t["number"] for t in new] == [desk.created["emergency"]["number"]]  # offered, not yet taken
         assert closed == []
 
     def test_list_since_a_future_date_is_empty_and_since_a_past_date_is_everything(self, desk: Desk) -> None:
         future = f"{shanghai_today() + timedelta(days=2):%Y-%m-%d}"
 
         assert desk.run("tickets", "list", "--json", "--since", future).json() == []
-        assert len(desk.run("tickets", "list", "--json", "--since", "2020-01-01").json()) == 3
+        assert len(desk.run("tickets", "list", "--json", "--since", "2020-01-01").json()) == 4
 
     def test_list_as_text_has_one_line_a_ticket(self, desk: Desk) -> None:
         result = desk.run("tickets", "list")
@@ -232,7 +250,7 @@ class TestFrontDesk:
         assert "location:    1-1-1201\n" in result.out
         assert "reporter:    张三 Zhang San, 13800000001\n" in result.out
         history = result.out.split("history:\n")[1].splitlines()
-        assert len(history) == 1 and " create " in history[0]
+        assert len(history) == 2 and " create " in history[0] and " assign " in history[1]
 
     def test_show_by_id_as_json_has_the_create_event(self, desk: Desk) -> None:
         ticket = desk.created["patrol"]
@@ -241,8 +259,8 @@ class TestFrontDesk:
 
         assert shown["number"] == ticket["number"]
         assert shown.keys() >= CONTRACT_FIELDS
-        [event] = shown["history"]
-        assert event["action"] == "create"
+        event, dispatched = shown["history"]
+        assert (event["action"], dispatched["action"]) == ("create", "assign")
         assert (event["from_status"], event["to_status"]) == (None, "new")
         assert event["details"]["source"] == "patrol"
 

@@ -6,11 +6,12 @@ import io
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import Engine
 
 from bot.channels.console import ConsoleChat
+from core.conversation.buttons import Pick, encode
 from core.desk import Desk
-from core.model import Attachment, Status
+from core.domain.model import Attachment, Status
+from core.domain.people import Address
 from tests.chat import Chat, assert_says, stored
 from tests.conftest import NOW
 
@@ -23,7 +24,7 @@ def emily(desk: Desk) -> Chat:
 
 
 class TestRepairFromOneMessage:
-    def test_a_described_fault_goes_straight_to_the_missing_questions(self, emily: Chat, sqlite_engine: Engine) -> None:
+    def test_a_described_fault_goes_straight_to_the_missing_questions(self, emily: Chat, desk: Desk) -> None:
         emily.run([
             ("kitchen pipe leaking in 1-1-1201", """
                 How urgent is it? I suggest: Urgent.
@@ -47,7 +48,7 @@ class TestRepairFromOneMessage:
                 ✅ Your report is in. Ticket number: {TODAY}-0001
                 Urgent: we will respond within 1 hour."""),
         ])  # fmt: skip
-        (ticket,) = stored(sqlite_engine)
+        (ticket,) = stored(desk)
         assert (ticket.location.room, ticket.category, ticket.urgency) == ("1-1-1201", "plumbing", "urgent")
         assert ticket.reporter == "Emily Brown" and ticket.verified
         assert (ticket.status, ticket.assignee_name) == (Status.ASSIGNED, "李伟 Li Wei")  # on shift on a Friday
@@ -64,7 +65,7 @@ class TestRepairFromOneMessage:
         ],
     )
     def test_a_safety_word_keeps_it_an_emergency_and_says_why(
-        self, emily: Chat, sqlite_engine: Engine, message: str, place: str
+        self, emily: Chat, desk: Desk, message: str, place: str
     ) -> None:
         answer = emily.says(message)
         assert_says(answer, f"Place: {place}\nUrgency: Emergency\nKept at emergency because you mentioned")
@@ -73,7 +74,7 @@ class TestRepairFromOneMessage:
             ("urgency", "This stays an emergency because you mentioned"),
             ("1", "If anyone is in danger, leave the area and call 119 (fire) or 110 (police) now."),
         ])  # fmt: skip
-        assert [t.urgency for t in stored(sqlite_engine)] == ["emergency"]
+        assert [t.urgency for t in stored(desk)] == ["emergency"]
 
     @pytest.mark.parametrize(
         "message",
@@ -88,7 +89,7 @@ class TestRepairFromOneMessage:
 
 
 class TestRepairFromTheMenu:
-    def test_the_menu_then_every_question_in_turn(self, emily: Chat, sqlite_engine: Engine) -> None:
+    def test_the_menu_then_every_question_in_turn(self, emily: Chat, desk: Desk) -> None:
         emily.run([
             ("hello", """
                 Hello Emily! This is the 阳光花园 Sunrise Garden repair desk.
@@ -106,7 +107,7 @@ class TestRepairFromTheMenu:
             ("normal", "Please check your report:\nType: Building (walls, doors, windows)\nUrgency: Normal"),
             ("1", f"Ticket number: {TODAY}-0001\nNormal: we will respond within 4 hours."),
         ])  # fmt: skip
-        assert stored(sqlite_engine)[0].location.room == "3-1-2302"
+        assert stored(desk)[0].location.room == "3-1-2302"
 
     def test_an_unclear_symptom_asks_for_the_category(self, emily: Chat) -> None:
         emily.run([
@@ -120,7 +121,7 @@ class TestRepairFromTheMenu:
             ("hvac", "How urgent is it?"),
         ])  # fmt: skip
 
-    def test_a_photo_is_kept_and_still_asks_for_words(self, emily: Chat, sqlite_engine: Engine) -> None:
+    def test_a_photo_is_kept_and_still_asks_for_words(self, emily: Chat, desk: Desk) -> None:
         emily.run([("report", "Where is the problem?"), ("1", "What is wrong?")])
         photo = Attachment("photo", "telegram:file-1", "")
         assert_says(emily.says(attachments=(photo,)), "Got the photo, thank you. Please also describe the problem")
@@ -129,7 +130,7 @@ class TestRepairFromTheMenu:
             ("normal", "Attachments: 1"),
             ("1", "Ticket number:"),
         ])  # fmt: skip
-        assert stored(sqlite_engine)[0].attachments == (photo,)
+        assert stored(desk)[0].attachments == (photo,)
 
 
 class TestPlaces:
@@ -157,7 +158,7 @@ class TestPlaces:
         ])  # fmt: skip
 
     def test_an_unknown_place_gets_examples_then_is_taken_as_written_after_three_tries(
-        self, emily: Chat, sqlite_engine: Engine
+        self, emily: Chat, desk: Desk
     ) -> None:
         emily.run([
             ("1", "Where"),
@@ -168,20 +169,18 @@ class TestPlaces:
             ("3", "Place: behind the bike shed"),
             ("1", "Staff will check the place you gave."),
         ])  # fmt: skip
-        (ticket,) = stored(sqlite_engine)
+        (ticket,) = stored(desk)
         assert ticket.location.needs_review and ticket.location.text == "behind the bike shed"
 
 
 class TestSelfCheck:
-    def test_fixed_it_myself_records_a_self_resolved_ticket_and_sends_nobody(
-        self, emily: Chat, sqlite_engine: Engine
-    ) -> None:
+    def test_fixed_it_myself_records_a_self_resolved_ticket_and_sends_nobody(self, emily: Chat, desk: Desk) -> None:
         emily.run([
             ("the breaker keeps tripping in 3-1-2302", "How urgent"),
             ("urgent", "Quick check: open your home's distribution box."),
             ("fixed", f"Glad it works again! I've noted it as {TODAY}-0001, solved by yourself; nobody will be sent."),
         ])  # fmt: skip
-        (ticket,) = stored(sqlite_engine)
+        (ticket,) = stored(desk)
         assert ticket.status is Status.CLOSED
         assert [e.action for e in ticket.history] == ["create", "self_resolve"]
 
@@ -194,7 +193,7 @@ class TestSelfCheck:
 
 
 class TestRepeatBack:
-    def test_changing_a_field_returns_to_the_repeat_back(self, emily: Chat, sqlite_engine: Engine) -> None:
+    def test_changing_a_field_returns_to_the_repeat_back(self, emily: Chat, desk: Desk) -> None:
         emily.run([
             ("kitchen pipe leaking in 1-1-1201", "How urgent"),
             ("emergency", "Please check your report:"),
@@ -207,20 +206,20 @@ class TestRepeatBack:
             ("more water on the floor now", "Added to the description.\nProblem: kitchen pipe leaking in 1-1-1201\nmore water on the floor now"),
             ("1", "Ticket number:"),
         ])  # fmt: skip
-        (ticket,) = stored(sqlite_engine)
+        (ticket,) = stored(desk)
         assert (ticket.category, ticket.location.common_area) == ("civil", "地下车库 Underground garage")
 
-    def test_cancel_at_the_repeat_back_sends_nothing(self, emily: Chat, sqlite_engine: Engine) -> None:
+    def test_cancel_at_the_repeat_back_sends_nothing(self, emily: Chat, desk: Desk) -> None:
         emily.run([
             ("kitchen pipe leaking in 1-1-1201", "How urgent"),
             ("emergency", "Please check your report:"),
             ("3", "Report discarded; nothing was sent.\n1. 🔧 Report a repair"),
         ])  # fmt: skip
-        assert stored(sqlite_engine) == []
+        assert stored(desk) == []
 
 
 class TestFeedback:
-    def test_a_complaint_with_a_place_routed_to_its_department(self, emily: Chat, sqlite_engine: Engine) -> None:
+    def test_a_complaint_with_a_place_routed_to_its_department(self, emily: Chat, desk: Desk) -> None:
         emily.run([
             ("2", "What is your feedback about?\n1. Service quality"),
             ("hygiene", "Please write your feedback."),
@@ -234,22 +233,22 @@ class TestFeedback:
                 Name shown to staff: yes"""),
             ("1", f"Thank you. Your feedback is recorded as {TODAY}-0001.\n环境部 Cleaning will reply to you here within 4 hours."),
         ])  # fmt: skip
-        (ticket,) = stored(sqlite_engine)
+        (ticket,) = stored(desk)
         assert (ticket.kind, ticket.category, ticket.department) == ("feedback", "hygiene", "环境部 Cleaning")
         assert not ticket.anonymous
 
-    def test_anonymous_feedback_hides_the_name_but_keeps_the_way_back(self, emily: Chat, sqlite_engine: Engine) -> None:
+    def test_anonymous_feedback_hides_the_name_but_keeps_the_way_back(self, emily: Chat, desk: Desk) -> None:
         emily.run([
             ("I want to complain about the guard at the gate, he was rude", "Is it about a particular place"),
             ("skip", "Should staff see your name?"),
             ("anonymously", "Name shown to staff: no, anonymous"),
             ("1", "Your name is hidden from staff."),
         ])  # fmt: skip
-        (ticket,) = stored(sqlite_engine)
-        assert ticket.anonymous and ticket.reporter_ref == "console:Emily Brown"
+        (ticket,) = stored(desk)
+        assert ticket.anonymous and ticket.reporter_address == Address("console", "Emily Brown")
         assert ticket.category == "service_quality" and ticket.department == "客服中心 Customer service"
 
-    def test_out_of_scope_gets_a_pointer_and_is_recorded_closed(self, emily: Chat, sqlite_engine: Engine) -> None:
+    def test_out_of_scope_gets_a_pointer_and_is_recorded_closed(self, emily: Chat, desk: Desk) -> None:
         emily.run([
             ("feedback", "What is your feedback about?"),
             ("6", "Please write your feedback."),
@@ -258,7 +257,7 @@ class TestFeedback:
                 Disputes and crimes are for the police: call 110.
                 I've recorded your message as"""),
         ])  # fmt: skip
-        (ticket,) = stored(sqlite_engine)
+        (ticket,) = stored(desk)
         assert ticket.status is Status.CLOSED
         assert ticket.history[-1].action == "close_out_of_scope"
 
@@ -269,7 +268,7 @@ class TestMyTickets:
         chat.now = NOW + timedelta(hours=9)
         chat.run([("crack in the wall of 3-1-2302", "How urgent"), ("normal", "Please check"), ("1", "Ticket number")])
 
-    def test_list_show_chase_once_an_hour_and_withdraw(self, emily: Chat, sqlite_engine: Engine) -> None:
+    def test_list_show_chase_once_an_hour_and_withdraw(self, emily: Chat, desk: Desk) -> None:
         self.report(emily)
         number = f"{TODAY}-0001"
         emily.run([
@@ -284,7 +283,7 @@ class TestMyTickets:
             (f"/withdraw {number}", f"{number} is withdrawn. Nobody will be sent."),
             ("/tickets", "You have no open tickets."),
         ])  # fmt: skip
-        (ticket,) = stored(sqlite_engine)
+        (ticket,) = stored(desk)
         assert ticket.status is Status.CANCELLED
         assert [e.action for e in ticket.history] == ["create", "pool", "chase", "chase", "cancel"]
 
@@ -300,7 +299,7 @@ class TestMyTickets:
         for command in ("/status", "/withdraw", "/chase"):
             assert_says(emily.says(f"{command} {TODAY}-0001"), f"I can't find a ticket {TODAY}-0001 of yours.")
 
-    def test_a_dispatched_ticket_cannot_be_withdrawn(self, emily: Chat, sqlite_engine: Engine) -> None:
+    def test_a_dispatched_ticket_cannot_be_withdrawn(self, emily: Chat, desk: Desk) -> None:
         emily.run([("crack in the wall of 3-1-2302", "How urgent"), ("normal", "Please check"), ("1", "Ticket number")])
         assert_says(
             emily.says(f"/withdraw {TODAY}-0001"),
@@ -347,25 +346,37 @@ class TestAnywhere:
         answer = emily.says("the tap drips")
         assert "dropped" not in answer and "How urgent" in answer
 
-    def test_long_text_is_cut_with_a_note(self, emily: Chat, sqlite_engine: Engine) -> None:
+    def test_long_text_is_cut_with_a_note(self, emily: Chat, desk: Desk) -> None:
         emily.run([("1", "Where"), ("1", "What is wrong?")])
         assert_says(emily.says("the tap drips " + "x" * 3000), "I kept the first 2,000 characters.\nHow urgent")
         emily.run([("normal", "Quick check"), ("still broken", "Please check"), ("1", "Ticket number")])
-        assert len(stored(sqlite_engine)[0].description) == 2000
+        assert len(stored(desk)[0].description) == 2000
 
     @pytest.mark.parametrize("nothing", ["", "   ", "👍", "🙂🙂", "…"])
     def test_empty_or_emoji_only_gets_a_friendly_prompt_and_the_question_again(self, emily: Chat, nothing: str) -> None:
         emily.run([("1", "Where"), ("1", "What is wrong?")])
         assert_says(emily.says(nothing), "I can only read words here.\nWhat is wrong?")
 
-    def test_a_sticker_at_the_start_gets_the_menu(self, emily: Chat) -> None:
-        assert_says(emily.says(sticker=True), "Tell me in a few words what is wrong, or pick from the menu.\n1. 🔧")
+    def test_a_sticker_or_nothing_at_the_start_gets_the_menu(self, emily: Chat) -> None:
+        assert_says(emily.says(""), "Tell me in a few words what is wrong, or pick from the menu.\n1. 🔧")
 
     def test_a_stale_button_is_explained(self, emily: Chat) -> None:
         emily.says("hello")
         emily.presses("Report a repair")
         assert_says(
-            emily.says(payload="menu:feedback"), "That button belongs to an earlier question.\nWhere is the problem?"
+            emily.says(payload=encode(Pick("menu", "feedback"))),
+            "That button belongs to an earlier question.\nWhere is the problem?",
+        )
+
+    def test_a_button_from_an_older_baoxiu_is_answered_and_the_question_asked_again(self, emily: Chat) -> None:
+        emily.says("hello")
+        emily.presses("Report a repair")
+        assert emily.says(payload="menu:feedback") == (
+            "That button is from an older message and no longer works.\n\n"
+            "Where is the problem? Tap your home, or type the place.\n"
+            "For example: 1-1-1201, 1栋1单元1201, or a shared place like 车库 (garage).\n"
+            "  1. 3-1-2302\n"
+            "  2. Somewhere else"
         )
 
     def test_an_unknown_command_points_to_help(self, emily: Chat) -> None:
@@ -376,7 +387,7 @@ class TestAnywhere:
 
 
 class TestUnknownPeople:
-    def test_a_stranger_may_report_and_the_ticket_is_unverified(self, desk: Desk, sqlite_engine: Engine) -> None:
+    def test_a_stranger_may_report_and_the_ticket_is_unverified(self, desk: Desk) -> None:
         stranger = Chat(desk, "visitor-42", language_hint="en-GB")
         stranger.run([
             ("the gate of building 1 is broken", "Where is the problem? Type the room or the place."),
@@ -384,13 +395,13 @@ class TestUnknownPeople:
             ("3", "Please check"),
             ("1", "Ticket number"),
         ])  # fmt: skip
-        (ticket,) = stored(sqlite_engine)
+        (ticket,) = stored(desk)
         assert not ticket.verified and ticket.reporter_resident_id is None
-        assert ticket.reporter_ref == "console:visitor-42"
+        assert ticket.reporter_address == Address("console", "visitor-42")
         assert_says(stranger.says("/tickets"), f"• {TODAY}-0001")
 
 
-def test_a_number_that_is_not_among_the_choices_is_asked_again(emily: Chat, sqlite_engine: Engine) -> None:
+def test_a_number_that_is_not_among_the_choices_is_asked_again(emily: Chat, desk: Desk) -> None:
     emily.run([
         ("I want to complain: the guard was rude", "Is it about a particular place or thing?\n1. Skip"),
         ("2", "Please pick a number from 1 to 1.\nIs it about a particular place or thing?"),
@@ -408,21 +419,21 @@ def test_a_piped_console_session_starts_afresh(desk: Desk) -> None:
     assert "Where is the problem?" in output.getvalue() and "Please pick" not in output.getvalue()
 
 
-def test_a_report_waiting_to_join_a_ticket_that_closed_meanwhile_goes_on_as_its_own(
-    desk: Desk, emily: Chat, sqlite_engine: Engine
-) -> None:
-    from core.lifecycle import Action
-    from core.model import Actor
+def test_a_report_waiting_to_join_a_ticket_that_closed_meanwhile_goes_on_as_its_own(desk: Desk, emily: Chat) -> None:
+    from core.domain.lifecycle import Action
+    from core.domain.model import Actor
+    from core.services.tickets import find_ticket
 
     zhang = Chat(desk, "张三 Zhang San")
     zhang.run([("车库的灯坏了", "情况有多紧急"), ("3", "请核对"), ("1", "工单号")])
     assert_says(emily.says("the garage light is broken"), f"{TODAY}-0001 is already open for this")
-    desk.staff_action(f"{TODAY}-0001", Action.CANCEL, Actor("staff", "陈静"), emily.now)
+    desk.act(emily.now, lambda work: work.change(find_ticket(work.uow, f"{TODAY}-0001", True), Action.CANCEL,
+                                                 Actor("staff", "陈静")))  # fmt: skip
     assert_says(emily.says("/help"), "Let's continue your report.\nHow urgent is it?")
 
 
-def test_ticket_details_asked_for_in_a_group_are_answered_privately(desk: Desk, sqlite_engine: Engine) -> None:
-    from core.messages import ChatKind
+def test_ticket_details_asked_for_in_a_group_are_answered_privately(desk: Desk) -> None:
+    from core.conversation.messages import ChatKind
 
     emily = Chat(desk, "Emily Brown")
     emily.run([("crack in the wall of 3-1-2302", "How urgent"), ("normal", "Please check"), ("1", "Ticket number")])

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import Engine
 
 from core.desk import Desk
-from core.model import Status
+from core.domain.model import Status
 from tests.chat import Chat, assert_says, stored
 
 TODAY = "SG-20261127"
@@ -18,7 +17,7 @@ def zhang(desk: Desk) -> Chat:
 
 
 class TestRepair:
-    def test_a_leak_reported_from_the_menu(self, zhang: Chat, sqlite_engine: Engine) -> None:
+    def test_a_leak_reported_from_the_menu(self, zhang: Chat, desk: Desk) -> None:
         zhang.run([
             ("你好", """
                 张三，您好！这里是阳光花园 Sunrise Garden物业报修服务台。
@@ -47,10 +46,10 @@ class TestRepair:
                 1. ✅ 提交"""),
             ("确认", f"✅ 报修已提交，工单号：{TODAY}-0001"),
         ])  # fmt: skip
-        (ticket,) = stored(sqlite_engine)
+        (ticket,) = stored(desk)
         assert (ticket.location.room, ticket.category, ticket.urgency) == ("1-1-1201", "plumbing", "urgent")
 
-    def test_people_trapped_in_a_lift_is_an_emergency_in_two_messages(self, zhang: Chat, sqlite_engine: Engine) -> None:
+    def test_people_trapped_in_a_lift_is_an_emergency_in_two_messages(self, zhang: Chat, desk: Desk) -> None:
         zhang.run([
             ("3号楼电梯坏了有人被困", """
                 地点：3号楼电梯 Building 3 lifts
@@ -59,7 +58,7 @@ class TestRepair:
                 因您提到“被困”，已保留为紧急。"""),
             ("1", f"工单号：{TODAY}-0001\n紧急：我们将在15分钟内响应。\n拨打119"),
         ])  # fmt: skip
-        (ticket,) = stored(sqlite_engine)
+        (ticket,) = stored(desk)
         assert (ticket.category, ticket.urgency, ticket.location.common_area) == (
             "lift",
             "emergency",
@@ -75,13 +74,13 @@ class TestRepair:
             answer = zhang.says("1")
         assert "建议选择：紧急" in answer or "已保留为紧急" in answer
 
-    def test_fixed_by_the_self_check(self, zhang: Chat, sqlite_engine: Engine) -> None:
+    def test_fixed_by_the_self_check(self, zhang: Chat, desk: Desk) -> None:
         zhang.run([
             ("1-1-1201 跳闸了", "情况有多紧急？"),
             ("3", "请先自查：打开家中的配电箱"),
             ("修好了", f"太好了，已经恢复正常！已记录为 {TODAY}-0001（已自行解决），不会再派维修师傅上门。"),
         ])  # fmt: skip
-        assert stored(sqlite_engine)[0].status is Status.CLOSED
+        assert stored(desk)[0].status is Status.CLOSED
 
     def test_unknown_places_in_chinese_then_taken_as_written(self, zhang: Chat) -> None:
         zhang.run([
@@ -102,7 +101,7 @@ class TestRepair:
 
 
 class TestFeedback:
-    def test_an_anonymous_complaint(self, zhang: Chat, sqlite_engine: Engine) -> None:
+    def test_an_anonymous_complaint(self, zhang: Chat, desk: Desk) -> None:
         zhang.run([
             ("我要投诉", "您要反馈哪方面的问题？\n1. 服务质量"),
             ("3", "请写下您的意见或建议"),
@@ -111,16 +110,16 @@ class TestFeedback:
             ("匿名", "请核对您的反馈内容：\n反馈类型：保洁卫生\n向工作人员显示姓名：否，匿名"),
             ("提交", f"编号 {TODAY}-0001\n您的姓名不会向工作人员显示。"),
         ])  # fmt: skip
-        (ticket,) = stored(sqlite_engine)
+        (ticket,) = stored(desk)
         assert ticket.anonymous and ticket.department == "环境部 Cleaning"
 
-    def test_a_police_matter_is_pointed_to_110_and_recorded(self, zhang: Chat, sqlite_engine: Engine) -> None:
+    def test_a_police_matter_is_pointed_to_110_and_recorded(self, zhang: Chat, desk: Desk) -> None:
         zhang.run([
             ("投诉", "您要反馈哪方面的问题？"),
             ("其他", "请写下您的意见或建议"),
             ("楼上邻居打架了", "感谢您的反映。此事不在物业的处理范围内：\n纠纷和违法犯罪问题请报警处理：拨打110。"),
         ])  # fmt: skip
-        assert stored(sqlite_engine)[0].status is Status.CLOSED
+        assert stored(desk)[0].status is Status.CLOSED
 
 
 class TestLanguage:

@@ -12,12 +12,12 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import Engine, text
 
-from core.directory import DirectoryError, Estate, Staff, parse_directory, parse_shift
-from core.model import Actor, Location, Source, TicketKind, Urgency
+from bot.bootstrap import read_estate as parse_directory
+from core.domain.directory import DirectoryError, Estate, Staff, parse_shift
+from core.domain.model import Location, Source, TicketKind, Urgency
+from core.domain.tickets import TicketDraft
 from core.ports import SyncReport, UnitOfWork
-from core.services import create_ticket
-from core.tickets import TicketDraft
-from tests.conftest import DEMO_ESTATE, NOW
+from tests.conftest import DEMO_ESTATE, NOW, add_ticket
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 Data = dict[str, Any]
@@ -172,7 +172,7 @@ def test_tickets_of_a_deactivated_resident_still_load(uow: UnitOfWork) -> None:
         reporter_resident_id=emily.id,
     )
     with uow:
-        ticket = create_ticket(uow, draft, "SG", Actor("operator", "test"), NOW, SHANGHAI)
+        ticket = add_ticket(uow, draft, NOW)
         uow.commit()
 
     load(uow, edited(without_emily))

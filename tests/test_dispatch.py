@@ -8,13 +8,14 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from core.directory import Estate, Staff, parse_directory
-from core.dispatch import decide
-from core.lifecycle import Action, apply
-from core.model import Actor, Location, Source, Ticket, TicketKind, Urgency
-from core.permissions import VERBS, refusal
+from bot.bootstrap import read_estate as parse_directory
+from core.domain.directory import Estate, Staff
+from core.domain.dispatch import decide
+from core.domain.lifecycle import Action, apply
+from core.domain.model import Actor, Location, Source, Ticket, TicketKind, Urgency
+from core.domain.roles import VERBS, refusal
+from core.domain.tickets import TicketDraft, open_ticket
 from core.ports import Workload
-from core.tickets import TicketDraft, open_ticket
 from tests.conftest import NOW
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -140,6 +141,7 @@ EXPECTED = {
     "queue": {S, C, M},
     "new": {S, C, M},
     "view": {A, S, C, M},
+    "register": {S, C, M},
 }
 MATRIX = [(role, verb, role in EXPECTED[verb]) for verb in VERBS for role in ROLES]
 

@@ -6,11 +6,11 @@ from datetime import timedelta
 
 import pytest
 
-from core.errors import DomainError, IllegalTransition
-from core.lifecycle import TRANSITIONS, Action, allowed_actions, apply
-from core.model import Actor, Location, Material, Source, Status, Ticket, TicketKind, Urgency
-from core.sla import SlaPolicy
-from core.tickets import TicketDraft, open_ticket, ticket_number
+from core.domain.deadlines import SlaPolicy
+from core.domain.errors import DomainError, IllegalTransition
+from core.domain.lifecycle import TRANSITIONS, Action, allowed_actions, apply
+from core.domain.model import Actor, Location, Material, Source, Status, Ticket, TicketKind, Urgency
+from core.domain.tickets import TicketDraft, open_ticket, ticket_number
 from tests.conftest import NOW
 
 TECH = Actor("staff", "李伟 Li Wei", 1)

@@ -7,8 +7,10 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import Engine
 
+from core.conversation.buttons import OnTicket, encode
 from core.desk import Desk
-from core.model import Status
+from core.domain.model import Status
+from core.services.dispatching import roll_over
 from storage.uow import SqlAlchemyUnitOfWork
 from tests.chat import Chat, Clock, assert_says, stored
 from tests.conftest import NOW
@@ -54,7 +56,7 @@ def report_leak(resident: Chat) -> str:
 
 class TestTheWholeLoop:
     def test_report_push_accept_on_my_way_done_rework_done_accepted_and_rated(
-        self, zhang: Chat, li: Chat, sqlite_engine: Engine
+        self, zhang: Chat, li: Chat, desk: Desk
     ) -> None:
         in_english(li)  # the technician has talked to the bot on this channel, so pushes reach him here
         number = report_leak(zhang)
@@ -102,7 +104,7 @@ class TestTheWholeLoop:
         assert_says(zhang.presses("⭐⭐⭐⭐⭐"), "Thank you for rating")
         assert_says(zhang.says("quick and tidy"), "Thank you! Your comment is passed on.")
 
-        (ticket,) = stored(sqlite_engine)
+        (ticket,) = stored(desk)
         assert ticket.status is Status.CLOSED and ticket.rework_count == 1
         assert (ticket.rating, ticket.rating_comment) == (5, "quick and tidy")
         assert ticket.cost == 13.0 and [m.name for m in ticket.materials] == ["washer", "sealing tape"]
@@ -125,11 +127,11 @@ class TestTheWholeLoop:
         assert ticket.history[1].details["reason"] == "chosen: on shift, plumbing, no open tickets"
 
 
-def telegram_to(engine: Engine, chat: str) -> list[str]:
+def telegram_to(desk: Desk, chat: str) -> list[str]:
     """Texts queued for a Telegram chat (a staff group's grab pool, say)."""
-    with SqlAlchemyUnitOfWork(engine) as uow:
-        return [str(m.payload["text"]) for m in uow.outbox.due(NOW + timedelta(days=1), channels=("telegram",),
-                                                                 recipient=chat)]  # fmt: skip
+    with desk.uow as uow:
+        due = uow.outbox.due(NOW + timedelta(days=1), channels=("telegram",), recipient=chat)
+    return [str(m.payload["text"]) for m in due]
 
 
 DUTY_GROUP = "-1001000000001"
@@ -137,7 +139,7 @@ DUTY_GROUP = "-1001000000001"
 
 class TestDeclineRollOverAndThePool:
     def test_a_decline_with_nobody_left_goes_to_the_grab_pool_where_the_first_claim_wins(
-        self, zhang: Chat, li: Chat, chen: Chat, desk: Desk, clock: Clock, sqlite_engine: Engine
+        self, zhang: Chat, li: Chat, chen: Chat, desk: Desk, clock: Clock
     ) -> None:
         zhao = Chat(desk, "赵强 Zhao Qiang", language_hint="en", clock=clock)
         in_english(li, chen, zhao)
@@ -146,34 +148,39 @@ class TestDeclineRollOverAndThePool:
         assert_says(li.presses("Decline"), f"Why can't you take {number}? Tap a reason or write one.")
         assert_says(li.presses("Busy with another job"), f"{number} declined; it is in the grab pool.")
         # The staff group is told in the estate's language.
-        assert_says(telegram_to(sqlite_engine, DUTY_GROUP)[-1], f"🙋 待抢单：先抢先得\n{number}")
-        assert "13800000001" not in telegram_to(sqlite_engine, DUTY_GROUP)[-1]  # no resident's phone in a group
+        assert_says(telegram_to(desk, DUTY_GROUP)[-1], f"🙋 待抢单：先抢先得\n{number}")
+        assert "13800000001" not in telegram_to(desk, DUTY_GROUP)[-1]  # no resident's phone in a group
         assert chen.inbox() == ""  # the supervisor is not pushed each pool job: it waits under /queue
         assert_says(chen.says("/queue"), f"Unassigned (1)\n• {number}")
 
-        assert_says(zhao.says(payload=f"s:grab:{number}"), f"You have {number}.\nResident: 张三 Zhang San")
-        assert_says(li.says(payload=f"s:grab:{number}"), f"Too late: {number} was already taken by 赵强 Zhao Qiang.")
-        assert_says(telegram_to(sqlite_engine, DUTY_GROUP)[-1], f"✋ 工单 {number} 已被 赵强 Zhao Qiang 接走。")
+        assert_says(
+            zhao.says(payload=encode(OnTicket("grab", number))), f"You have {number}.\nResident: 张三 Zhang San"
+        )
+        assert_says(
+            li.says(payload=encode(OnTicket("grab", number))),
+            f"Too late: {number} was already taken by 赵强 Zhao Qiang.",
+        )
+        assert_says(telegram_to(desk, DUTY_GROUP)[-1], f"✋ 工单 {number} 已被 赵强 Zhao Qiang 接走。")
         assert_says(zhang.inbox(), f"🔧 {number}: 赵强 will do your repair.")
-        (ticket,) = stored(sqlite_engine)
+        (ticket,) = stored(desk)
         assert [e.action for e in ticket.history] == ["create", "assign", "decline", "pool", "claim"]
         assert ticket.history[2].details["reason"] == "Busy with another job"
 
-    def test_a_push_left_unanswered_rolls_over(self, zhang: Chat, li: Chat, desk: Desk, sqlite_engine: Engine) -> None:
+    def test_a_push_left_unanswered_rolls_over(self, zhang: Chat, li: Chat, desk: Desk) -> None:
         in_english(li)
         number = report_leak(zhang)
-        assert desk.roll_over(zhang.now + timedelta(minutes=9)) == []
-        assert desk.roll_over(zhang.now + timedelta(minutes=11)) == [number]
+        assert desk.act(zhang.now + timedelta(minutes=9), roll_over) == []
+        assert desk.act(zhang.now + timedelta(minutes=11), roll_over) == [number]
         li.now += timedelta(minutes=11)
         assert_says(li.inbox(), f"⏰ {number} went to someone else: it was not accepted in time.")
-        (ticket,) = stored(sqlite_engine)
+        (ticket,) = stored(desk)
         assert ticket.status is Status.NEW and ticket.history[2].details["reason"] == "no answer within 10 minutes"
         assert ticket.history[2].actor.kind == "system"
 
 
 class TestLateAnswers:
     def test_an_answer_long_after_the_question_is_set_aside_and_said_so(
-        self, zhang: Chat, li: Chat, sqlite_engine: Engine
+        self, zhang: Chat, li: Chat, desk: Desk
     ) -> None:
         in_english(li)
         number = report_leak(zhang)
@@ -182,13 +189,13 @@ class TestLateAnswers:
         assert_says(li.presses("Done"), "What did you do?")
         li.wait(31)
         assert_says(li.says("replaced the washer"), "That answer came more than 30 minutes after my question")
-        (ticket,) = stored(sqlite_engine)
+        (ticket,) = stored(desk)
         assert ticket.status is Status.ACCEPTED and number == ticket.number
 
     def test_a_button_that_makes_no_sense_is_answered(self, li: Chat) -> None:
         in_english(li)
-        assert_says(li.says(payload="s:bogus"), "That button belongs to an earlier message.")
-        assert_says(li.says(payload="s:accept:NOPE"), "There is no ticket NOPE.")
+        assert_says(li.says(payload="s:bogus"), "That button is from an older message and no longer works.")
+        assert_says(li.says(payload=encode(OnTicket("accept", "NOPE"))), "There is no ticket NOPE.")
 
 
 class TestStrangers:
@@ -206,25 +213,27 @@ class TestStrangers:
 
 class TestPermissions:
     def test_only_the_assignee_or_a_supervisor_acts_and_a_refusal_changes_nothing(
-        self, zhang: Chat, li: Chat, desk: Desk, clock: Clock, sqlite_engine: Engine
+        self, zhang: Chat, li: Chat, desk: Desk, clock: Clock
     ) -> None:
         number = report_leak(zhang)
         wang = Chat(desk, "王芳 Wang Fang", language_hint="en", clock=clock)
         in_english(wang)
-        assert_says(wang.says(payload=f"s:accept:{number}"),
+        assert_says(wang.says(payload=encode(OnTicket("accept", number))),
                     "Only the technician it is assigned to, or a supervisor, can do that.")  # fmt: skip
         assert_says(wang.says("/queue"), "Only supervisors and customer service can do that.")
         assert_says(wang.says(f"/assign {number} 王芳"), "Only supervisors and customer service can do that.")
-        assert_says(wang.says(payload=f"s:grab:{number}"), "Only a technician of that trade can take this job.")
+        assert_says(
+            wang.says(payload=encode(OnTicket("grab", number))), "Only a technician of that trade can take this job."
+        )
         assert_says(wang.says(f"/status {number}"), "You can only see tickets assigned to you.")
-        (ticket,) = stored(sqlite_engine)
+        (ticket,) = stored(desk)
         assert ticket.status is Status.ASSIGNED and ticket.assignee_name == "李伟 Li Wei"
         assert [e.action for e in ticket.history] == ["create", "assign"]
 
     def test_a_resident_cannot_accept_someone_elses_repair(self, zhang: Chat, desk: Desk, clock: Clock) -> None:
         number = report_leak(zhang)
         emily = Chat(desk, "Emily Brown", clock=clock)
-        assert_says(emily.says(payload=f"t:fixed:{number}"), f"I can't find a ticket {number} of yours.")
+        assert_says(emily.says(payload=encode(OnTicket("fixed", number))), f"I can't find a ticket {number} of yours.")
 
 
 class TestSupervisors:
@@ -266,7 +275,7 @@ class TestSupervisors:
         chen.presses("Approve")
         assert_says(zhang.inbox(), f"✅ {number}: 李伟 says the repair is done. Is it fixed?")
 
-    def test_new_opens_a_ticket_for_a_resident_who_phoned(self, chen: Chat, sqlite_engine: Engine) -> None:
+    def test_new_opens_a_ticket_for_a_resident_who_phoned(self, chen: Chat, desk: Desk) -> None:
         in_english(chen)
         chen.run([
             ("/new", "Where is the problem?"),
@@ -275,7 +284,7 @@ class TestSupervisors:
             ("normal", "Please check your report"),
             ("submit", "is open for 张三 Zhang San"),
         ])  # fmt: skip
-        (ticket,) = stored(sqlite_engine)
+        (ticket,) = stored(desk)
         assert (ticket.source, ticket.reporter, ticket.reporter_contact) == (
             "front_desk",
             "张三 Zhang San",
@@ -286,7 +295,7 @@ class TestSupervisors:
 
 class TestFeedbackAndChasing:
     def test_the_department_replies_and_an_anonymous_reporter_stays_anonymous(
-        self, desk: Desk, chen: Chat, clock: Clock, sqlite_engine: Engine
+        self, desk: Desk, chen: Chat, clock: Clock
     ) -> None:
         emily = Chat(desk, "Emily Brown", clock=clock)
         in_english(chen)
@@ -306,7 +315,7 @@ class TestFeedbackAndChasing:
             emily.inbox(), "💬 SG-20261127-0001: 客服中心 Customer service replies:\nWe have spoken to the guard"
         )
         assert_says(emily.presses("Yes, settled"), "is closed")
-        (ticket,) = stored(sqlite_engine)
+        (ticket,) = stored(desk)
         assert ticket.status is Status.CLOSED and ticket.resolution == "We have spoken to the guard; sorry."
 
     def test_a_chase_reaches_the_assignee_and_the_second_the_supervisor(
@@ -329,20 +338,18 @@ class TestEmergencies:
         import threading
         import tomllib
 
-        from bot.bootstrap import build_desk
-        from bot.config import parse_config
-        from core.directory import parse_directory
-        from core.messages import Inbound
-        from tests.conftest import DEMO_ESTATE
+        from bot.bootstrap import read_estate
+        from core.conversation.messages import Inbound
+        from tests.conftest import DEMO_ESTATE, desk_on
 
         directory = tomllib.loads(DEMO_ESTATE.read_text(encoding="utf-8"))
         for person in directory["staff"]:
             if person["name"] == "赵强 Zhao Qiang":
                 person["shifts"] = ["daily 00:00-24:00"]
         with SqlAlchemyUnitOfWork(engine) as uow:
-            uow.directory.sync(parse_directory(directory))
+            uow.directory.sync(read_estate(directory))
             uow.commit()
-        desk = build_desk(parse_config({}, environ={}), engine, "SG")
+        desk = desk_on(SqlAlchemyUnitOfWork(engine))
         clock = Clock()
         zhang = Chat(desk, "张三 Zhang San", language_hint="en", clock=clock)
         zhang.run([("kitchen pipe leaking in 1-1-1201", "How urgent"), ("emergency", "Please check your report"),
@@ -354,7 +361,7 @@ class TestEmergencies:
         )
         for person in (li, zhao, chen):
             person.says("/jobs")
-        (ticket,) = stored(engine)
+        (ticket,) = stored(desk)
         offer = ticket.history[-1]
         assert offer.action == "offer" and offer.details["to"] == ["李伟 Li Wei", "赵强 Zhao Qiang", "陈静 Chen Jing"]
 
@@ -362,7 +369,8 @@ class TestEmergencies:
         answers: dict[str, str] = {}
 
         def take(person: Chat) -> None:
-            inbound = Inbound("console", person.chat, person.sender, payload=f"s:grab:{number}", language_hint="en")
+            grab = encode(OnTicket("grab", number))
+            inbound = Inbound("console", person.chat, person.sender, payload=grab, language_hint="en")
             start.wait()
             answers[person.sender] = "\n".join(r.text for r in desk.handle(inbound, clock.now))
 
@@ -374,7 +382,7 @@ class TestEmergencies:
         winners = [name for name, answer in answers.items() if answer.startswith(f"You have {number}.")]
         losers = [name for name, answer in answers.items() if "Too late" in answer]
         assert len(winners) == 1 and len(losers) == 1, answers
-        (ticket,) = stored(engine)
+        (ticket,) = stored(desk)
         assert ticket.status is Status.ACCEPTED and ticket.assignee_name == winners[0]
         assert [e.action for e in ticket.history].count("claim") == 1
         loser = li if losers[0] == li.sender else zhao

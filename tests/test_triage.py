@@ -9,17 +9,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine
 
-from bot.bootstrap import build_desk
 from bot.config import ConfigError, parse_config
 from bot.i18n import translator
 from core.desk import Desk
-from core.model import Urgency
-from core.ports import TicketQuery
-from core.triage import TriageRules
-from storage.uow import SqlAlchemyUnitOfWork
-from tests.chat import Chat
+from core.domain.model import Urgency
+from core.domain.triage import TriageRules
+from tests.chat import Chat, stored
+from tests.conftest import desk_on
 
 BAOXIU = Path(sys.executable).parent / "baoxiu"
 RULES = TriageRules()
@@ -401,19 +398,16 @@ TRIAGE_CONFIG: dict[str, Any] = {
 
 
 @pytest.fixture
-def configured_desk(sqlite_engine: Engine) -> Desk:
-    return build_desk(parse_config({"triage": TRIAGE_CONFIG}, environ={}), sqlite_engine, "SG")
+def configured_desk(desk: Desk) -> Desk:
+    return desk_on(desk.uow, triage=TRIAGE_CONFIG)
 
 
-def stored_urgencies(engine: Engine) -> list[str]:
-    with SqlAlchemyUnitOfWork(engine) as uow:
-        return [ticket.urgency.value for ticket in uow.tickets.list(TicketQuery())]
+def stored_urgencies(desk: Desk) -> list[str]:
+    return [ticket.urgency.value for ticket in stored(desk)]
 
 
 class TestConfiguredDialogue:
-    def test_a_configured_emergency_keyword_is_proposed_as_an_emergency(
-        self, configured_desk: Desk, sqlite_engine: Engine
-    ) -> None:
+    def test_a_configured_emergency_keyword_is_proposed_as_an_emergency(self, configured_desk: Desk) -> None:
         Chat(configured_desk, "Emily Brown").run([
             ("the water heater is broken in 3-1-2302", """
                 How urgent is it? I suggest: Emergency.
@@ -424,7 +418,7 @@ class TestConfiguredDialogue:
                 Urgency: Emergency"""),
             ("submit", "we will respond within 15 minutes."),
         ])  # fmt: skip
-        assert stored_urgencies(sqlite_engine) == ["emergency"]
+        assert stored_urgencies(configured_desk) == ["emergency"]
 
     def test_with_the_shipped_rules_the_same_words_are_not_an_emergency(self, desk: Desk) -> None:
         Chat(desk, "Emily Brown").run([

@@ -11,10 +11,12 @@ from typing import TextIO
 from rich.console import Console
 from rich.markup import escape
 
+from bot.channels import CONSOLE
+from core.conversation.messages import Inbound, Reply
 from core.desk import Desk
-from core.messages import Inbound, Reply
+from core.domain.people import Address
 
-CHANNEL = "console"
+CHANNEL = CONSOLE.name
 
 
 def render(reply: Reply) -> str:
@@ -62,7 +64,8 @@ class ConsoleChat:
 
     def show_pushes(self) -> None:
         """What others' actions sent this person (a job, a step of their repair) since the last look."""
-        self.show(self.desk.take_pushes(CHANNEL, self.person, f"{CHANNEL}:{self.person}", self.clock()), pushed=True)
+        address = Address(CHANNEL, self.person)
+        self.show(self.desk.take_pushes(address, f"{CHANNEL}:{self.person}", self.clock()), pushed=True)
 
     def watch_pushes(self, stopping: threading.Event, every: float = 2.0) -> None:
         while not stopping.wait(every):

@@ -31,15 +31,18 @@ from telegram.error import BadRequest, Forbidden, RetryAfter, TelegramError
 from telegram.ext import AIORateLimiter, Application, ContextTypes, TypeHandler
 
 from bot import metrics
+from bot.channels import TELEGRAM
 from bot.config import TelegramSection
+from bot.runtime.order import InOrder
 from bot.runtime.outbox_sender import RetryLater, Undeliverable
 from bot.runtime.workers import DeskRunner
-from core.messages import ChatKind, Inbound, Reply
-from core.model import Attachment
+from core.conversation.buttons import encode
+from core.conversation.messages import ChatKind, Choice, Inbound, Reply
+from core.domain.model import Attachment
 
 log = logging.getLogger(__name__)
 
-CHANNEL = "telegram"
+CHANNEL = TELEGRAM.name
 ALLOWED_UPDATES = ["message", "callback_query"]
 NOT_YOURS = "这个问题是问别人的 · This question is for someone else"
 RESUME = re.compile(r"^/start(?:@\w+)?\s+c(\d+)$")  # the "continue privately" deep link from a group
@@ -76,7 +79,7 @@ class TelegramChannel:
         self.settings, self.desk = settings, desk
         self.attachments_dir = attachments_dir
         self.clock = clock
-        self.people: dict[tuple[int, int], asyncio.Lock] = {}
+        self.in_order = InOrder()
         self.pacer = ChatPacer(settings.max_chat_messages_per_second)
         builder = (
             Application.builder()
@@ -151,11 +154,8 @@ class TelegramChannel:
     async def on_update(self, update: Update, context: ContextTypes.DEFAULT_TYPE | None = None) -> None:
         metrics.INBOUND.labels(CHANNEL).inc()
         # Taken before the first await, so one person's updates are handled in the order they came.
-        person = (update.effective_chat.id if update.effective_chat else 0,
-                  update.effective_user.id if update.effective_user else 0)  # fmt: skip
-        if len(self.people) > 10_000:  # forget people who are not being handled right now
-            self.people = {key: lock for key, lock in self.people.items() if lock.locked()}
-        async with self.people.setdefault(person, asyncio.Lock()):
+        person = update.effective_user.id if update.effective_user else 0
+        async with self.in_order.turn(person):
             await self._handle(update)
 
     async def _handle(self, update: Update) -> None:
@@ -193,7 +193,6 @@ class TelegramChannel:
             message_ref=message.message_id,
             text=text,
             attachments=await self._attachments(message),
-            sticker=message.sticker is not None,
             resumed_from=resumed_from,
         )
 
@@ -290,12 +289,7 @@ class TelegramChannel:
         if not chat.startswith("-"):
             await self.pacer.wait(chat)
         owner = payload.get("owner", "")
-        buttons = [
-            InlineKeyboardButton(label, url=url)
-            if url
-            else InlineKeyboardButton(label, callback_data=f"{data}|{owner}" if owner else data)
-            for data, label, url in payload.get("choices", [])
-        ]
+        buttons = [_button(Choice.load(choice), owner) for choice in payload.get("choices", [])]
         markup: InlineKeyboardMarkup | ForceReply | None = None
         if buttons:
             markup = InlineKeyboardMarkup([[button] for button in buttons])
@@ -326,7 +320,7 @@ def render(inbound: Inbound, reply: Reply) -> list[tuple[str, dict[str, Any]]]:
     group = inbound.chat_kind is ChatKind.GROUP and reply.recipient is None
     parts = split_text(reply.text or "…", MessageLimit.MAX_TEXT_LENGTH)
     owner = inbound.sender if group else ""
-    choices = [[c.payload, c.label, c.url] for c in reply.choices]
+    choices = [c.dump() for c in reply.choices]
     payloads = []
     for index, part in enumerate(parts):
         last = index == len(parts) - 1
@@ -343,6 +337,14 @@ def render(inbound: Inbound, reply: Reply) -> list[tuple[str, dict[str, Any]]]:
             )
         )
     return payloads
+
+
+def _button(choice: Choice, owner: str) -> InlineKeyboardButton:
+    """A link opens it; any other answer comes back as callback data, with whom it is for in a group."""
+    if choice.url:
+        return InlineKeyboardButton(choice.label, url=choice.url)
+    data = encode(choice.button) if choice.button is not None else "-"
+    return InlineKeyboardButton(choice.label, callback_data=f"{data}|{owner}" if owner else data)
 
 
 def split_text(text: str, limit: int) -> list[str]:

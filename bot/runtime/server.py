@@ -72,11 +72,15 @@ async def run(config: Config) -> None:
     loop = asyncio.get_running_loop()
     # Desk work outside the loop's thread (a scheduled job, say) hands its messages to the loop's own thread.
     desk.queued_listeners.append(lambda messages: loop.call_soon_threadsafe(sender.submit, messages))
-    runner: DeskRunner = InLoopDesk(desk)
+    runner: DeskRunner = InLoopDesk(desk, on_queued=sender.submit)
     if postgresql:
         workers = config.server.workers or default_workers()
-        runner = DeskProcesses(config, code, workers, on_queued=sender.submit)
+        runner = DeskProcesses(config, code, workers, bootstrap.unit_of_work(engine), on_queued=sender.submit)
         log.info("baoxiu answers messages in %d worker processes", workers)
+    for name in ("wechat", "wecom"):
+        section = getattr(config, name)
+        if section != type(section)():
+            log.warning("[%s] is set, but this baoxiu does not serve that channel yet; it is ignored", name)
     telegram = None
     if config.telegram.token:
         telegram = TelegramChannel(config.telegram, runner, Path(config.app.attachments_dir))
@@ -93,13 +97,13 @@ async def run(config: Config) -> None:
     try:  # the desk's workers first: /healthz says ok only once messages can be answered
         await runner.start([telegram_render] if telegram is not None else [])
     except BaseException:
-        runner.close()
+        await runner.close()
         raise
     serving = asyncio.create_task(server.serve())
     while not server.started and not serving.done():
         await asyncio.sleep(0.05)
     if serving.done():  # could not listen: serve() has said why
-        runner.close()
+        await runner.close()
         await serving
         raise SystemExit(2)
     log.info("baoxiu serves http://%s:%s", config.server.host, config.server.port)
@@ -113,7 +117,7 @@ async def run(config: Config) -> None:
     finally:
         if telegram is not None:
             await telegram.stop()
-        runner.close()
+        await runner.close()
         stopping.set()
         await sending
         engine.dispose()

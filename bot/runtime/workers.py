@@ -4,33 +4,38 @@
 A turn is mostly Python work between database round trips. In one process it competes for the
 interpreter lock with the chat I/O of every other update; worker processes put it on the machine's
 other cores. Each worker builds its own engine and desk from the config, and since a conversation's
-state lives in the database, any worker can take any message. One person's messages still go one at
-a time (the channel holds a lock per person), so they are answered in the order they came.
+state lives in the database, any worker can take any message; one person's turns wait for each other
+in the database, and their arrival order is kept by the channel (bot.runtime.order).
+
+A message that breaks its turn costs only itself: a turn that raises, or kills its worker twice, is
+answered with an apology and recorded as rejected, so that it is never tried again; a database that
+cannot be reached is not the message's fault, and the message waits to be delivered again.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import multiprocessing
 import os
-import signal
-import time
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
 from datetime import datetime
 from typing import Protocol
 
+from sqlalchemy.exc import OperationalError
+
 from bot.config import Config
+from bot.i18n import translator
+from bot.runtime.pool import WorkerDied, WorkerPool
+from core.conversation.messages import Inbound, Reply
 from core.desk import Desk, Render
-from core.messages import Inbound, Reply
-from core.ports import OutboxMessage
+from core.i18n import N_, normalize_locale
+from core.ports import OutboxMessage, UnitOfWork
 
 log = logging.getLogger(__name__)
 
 Queued = Callable[[list[OutboxMessage]], None]
 WORKER_NICENESS = 10
+SORRY = N_("Sorry, something went wrong with your message. It has been recorded and our staff will look into it.")
 
 
 class DeskRunner(Protocol):
@@ -45,15 +50,31 @@ class DeskRunner(Protocol):
 
     async def handle(self, inbound: Inbound, now: datetime, render: Render) -> list[Reply]: ...
 
-    def close(self) -> None: ...
+    async def close(self) -> None: ...
+
+
+def reject(uow: UnitOfWork, default_locale: str, inbound: Inbound, now: datetime, render: Render,
+           reason: str) -> list[OutboxMessage]:  # fmt: skip
+    """The message could not be answered: record it as rejected (never to be tried again) and apologise."""
+    t = translator(normalize_locale(inbound.language_hint) or default_locale)
+    apology = Reply(t(SORRY))
+    with uow:
+        if not uow.conversations.reject(inbound.channel, inbound.native_id or now.isoformat(), reason, now):
+            return []  # rejected (or answered) before: said once is enough
+        base = f"{inbound.channel}:{inbound.native_id or now.isoformat()}:sorry"
+        deliveries = render(inbound, apology)
+        messages = [OutboxMessage(f"{base}:{n}", inbound.channel, *d) for n, d in enumerate(deliveries)]
+        queued = uow.outbox.add_all(messages, now)
+        uow.commit()
+    return queued
 
 
 class InLoopDesk:
     """Answers on the event loop's thread: SQLite's work is short and local, and handing it to another
     thread would cost more in hand-offs of the interpreter lock than it saves (measured)."""
 
-    def __init__(self, desk: Desk) -> None:
-        self.desk = desk
+    def __init__(self, desk: Desk, on_queued: Queued) -> None:
+        self.desk, self.on_queued = desk, on_queued
 
     @property
     def parallel(self) -> int:
@@ -63,39 +84,34 @@ class InLoopDesk:
         """Nothing to start."""
 
     async def handle(self, inbound: Inbound, now: datetime, render: Render) -> list[Reply]:
-        return self.desk.handle(inbound, now, render)
+        try:
+            return self.desk.handle(inbound, now, render)
+        except OperationalError:
+            raise  # the database is away: the update is delivered again
+        except Exception as error:
+            log.exception("message %s %s could not be answered; it is rejected", inbound.channel, inbound.native_id)
+            self.on_queued(reject(self.desk.uow, self.desk.settings.default_locale, inbound, now, render, repr(error)))
+            return []
 
-    def close(self) -> None:
+    async def close(self) -> None:
         """Nothing to stop."""
 
 
 class DeskProcesses:
-    """Answers in a pool of worker processes; a worker that dies is replaced and its message tried again."""
+    """Answers in a pool of worker processes; a message whose worker dies is tried once more on another."""
 
-    def __init__(self, config: Config, estate_code: str, workers: int, on_queued: Queued) -> None:
+    def __init__(self, config: Config, estate_code: str, workers: int, uow: UnitOfWork, on_queued: Queued) -> None:
         self.config, self.estate_code, self.workers = config, estate_code, workers
-        self.on_queued = on_queued
-        self.pool = self._start()
-
-    def _start(self) -> ProcessPoolExecutor:
-        # spawn, not fork: the parent has an event loop, threads and open connections a fork would copy.
-        return ProcessPoolExecutor(
-            self.workers,
-            mp_context=multiprocessing.get_context("spawn"),
-            initializer=_start_worker,
-            initargs=(self.config, self.estate_code),
-        )
+        self.uow, self.on_queued = uow, on_queued
+        self.pool: WorkerPool | None = None
 
     async def start(self, renders: list[Render]) -> None:
-        """Start every worker now, with the channels' modules loaded: that takes a worker about a second,
-        which the first messages should not wait for."""
-        loop = asyncio.get_running_loop()
-        seen: set[int] = set()
-        for _ in range(10):
-            calls = [loop.run_in_executor(self.pool, _ready, renders) for _ in range(self.workers)]
-            seen.update(await asyncio.gather(*calls))
-            if len(seen) >= self.workers:
-                return
+        """Start every worker now, with the channels' modules loaded (they come with the renders): that takes a
+        worker about a second, which the first messages should not wait for."""
+        self.pool = WorkerPool(
+            self.workers, _start_worker, (self.config, self.estate_code, renders), niceness=WORKER_NICENESS
+        )
+        await self.pool.start()
 
     @property
     def parallel(self) -> int:
@@ -103,26 +119,34 @@ class DeskProcesses:
         return 4 * self.workers
 
     async def handle(self, inbound: Inbound, now: datetime, render: Render) -> list[Reply]:
-        loop = asyncio.get_running_loop()
-        pool = self.pool
-        try:
-            replies, queued = await loop.run_in_executor(pool, _handle, inbound, now, render)
-        except BrokenProcessPool:
-            # The message's transaction died with the worker, or committed just before: either way trying
-            # again is safe, because a message with a native id that was handled before is not handled again.
-            log.error("a desk worker process died; starting new ones and trying message %s again", inbound.native_id)
-            self._replace(pool)
-            replies, queued = await loop.run_in_executor(self.pool, _handle, inbound, now, render)
+        assert self.pool is not None, "start() first"
+        reason = ""
+        for attempt in (1, 2):
+            try:
+                replies, queued = await self.pool.run(_handle, inbound, now, render)
+            except WorkerDied as died:
+                # Its transaction died with the worker, or committed just before: either way trying again is
+                # safe, because a message with a native id that was handled before is not handled again.
+                log.error("a desk worker died answering %s %s (try %d)", inbound.channel, inbound.native_id, attempt)
+                reason = str(died)
+                continue
+            except OperationalError:
+                raise
+            except Exception as error:
+                log.exception("message %s %s could not be answered; it is rejected", inbound.channel, inbound.native_id)
+                reason = repr(error)
+                break
+            self.on_queued(queued)
+            return replies
+        queued = await asyncio.to_thread(
+            reject, self.uow, self.config.app.locale, inbound, now, render, reason or "rejected"
+        )
         self.on_queued(queued)
-        return replies
+        return []
 
-    def _replace(self, broken: ProcessPoolExecutor) -> None:
-        if self.pool is broken:  # several messages may find the same pool broken; replace it once
-            broken.shutdown(wait=False, cancel_futures=True)
-            self.pool = self._start()
-
-    def close(self) -> None:
-        self.pool.shutdown(wait=True)
+    async def close(self) -> None:
+        if self.pool is not None:
+            await self.pool.close()
 
 
 def default_workers() -> int:
@@ -136,27 +160,14 @@ _desk: Desk | None = None
 _queued: list[OutboxMessage] = []
 
 
-def _start_worker(config: Config, estate_code: str) -> None:
+def _start_worker(config: Config, estate_code: str, renders: list[Render]) -> None:
+    """Arriving here, the renders have imported their channels' modules (unpickling them did)."""
     global _desk
     from bot import bootstrap
     from storage.db import make_engine
 
-    # The serving process is the one stage every message passes through; workers run beside one another and
-    # can wait. Under full load a worker that competes as an equal for the CPU starves it: with workers at
-    # niceness 10, bench/telegram.py on PostgreSQL went from 0.42-0.47 to 0.52-0.56 of the echo bot.
-    os.nice(WORKER_NICENESS)
-    # Ctrl-C reaches the whole process group and a service manager may signal every process: the serving
-    # process stops the workers itself, once the messages they hold are answered.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     _desk = bootstrap.build_desk(config, make_engine(config.database.url), estate_code)
     _desk.queued_listeners.append(_queued.extend)
-
-
-def _ready(renders: list[Render]) -> int:
-    """Arriving here, the renders have imported their channels' modules."""
-    time.sleep(0.05)  # long enough that the other workers take the other calls
-    return os.getpid()
 
 
 def _handle(inbound: Inbound, now: datetime, render: Render) -> tuple[list[Reply], list[OutboxMessage]]:

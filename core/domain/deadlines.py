@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from core.model import Urgency
+from core.domain.model import Urgency
 
 
 @dataclass(frozen=True)

@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import difflib
+import functools
 import re
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, time
 from typing import Any
 
-from core.errors import DomainError
-from core.model import FEEDBACK_CATEGORIES, Trade
+from core.domain.errors import DomainError
+from core.domain.model import FEEDBACK_CATEGORIES, Trade
+from core.domain.people import Address, AddressField, PersonRef
+from core.domain.roles import ROLES
+from core.i18n import LOCALES, normalize_locale
 
-ROLES = ("technician", "supervisor", "customer_service", "manager")
-LOCALES = ("zh_CN", "en")
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 ROOM_PATTERN = re.compile(r"^(?P<building>[^-\s]+)-(?P<unit>[^-\s]+)-(?P<room>\d{3,5})$")
 
@@ -67,13 +70,17 @@ class Staff:
     trades: tuple[str, ...] = ()
     departments: tuple[str, ...] = ()
     shifts: tuple[Shift, ...] = ()
-    telegram_id: int | None = None
-    wecom_userid: str | None = None
-    wechat_openid: str | None = None
+    addresses: tuple[Address, ...] = ()  # from the file and linked since; in the order the file gives them
     phone: str = ""
     locale: str | None = None
+    prefer: str | None = None  # the channel their pushes go to first, instead of the one they used last
     active: bool = True
     id: int | None = None
+
+    @property
+    def ref(self) -> PersonRef:
+        assert self.id is not None, "a staff member from the database has an id"
+        return PersonRef("staff", self.id)
 
     def on_shift(self, local: datetime) -> bool:
         return any(shift.covers(local) for shift in self.shifts)
@@ -83,8 +90,7 @@ class Staff:
 class StaffGroup:
     name: str
     trades: tuple[str, ...] = ()
-    telegram_chat_id: int | None = None
-    wecom_chat_id: str | None = None
+    addresses: tuple[Address, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -93,18 +99,25 @@ class Resident:
     rooms: tuple[str, ...] = ()
     phone: str = ""
     locale: str | None = None
-    telegram_id: int | None = None
-    wechat_openid: str | None = None
+    addresses: tuple[Address, ...] = ()
+    registered: bool = False  # not in the directory file: customer service confirmed them from a chat
     active: bool = True
     id: int | None = None
+
+    @property
+    def ref(self) -> PersonRef:
+        assert self.id is not None, "a resident from the database has an id"
+        return PersonRef("resident", self.id)
 
 
 @dataclass(frozen=True)
 class ResidentGroup:
     name: str
     buildings: tuple[str, ...] = ()
-    telegram_chat_id: int | None = None
-    wechat_chat_id: str | None = None
+    addresses: tuple[Address, ...] = ()
+
+
+Person = Staff | Resident
 
 
 @dataclass(frozen=True)
@@ -118,7 +131,6 @@ class Estate:
     staff_groups: tuple[StaffGroup, ...] = ()
     residents: tuple[Resident, ...] = ()
     resident_groups: tuple[ResidentGroup, ...] = ()
-    extra: dict[str, Any] = field(default_factory=dict)
 
     def building(self, name: str) -> Building | None:
         return next((b for b in self.buildings if b.name == name), None)
@@ -128,6 +140,31 @@ class Estate:
 
     def department_for(self, category: str) -> Department | None:
         return next((d for d in self.departments if category in d.handles), None)
+
+    @functools.cached_property
+    def _at(self) -> dict[Address, Person]:
+        """Who each address belongs to; staff first, so someone who is both is met as staff."""
+        found: dict[Address, Person] = {}
+        for person in (*self.staff, *self.residents):
+            if person.active:
+                for address in person.addresses:
+                    found.setdefault(address, person)
+        return found
+
+    def person_at(self, address: Address) -> Person | None:
+        return self._at.get(address)
+
+    def staff_member(self, staff_id: int | None) -> Staff | None:
+        return next((s for s in self.staff if s.id == staff_id), None) if staff_id is not None else None
+
+    def resident(self, resident_id: int | None) -> Resident | None:
+        return next((r for r in self.residents if r.id == resident_id), None) if resident_id is not None else None
+
+    def person(self, ref: PersonRef) -> Person | None:
+        return self.staff_member(ref.id) if ref.kind == "staff" else self.resident(ref.id)
+
+    def residents_of(self, room: str) -> tuple[Resident, ...]:
+        return tuple(r for r in self.residents if r.active and room in r.rooms)
 
 
 class DirectoryError(DomainError):
@@ -237,7 +274,7 @@ class _Entry:
         value = self.optional_text("locale")
         if value is None:
             return None
-        normalized = {"zh": "zh_CN", "zh-cn": "zh_CN", "zh_cn": "zh_CN", "en": "en"}.get(value.lower())
+        normalized = normalize_locale(value) if value.lower() in ("zh", "zh-cn", "zh_cn", "en") else None
         if normalized is None:
             self.problem("locale", f'unknown locale "{value}" (known: {", ".join(LOCALES)})')
         return normalized
@@ -264,14 +301,34 @@ TOP_LEVEL = (
 )  # fmt: skip
 
 
-def parse_directory(data: dict[str, Any]) -> Estate:
-    """Validate a whole directory file; raise DirectoryError listing every problem, or return it."""
+class _Addresses:
+    """The address keys the channel adapters declared, read from one entry of the file."""
+
+    def __init__(self, fields: Sequence[AddressField], of_groups: bool) -> None:
+        self.fields = tuple(f for f in fields if f.of_groups == of_groups)
+        self.keys = tuple(f.key for f in self.fields)
+
+    def read(self, entry: _Entry) -> tuple[Address, ...]:
+        found = []
+        for field in self.fields:
+            value = entry.integer(field.key) if field.integer else entry.optional_text(field.key)
+            if value is not None:
+                found.append(Address(field.channel, str(value)))
+        return tuple(found)
+
+
+def parse_directory(data: dict[str, Any], fields: Sequence[AddressField]) -> Estate:
+    """Validate a whole directory file; raise DirectoryError listing every problem, or return it.
+
+    `fields` are the address keys the channels declare (`telegram_id`, `wechat_openid`, ...)."""
     problems: list[str] = []
     for key in data:
         if key not in TOP_LEVEL:
             problems.append(f'unknown section "{key}"{closest(key, TOP_LEVEL)}')
     if "estate" not in data:
         problems.append("estate: the [estate] table is required")
+    people_addresses, group_addresses = _Addresses(fields, of_groups=False), _Addresses(fields, of_groups=True)
+    channels = tuple(dict.fromkeys(f.channel for f in people_addresses.fields))
     head = _Entry("estate", data.get("estate", {}), ("name", "code"), problems)
     name, code = head.text("name", required=True), head.text("code", required=True)
     if code and not re.fullmatch(r"[A-Za-z0-9]{1,10}", code):
@@ -316,11 +373,10 @@ def parse_directory(data: dict[str, Any]) -> Estate:
         e = _Entry(
             f"staff[{i}]",
             raw,
-            ("name", "roles", "trades", "departments", "shifts", "telegram_id", "wecom_userid", "wechat_openid",
-             "phone", "locale"),
+            ("name", "roles", "trades", "departments", "shifts", "phone", "locale", "prefer", *people_addresses.keys),
             problems,
-        )  # fmt: skip
-        roles = e.words("roles", ROLES, "role")
+        )
+        roles = e.words("roles", tuple(ROLES), "role")
         if not roles and e.data:
             e.problem("roles", f"at least one role is required ({', '.join(ROLES)})")
         shifts = []
@@ -329,6 +385,12 @@ def parse_directory(data: dict[str, Any]) -> Estate:
                 shifts.append(parse_shift(text))
             except ValueError as error:
                 e.problem("shifts", str(error))
+        addresses = people_addresses.read(e)
+        prefer = e.optional_text("prefer")
+        if prefer is not None and prefer not in channels:
+            e.problem("prefer", f'unknown channel "{prefer}" (known: {", ".join(channels)}){closest(prefer, channels)}')
+        elif prefer is not None and not any(a.channel == prefer for a in addresses):
+            e.problem("prefer", f'"{prefer}" is preferred, but no {prefer} address is given')
         staff.append(
             Staff(
                 name=e.text("name", required=True),
@@ -336,34 +398,26 @@ def parse_directory(data: dict[str, Any]) -> Estate:
                 trades=e.words("trades", trades, "trade"),
                 departments=e.words("departments", department_names, "department"),
                 shifts=tuple(shifts),
-                telegram_id=e.integer("telegram_id"),
-                wecom_userid=e.optional_text("wecom_userid"),
-                wechat_openid=e.optional_text("wechat_openid"),
+                addresses=addresses,
                 phone=e.text("phone"),
                 locale=e.locale(),
+                prefer=prefer,
             )
         )
     _unique("staff", [s.name for s in staff], problems)
 
     groups = []
     for i, raw in enumerate(_list_of(data, "staff_groups", problems)):
-        e = _Entry(f"staff_groups[{i}]", raw, ("name", "trades", "telegram_chat_id", "wecom_chat_id"), problems)
+        e = _Entry(f"staff_groups[{i}]", raw, ("name", "trades", *group_addresses.keys), problems)
         groups.append(
-            StaffGroup(
-                e.text("name", required=True),
-                e.words("trades", trades, "trade"),
-                e.integer("telegram_chat_id"),
-                e.optional_text("wecom_chat_id"),
-            )
+            StaffGroup(e.text("name", required=True), e.words("trades", trades, "trade"), group_addresses.read(e))
         )
     _unique("staff_groups", [g.name for g in groups], problems)
 
     partial = Estate(code=code, name=name, buildings=tuple(buildings))
     residents = []
     for i, raw in enumerate(_list_of(data, "residents", problems)):
-        e = _Entry(
-            f"residents[{i}]", raw, ("name", "rooms", "phone", "locale", "telegram_id", "wechat_openid"), problems
-        )
+        e = _Entry(f"residents[{i}]", raw, ("name", "rooms", "phone", "locale", *people_addresses.keys), problems)
         rooms = e.words("rooms")
         for room in rooms:
             problem = _room_problem(partial, room)
@@ -375,26 +429,24 @@ def parse_directory(data: dict[str, Any]) -> Estate:
                 rooms=rooms,
                 phone=e.text("phone"),
                 locale=e.locale(),
-                telegram_id=e.integer("telegram_id"),
-                wechat_openid=e.optional_text("wechat_openid"),
+                addresses=people_addresses.read(e),
             )
         )
     _unique("residents", [r.name for r in residents], problems)
 
     resident_groups = []
     for i, raw in enumerate(_list_of(data, "resident_groups", problems)):
-        e = _Entry(f"resident_groups[{i}]", raw, ("name", "buildings", "telegram_chat_id", "wechat_chat_id"), problems)
+        e = _Entry(f"resident_groups[{i}]", raw, ("name", "buildings", *group_addresses.keys), problems)
         resident_groups.append(
             ResidentGroup(
                 e.text("name", required=True),
                 e.words("buildings", building_names, "building"),
-                e.integer("telegram_chat_id"),
-                e.optional_text("wechat_chat_id"),
+                group_addresses.read(e),
             )
         )
     _unique("resident_groups", [g.name for g in resident_groups], problems)
 
-    _unique_identities(staff, residents, problems)
+    _unique_addresses(staff, residents, people_addresses.fields, problems)
     if problems:
         raise DirectoryError(problems)
     return Estate(
@@ -410,17 +462,17 @@ def parse_directory(data: dict[str, Any]) -> Estate:
     )
 
 
-def _unique_identities(staff: list[Staff], residents: list[Resident], problems: list[str]) -> None:
+def _unique_addresses(
+    staff: list[Staff], residents: list[Resident], fields: Sequence[AddressField], problems: list[str]
+) -> None:
     """One chat account must lead to one person, or messages would reach the wrong one."""
-    owners: dict[tuple[str, object], str] = {}
+    key_of = {f.channel: f.key for f in fields}
+    owners: dict[Address, str] = {}
     people: list[tuple[str, Staff | Resident]] = [(f"staff[{i}]", s) for i, s in enumerate(staff)]
     people += [(f"residents[{i}]", r) for i, r in enumerate(residents)]
     for where, person in people:
-        for key in ("telegram_id", "wechat_openid", "wecom_userid"):
-            value = getattr(person, key, None)
-            if value is None:
-                continue
-            if (key, value) in owners:
-                problems.append(f"{where}.{key}: {value} already belongs to {owners[(key, value)]}")
+        for address in person.addresses:
+            if address in owners:
+                problems.append(f"{where}.{key_of[address.channel]}: {address.id} already belongs to {owners[address]}")
             else:
-                owners[(key, value)] = f"{where} ({person.name})"
+                owners[address] = f"{where} ({person.name})"

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 
-from core.directory import Estate, Staff, StaffGroup
-from core.lifecycle import Action
-from core.model import Ticket, TicketKind, Trade, Urgency
-from core.ports import Workload
+from core.domain.directory import Estate, Staff, StaffGroup
+from core.domain.lifecycle import Action
+from core.domain.model import Ticket, TicketKind, Trade, Urgency
+from core.domain.roles import Grant, holders
 
 TRADES = frozenset(t.value for t in Trade)
+# Between technicians equally busy, the one longest without a job goes; looked back this far.
+ROTATION = timedelta(days=30)
 NEVER = datetime.min.replace(tzinfo=UTC)
 
 
@@ -24,16 +26,44 @@ class Decision:
     groups: tuple[StaffGroup, ...] = ()  # offer and pool: the trade's staff groups
 
 
-def is_supervisor(staff: Staff) -> bool:
-    return bool({"supervisor", "manager"} & set(staff.roles))
+def _default_arrival() -> dict[Urgency, timedelta]:
+    return {
+        Urgency.EMERGENCY: timedelta(minutes=30),
+        Urgency.URGENT: timedelta(hours=2),
+        Urgency.NORMAL: timedelta(hours=24),
+    }
+
+
+@dataclass(frozen=True)
+class DispatchPolicy:
+    """Config `[dispatch]`: who may get more work, how long a push waits, what needs approval."""
+
+    max_open_per_technician: int = 5
+    unanswered: timedelta = timedelta(minutes=10)
+    cost_approval_threshold: float = 500.0
+    arrival: dict[Urgency, timedelta] = field(default_factory=_default_arrival)
+    tools: dict[str, tuple[str, ...]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Workload:
+    """How busy a technician is: tickets in hand now, and when they were last given one."""
+
+    open_tickets: int = 0
+    last_assigned: datetime | None = None
+
+
+def active_staff(estate: Estate) -> tuple[Staff, ...]:
+    return tuple(s for s in estate.staff if s.active)
 
 
 def supervisors(estate: Estate) -> tuple[Staff, ...]:
-    return tuple(s for s in estate.staff if s.active and "supervisor" in s.roles)
+    """Who hears of the jobs nobody can take: supervisors and managers."""
+    return holders(active_staff(estate), Grant.HEAR_ESCALATIONS)
 
 
 def technicians_of(estate: Estate, category: str) -> tuple[Staff, ...]:
-    return tuple(s for s in estate.staff if s.active and "technician" in s.roles and category in s.trades)
+    return tuple(s for s in holders(active_staff(estate), Grant.WORK_JOBS) if category in s.trades)
 
 
 def on_duty(estate: Estate, category: str, local: datetime) -> tuple[Staff, ...]:
@@ -60,11 +90,10 @@ def passed_over(ticket: Ticket) -> set[int]:
 
 
 def load_words(load: Workload) -> str:
-    return (
-        "no open tickets"
-        if load.open_tickets == 0
-        else f"{load.open_tickets} open ticket" + ("s" if load.open_tickets > 1 else "")
-    )
+    """For the history, which is kept in English."""
+    if load.open_tickets == 0:
+        return "no open tickets"
+    return f"{load.open_tickets} open ticket{'s' if load.open_tickets > 1 else ''}"
 
 
 def candidates(

@@ -8,18 +8,10 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 
-from core.errors import DomainError, IllegalTransition
+from core.domain.deadlines import SlaPolicy
+from core.domain.errors import DomainError, IllegalTransition
+from core.domain.model import ACTIVE_STATUSES, OPEN_STATUSES, Actor, HistoryEvent, Material, Status, Ticket, TicketKind
 from core.i18n import N_
-from core.model import (
-    OPEN_STATUSES,
-    Actor,
-    HistoryEvent,
-    Material,
-    Status,
-    Ticket,
-    TicketKind,
-)
-from core.sla import SlaPolicy
 
 
 class Action(enum.StrEnum):
@@ -61,8 +53,6 @@ BOTH = (R, F)
 
 @dataclass(frozen=True)
 class Transition:
-    action: Action
-    kinds: tuple[TicketKind, ...]
     sources: frozenset[Status]
     target: Status | None  # None: the action is recorded and the status stays
 
@@ -73,7 +63,7 @@ def _rows(
     table: dict[tuple[Action, TicketKind], Transition] = {}
     for action, kinds, sources, target in rows:
         for kind in kinds:
-            table[(action, kind)] = Transition(action, kinds, frozenset(sources), target)
+            table[(action, kind)] = Transition(frozenset(sources), target)
     return table
 
 
@@ -104,7 +94,7 @@ TRANSITIONS = _rows(
     (Action.CLOSE_OUT_OF_SCOPE, (F,), {S.NEW},                              S.CLOSED),
     (Action.CANCEL,             BOTH, {S.NEW, S.ASSIGNED, *WORKING},        S.CANCELLED),
     (Action.RATE,               BOTH, {S.CLOSED},                           None),
-    (Action.CHASE,              BOTH, OPEN_STATUSES - {S.RESOLVED},         None),
+    (Action.CHASE,              BOTH, ACTIVE_STATUSES,                      None),
     (Action.JOIN,               BOTH, OPEN_STATUSES,                        None),
     (Action.REPLY,              (F,), OPEN_STATUSES,                        None),
     (Action.NOTE,               BOTH, frozenset(Status),                    None),

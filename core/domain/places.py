@@ -6,7 +6,7 @@ import difflib
 import re
 from dataclasses import dataclass
 
-from core.directory import CommonArea, Estate
+from core.domain.directory import CommonArea, Estate
 
 _DASH = r"\s*[-－–—/]\s*"
 _ROOM_PATTERNS = (

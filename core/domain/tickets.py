@@ -5,15 +5,21 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from core.errors import DomainError
-from core.lifecycle import Action, record
-from core.model import Actor, Attachment, Location, Source, Ticket, TicketKind, Urgency, categories_for
-from core.sla import SlaPolicy
+from core.domain.deadlines import SlaPolicy
+from core.domain.errors import DomainError
+from core.domain.lifecycle import Action, record
+from core.domain.model import Actor, Attachment, Location, Source, Ticket, TicketKind, Urgency, categories_for
+from core.domain.people import Address
 
 
 def ticket_number(estate_code: str, local_day: date, sequence: int) -> str:
-    """`CODE-YYYYMMDD-NNNN`, numbered from 1 each local day."""
-    return f"{estate_code}-{local_day:%Y%m%d}-{sequence:04d}"
+    """`CODE-YYYYMMDD-NNNN`, numbered from 1 each local day; in capitals, so that the unique index finds it."""
+    return f"{estate_code.upper()}-{local_day:%Y%m%d}-{sequence:04d}"
+
+
+def normal_number(reference: str) -> str:
+    """A ticket number as stored, however it was typed."""
+    return reference.strip().upper()
 
 
 @dataclass(frozen=True)
@@ -29,8 +35,8 @@ class TicketDraft:
     reporter: str
     reporter_resident_id: int | None = None
     reporter_contact: str = ""
-    reporter_ref: str = ""
-    origin_chat: str = ""
+    reporter_address: Address | None = None
+    origin: Address | None = None
     origin_message: str = ""
     anonymous: bool = False
     verified: bool = True
@@ -64,8 +70,8 @@ def open_ticket(
         reporter=draft.reporter,
         reporter_resident_id=draft.reporter_resident_id,
         reporter_contact=draft.reporter_contact,
-        reporter_ref=draft.reporter_ref,
-        origin_chat=draft.origin_chat,
+        reporter_address=draft.reporter_address,
+        origin=draft.origin,
         origin_message=draft.origin_message,
         anonymous=draft.anonymous,
         verified=draft.verified,

@@ -7,9 +7,9 @@ import re
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from core.directory import closest
-from core.i18n import N_, Translator
-from core.model import FEEDBACK_CATEGORIES, REPAIR_CATEGORIES, Urgency
+from core.domain.directory import closest
+from core.domain.model import FEEDBACK_CATEGORIES, REPAIR_CATEGORIES, Urgency
+from core.i18n import LOCALES, N_, Translator
 
 DEFAULT_CATEGORY_KEYWORDS: dict[str, tuple[str, ...]] = {
     "lift": ("电梯", "困人", "被困", "关人", "lift", "elevator"),
@@ -131,7 +131,7 @@ class TriageRules:
     def feedback_category(self, text: str) -> str | None:
         return _best(self.feedback_keywords, text)
 
-    def urgency(self, text: str, category: str | None = None) -> Urgency:
+    def urgency(self, text: str) -> Urgency:
         if _found(self.emergency_keywords, text) or _found(self.safety_keywords, text):
             return Urgency.EMERGENCY
         if _found(self.urgent_keywords, text):
@@ -212,7 +212,7 @@ def rules_from_config(raw: dict[str, Any]) -> TriageRules:
         if not isinstance(value, dict) or not value:
             raise ValueError(f'{where}: must be a table of texts per language, e.g. {{ zh_CN = "…", en = "…" }}')
         for locale, text in value.items():
-            if locale not in ("zh_CN", "en") or not isinstance(text, str) or not text.strip():
+            if locale not in LOCALES or not isinstance(text, str) or not text.strip():
                 raise ValueError(f"{where}.{locale}: must be zh_CN or en with a non-empty text")
         return dict(value)
 

@@ -1,0 +1,540 @@
+"""The staff's side of the desk, as tables: one tap per step of a job, the questions that need words, and the
+dispatch desk's commands. Read STAFF at the bottom first.
+
+Every answer is checked again when it arrives: the job may have been reassigned, or finished by someone else,
+since the question was asked; the services check once more, under lock, when they make the change.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+from core.conversation import resident
+from core.conversation.buttons import OnTicket, Pick
+from core.conversation.commands import (
+    Assign,
+    ChangePlan,
+    ConfirmRegistration,
+    Decide,
+    Decline,
+    Finish,
+    Grab,
+    SendReply,
+    TakeStep,
+)
+from core.conversation.engine import END, SAME, WAIT, Conversation, Flow, Step, Turn
+from core.conversation.messages import Choice
+from core.conversation.views import (
+    STEPS,
+    approval_choices,
+    approval_text,
+    line,
+    local,
+    next_steps,
+    summary,
+)
+from core.conversation.vocabulary import DECLINE_REASONS, HOLD_REASONS, fold
+from core.domain.directory import Staff
+from core.domain.lifecycle import STATUS_WORDS, allowed_actions
+from core.domain.model import Attachment, Material, Status, Ticket, TicketKind
+from core.domain.people import first_name
+from core.domain.roles import Grant, may, refusal
+from core.i18n import N_
+
+ETAS = (15, 30, 60)
+SKIP_WORDS = ("skip", "none", "no", "跳过", "没有", "无", "0")
+
+
+def parse_materials(text: str) -> list[Material]:
+    """`valve 2 35; tape 5`: a name, then a quantity and a unit price, or just a cost."""
+    found = []
+    for item in re.split(r"[;；,，\n]+", text):
+        words = item.replace("×", " ").split()
+        numbers: list[float] = []
+        while words and re.fullmatch(r"[x×]?\d+(?:\.\d+)?[元]?", words[-1], re.IGNORECASE):
+            numbers.insert(0, float(words.pop().lstrip("xX×").rstrip("元")))
+        if not words:
+            continue
+        name = " ".join(words)
+        if len(numbers) >= 2:
+            found.append(Material(name, numbers[-2], cost=round(numbers[-2] * numbers[-1], 2)))
+        else:
+            found.append(Material(name, 1, cost=numbers[0] if numbers else 0.0))
+    return found
+
+
+def find_staff(staff: tuple[Staff, ...], who: str) -> Staff | None:
+    """A staff member by full name, a part of it, or a piece of it; None when unknown or ambiguous."""
+    wanted = who.strip().casefold()
+    active = [s for s in staff if s.active]
+    for match in (
+        lambda s: s.name.casefold() == wanted,
+        lambda s: wanted in (part.casefold() for part in s.name.split(" ")),
+        lambda s: s.name.casefold().startswith(wanted),
+        lambda s: wanted in s.name.casefold(),
+    ):
+        found = [s for s in active if match(s)]
+        if len(found) == 1:
+            return found[0]
+    return None
+
+
+def me(turn: Turn) -> Staff:
+    staff = turn.context.speaker.staff
+    assert staff is not None, "the staff conversation is for staff"
+    return staff
+
+
+# --- checks every answer makes again -----------------------------------------------------------------------------
+
+
+def the_ticket(turn: Turn, number: str) -> Ticket | None:
+    ticket = turn.context.look.ticket(number)
+    if ticket is None:
+        turn.say(turn.t("There is no ticket {number}.").format(number=number))
+    return ticket
+
+
+def allowed(turn: Turn, verb: str, ticket: Ticket | None = None) -> bool:
+    reason = refusal(me(turn), verb, ticket)
+    if reason is not None:
+        turn.say(turn.t(reason))
+    return reason is None
+
+
+def still(turn: Turn, ticket: Ticket, condition: bool) -> bool:
+    if not condition:
+        turn.say(
+            turn.t("{number} is {status} now; nothing to do there.").format(
+                number=ticket.number, status=turn.t(STATUS_WORDS[ticket.status])
+            )
+        )
+    return condition
+
+
+def may_still(turn: Turn, verb: str) -> Ticket | None:
+    """The ticket a question is about, when its answer may still be acted on by this person: checked on arrival."""
+    ticket = the_ticket(turn, turn.state.ticket)
+    if ticket is None or not allowed(turn, verb, ticket):
+        return None
+    if verb == "reply":
+        ok = ticket.is_active
+    else:
+        ok = STEPS[verb][0] in allowed_actions(ticket) and (verb == "decline" or ticket.pending_approval is None)
+    return ticket if still(turn, ticket, ok) else None
+
+
+def waiting_for_supervisor(turn: Turn, ticket: Ticket) -> bool:
+    if ticket.pending_approval is not None:
+        turn.say(turn.t("{number} is already waiting for a supervisor's decision.").format(number=ticket.number))
+    return ticket.pending_approval is not None
+
+
+# --- the questions that need words: why declined, the new plan, what was done, the reply ----------------------
+
+
+def ask_decline_reason(turn: Turn) -> None:
+    number = turn.state.ticket
+    choices = [Choice(OnTicket("decline", number, key), turn.t(label)) for key, label in DECLINE_REASONS.items()]
+    turn.ask(turn.t("Why can't you take {number}? Tap a reason or write one.").format(number=number), choices)
+
+
+def answer_decline_reason(turn: Turn) -> str:
+    if may_still(turn, "decline") is not None:
+        turn.emit(Decline(turn.state.ticket, turn.text))
+    return "given"
+
+
+def ask_plan(turn: Turn) -> None:
+    turn.ask(
+        turn.t("What should be done instead, and why? Add the cost if it changes, e.g. “replace the whole pipe, ¥800”.")
+    )
+
+
+def answer_plan(turn: Turn) -> str:
+    if may_still(turn, "plan") is not None:
+        turn.emit(ChangePlan(turn.state.ticket, turn.text))
+    return "given"
+
+
+def ask_done_note(turn: Turn) -> None:
+    turn.ask(turn.t("What did you do? One message, please."))
+
+
+def answer_done_note(turn: Turn) -> str:
+    if may_still(turn, "done") is None:
+        return "refused"
+    turn.state.job.note = turn.text
+    return "noted"
+
+
+def ask_materials(turn: Turn) -> None:
+    turn.ask(
+        turn.t(
+            "Materials used? One per line or separated by “;”: name, quantity, unit price (e.g. “valve 1 35”). "
+            "Or tap “None”."
+        ),
+        [turn.choice(Pick("skip"), turn.t("None"))],
+    )
+
+
+def answer_materials(turn: Turn) -> str:
+    if may_still(turn, "done") is None:
+        return "refused"
+    skip = turn.chosen == Pick("skip") or fold(turn.text) in SKIP_WORDS
+    materials = [] if skip else parse_materials(turn.text)
+    if not skip and not materials:
+        turn.ask(turn.t("I couldn't read that. Write e.g. “valve 1 35”, or “none”."))
+        return "unreadable"
+    turn.state.job.materials = [vars(m) for m in materials]
+    if turn.context.capabilities.photos:
+        return "listed"
+    finish(turn, None)
+    return "finished"
+
+
+def ask_photo(turn: Turn) -> None:
+    turn.ask(
+        turn.t("Send a photo of the finished work, or tap “No photo”."), [turn.choice(Pick("skip"), turn.t("No photo"))]
+    )
+
+
+def answer_photo(turn: Turn) -> str:
+    if may_still(turn, "done") is None:
+        return "refused"
+    photo = next((a for a in turn.inbound.attachments if a.kind == "photo"), None)
+    if photo is None and turn.chosen != Pick("skip") and fold(turn.text) not in SKIP_WORDS:
+        turn.ask(turn.t("Please send a photo, or tap “No photo”."), [turn.choice(Pick("skip"), turn.t("No photo"))])
+        return "no_photo"
+    finish(turn, photo)
+    return "finished"
+
+
+def finish(turn: Turn, photo: Attachment | None) -> None:
+    job = turn.state.job
+    turn.emit(Finish(turn.state.ticket, job.note, tuple(Material(**m) for m in job.materials), photo))
+
+
+def ask_reply(turn: Turn) -> None:
+    turn.ask(turn.t("Write your reply to the resident in one message."))
+
+
+def answer_reply(turn: Turn) -> str:
+    if may_still(turn, "reply") is None:
+        return "refused"
+    turn.state.job.text = turn.text
+    return "written"
+
+
+def ask_send(turn: Turn) -> None:
+    t = turn.t
+    turn.ask(
+        t("Your reply:") + "\n" + turn.state.job.text,
+        [turn.choice(Pick("send", "resolve"), t("✅ Send and mark answered")),
+         turn.choice(Pick("send", "keep"), t("💬 Send, keep it open"))],
+    )  # fmt: skip
+
+
+def answer_send(turn: Turn) -> str:
+    chosen = turn.chosen
+    if not (isinstance(chosen, Pick) and chosen.what == "send"):
+        turn.say(turn.t("Please use the buttons above."))
+        return "unclear"
+    if may_still(turn, "reply") is not None:
+        turn.emit(SendReply(turn.state.ticket, turn.state.job.text, resolve=chosen.value == "resolve"))
+    return "sent"
+
+
+LATE = N_("That answer came more than 30 minutes after my question, so I set it aside. Please tap the step again.")
+DECLINE = Flow("decline", {"reason": Step(ask_decline_reason, answer_decline_reason, {"given": END})}, lapsed=LATE)
+PLAN = Flow("plan", {"text": Step(ask_plan, answer_plan, {"given": END})}, lapsed=LATE)
+DONE = Flow(
+    "done",
+    #  step         question          answer              what the answer came to → where it goes
+    steps={
+        "note":      Step(ask_done_note,   answer_done_note,  {"noted": "materials", "refused": END}),
+        "materials": Step(ask_materials,   answer_materials,  {"listed": "photo", "finished": END,
+                                                               "unreadable": WAIT, "refused": END}),
+        "photo":     Step(ask_photo,       answer_photo,      {"finished": END, "no_photo": WAIT, "refused": END}),
+    },
+    lapsed=LATE,
+)  # fmt: skip
+REPLY = Flow(
+    "reply",
+    steps={
+        "text": Step(ask_reply, answer_reply, {"written": "send", "refused": END}),
+        "send": Step(ask_send, answer_send, {"sent": END, "unclear": SAME}),
+    },
+    lapsed=LATE,
+)
+
+
+# --- buttons on tickets: one tap per step ------------------------------------------------------------------------
+
+
+def on_ticket(turn: Turn, button: OnTicket) -> None:
+    t, verb = turn.t, button.verb
+    ticket = the_ticket(turn, button.number)
+    if ticket is None:
+        return
+    number = ticket.number
+    if verb == "view":
+        view(turn, ticket)
+    elif verb == "grab":
+        if allowed(turn, "grab", ticket):
+            if ticket.status is not Status.NEW:
+                taken = ticket.assignee_name or t("someone else")
+                turn.say(t("Too late: {number} was already taken by {name}.").format(number=number, name=taken))
+            else:
+                turn.emit(Grab(number))
+    elif verb in ("approve", "reject"):
+        if allowed(turn, verb, ticket):
+            if ticket.pending_approval is None or not ticket.is_active:
+                turn.say(t("{number} has nothing waiting for approval.").format(number=number))
+            else:
+                turn.emit(Decide(number, approve=verb == "approve"))
+    elif verb == "reply":
+        if allowed(turn, "reply", ticket) and still(turn, ticket, ticket.is_active):
+            turn.state.ticket = number
+            turn.enter("reply", "text")
+    elif verb == "register":
+        if allowed(turn, "register"):
+            register(turn, ticket, button.argument)
+    elif verb in STEPS:
+        if allowed(turn, verb, ticket) and still(turn, ticket, STEPS[verb][0] in allowed_actions(ticket)):
+            job_step(turn, ticket, verb, button.argument)
+    else:
+        turn.say(t("That button belongs to an earlier message."))
+
+
+def job_step(turn: Turn, ticket: Ticket, verb: str, argument: str) -> None:
+    t, number = turn.t, ticket.number
+    if verb == "decline":
+        if argument in DECLINE_REASONS:
+            turn.emit(Decline(number, t(DECLINE_REASONS[argument])))
+        else:
+            turn.state.ticket = number
+            turn.enter("decline", "reason")
+    elif verb == "way" and not argument.isdecimal():
+        choices = [Choice(OnTicket("way", number, str(m)), t("{n} min").format(n=m)) for m in ETAS]
+        turn.ask(t("When will you be there?"), choices)
+    elif verb == "hold" and argument not in HOLD_REASONS:
+        choices = [Choice(OnTicket("hold", number, key), t(label)) for key, label in HOLD_REASONS.items()]
+        turn.ask(t("What are you waiting for?"), choices)
+    elif verb == "plan":
+        if not waiting_for_supervisor(turn, ticket):
+            turn.state.ticket = number
+            turn.enter("plan", "text")
+    elif verb == "done":
+        if not waiting_for_supervisor(turn, ticket):
+            turn.state.ticket = number
+            turn.enter("done", "note")
+    else:
+        turn.emit(TakeStep(number, verb, argument))
+
+
+def register(turn: Turn, ticket: Ticket, who: str) -> None:
+    """Customer service vouches for a stranger: they are a resident of the room (by id), or a new one ("new")."""
+    t = turn.t
+    room = ticket.location.room
+    if ticket.verified or room is None or ticket.reporter_address is None:
+        turn.say(t("{number}: nothing to confirm.").format(number=ticket.number))
+    elif who == "new":
+        turn.emit(ConfirmRegistration(ticket.number, None))
+    elif who.isdecimal() and any(r.id == int(who) for r in turn.context.estate.residents_of(room)):
+        turn.emit(ConfirmRegistration(ticket.number, int(who)))
+    else:
+        turn.say(t("That button belongs to an earlier message."))
+
+
+# --- what staff ask to see ---------------------------------------------------------------------------------------
+
+
+def view(turn: Turn, ticket: Ticket) -> None:
+    t, staff, zone = turn.t, me(turn), turn.context.settings.zone
+    if not allowed(turn, "view", ticket):
+        return
+    lines = [summary(ticket, t, personal=True), t("Status: {status}").format(status=t(STATUS_WORDS[ticket.status]))]
+    if ticket.assignee_name:
+        lines.append(t("Assigned to: {name}").format(name=ticket.assignee_name))
+    if ticket.resolve_due and ticket.is_open:
+        lines.append(t("Due: {when}").format(when=local(ticket.resolve_due, zone)))
+    if ticket.rework_count:
+        lines.append(t("Reworks: {count}").format(count=ticket.rework_count))
+    lines.append(t("History:"))
+    lines += [f"  {local(e.at, zone)} {e.actor.name}: {e.action}" for e in ticket.history[-8:]]
+    choices: tuple[Choice, ...] = ()
+    if ticket.pending_approval is not None and may(staff, Grant.APPROVE):
+        lines.append(approval_text(ticket, t, turn.context.settings.dispatch).split("\n")[0])
+        choices = approval_choices(ticket, t)
+    elif ticket.kind is TicketKind.FEEDBACK and refusal(staff, "reply", ticket) is None and ticket.is_open:
+        choices = (Choice(OnTicket("reply", ticket.number), t("✍️ Reply")),)
+    elif ticket.assignee_id == staff.id or may(staff, Grant.STEP_FOR_OTHERS):
+        choices = next_steps(ticket, t)
+    turn.say("\n".join(lines), choices)
+
+
+def my_jobs(turn: Turn, greet: bool = False) -> None:
+    t, staff = turn.t, me(turn)
+    mine = [x for x in turn.context.look.jobs(staff) if x.status is not Status.RESOLVED]
+    head = t("Hello {name}!").format(name=first_name(staff.name)) + " " if greet else ""
+    if not mine:
+        turn.ask(head + t("You have no open jobs. /help shows what I can do."))
+        return
+    lines = [head + t("Your open jobs:")] + ["• " + line(x, t) for x in mine]
+    turn.ask("\n".join(lines), [Choice(OnTicket("view", x.number), x.number) for x in mine[:10]])
+
+
+def queue(turn: Turn) -> None:
+    t, now = turn.t, turn.now
+    tickets = turn.context.look.queue()
+
+    def overdue(ticket: Ticket) -> bool:
+        if ticket.status is Status.RESOLVED:
+            return False
+        late_answer = ticket.status is Status.NEW and ticket.response_due is not None and ticket.response_due < now
+        return late_answer or (
+            ticket.resolve_due is not None and ticket.resolve_due < now and ticket.status is not Status.ON_HOLD
+        )
+
+    sections = [
+        (t("Unassigned"), [x for x in tickets if x.status is Status.NEW]),
+        (t("Overdue"), [x for x in tickets if overdue(x)]),
+        (t("On hold"), [x for x in tickets if x.status is Status.ON_HOLD]),
+        (t("Waiting for approval"), [x for x in tickets if x.pending_approval is not None]),
+    ]
+    lines = [t("📋 Queue")]
+    shown: list[Ticket] = []
+    for title, found in sections:
+        lines.append(f"\n{title} ({len(found)})")
+        for ticket in found[:10]:
+            lines.append("• " + line(ticket, t))
+            if ticket not in shown:
+                shown.append(ticket)
+    turn.ask("\n".join(lines), [Choice(OnTicket("view", x.number), x.number) for x in shown[:10]])
+
+
+# --- commands ------------------------------------------------------------------------------------------------------
+
+
+def help_text(turn: Turn) -> str:
+    t, staff = turn.t, me(turn)
+    lines = [
+        t("Hello {name}! Your jobs come here; each step is one tap.").format(name=first_name(staff.name)),
+        t("• /jobs: your open jobs · /status NUMBER: one ticket"),
+    ]
+    if may(staff, Grant.DISPATCH):
+        lines.append(t("• /queue: unassigned, overdue, on hold and waiting for approval"))
+        lines.append(t("• /assign NUMBER NAME · /reassign NUMBER NAME · /new: a report on a resident's behalf"))
+    lines.append(t("• /lang: 中文 / English"))
+    return "\n".join(lines)
+
+
+def show_help(turn: Turn, rest: str) -> None:
+    turn.say(help_text(turn))
+    my_jobs(turn)
+
+
+def show_jobs(turn: Turn, rest: str) -> None:
+    my_jobs(turn)
+
+
+def cancel(turn: Turn, rest: str) -> None:
+    if turn.state.flow in ("repair", "feedback"):
+        turn.state.leave()
+        turn.say(turn.t("Report discarded; nothing was sent."))
+    else:
+        turn.say(turn.t("Nothing is waiting for an answer now."))
+
+
+def show_queue(turn: Turn, rest: str) -> None:
+    if allowed(turn, "queue"):
+        queue(turn)
+
+
+def assigning(reassign: bool) -> Callable[[Turn, str], None]:
+    def command(turn: Turn, rest: str) -> None:
+        t, verb = turn.t, "reassign" if reassign else "assign"
+        if not allowed(turn, verb):
+            return
+        args = rest.split()
+        if len(args) < 2:
+            turn.say(t("Please write it as: /{command} NUMBER NAME").format(command=verb))
+            return
+        ticket = the_ticket(turn, args[0])
+        if ticket is None:
+            return
+        who = " ".join(args[1:])
+        estate = turn.context.estate
+        chosen = find_staff(estate.staff, who)
+        if chosen is None or chosen.id is None:
+            names = ", ".join(s.name for s in estate.staff if s.active and may(s, Grant.WORK_JOBS))
+            turn.say(t("I don't know “{who}”. Technicians: {names}").format(who=who, names=names))
+        elif not still(turn, ticket, ticket.is_active):
+            return
+        elif reassign and ticket.status is Status.NEW:
+            turn.say(t("{number} has nobody yet; use /assign.").format(number=ticket.number))
+        elif ticket.assignee_id == chosen.id:
+            turn.say(t("{number} is already with {name}.").format(number=ticket.number, name=chosen.name))
+        else:
+            turn.emit(Assign(ticket.number, chosen.id, reassign=ticket.status is not Status.NEW))
+
+    return command
+
+
+def new_report(turn: Turn, rest: str) -> None:
+    """A report taken by phone or at the desk: the report dialogue, on the resident's behalf."""
+    if allowed(turn, "new"):
+        turn.state.on_behalf = True
+        resident.start_repair(turn, rest)
+
+
+def show_status(turn: Turn, rest: str) -> None:
+    if not rest:
+        mine = turn.context.look.jobs(me(turn))
+        today = turn.now.astimezone(turn.context.settings.zone)
+        number = mine[-1].number if mine else f"{turn.context.estate.code.upper()}-{today:%Y%m%d}-0001"
+        example = f"/status {number}"
+        turn.say(turn.t("Please add the ticket number, for example: {example}").format(example=example))
+        return
+    ticket = the_ticket(turn, rest.split()[0])
+    if ticket is not None:
+        view(turn, ticket)
+
+
+def ask_language(turn: Turn, rest: str) -> None:
+    turn.ask("请选择语言 / Choose your language", [turn.choice(Pick("lang", "zh_CN"), "中文"),
+                                                   turn.choice(Pick("lang", "en"), "English")])  # fmt: skip
+
+
+def unknown_command(turn: Turn, command: str) -> None:
+    turn.say(turn.t("I don't know the command {command}. Send /help to see what I can do.").format(command=command))
+
+
+def idle(turn: Turn) -> None:
+    """Nothing was asked: say what is theirs to do."""
+    if turn.inbound.payload is not None:
+        turn.say(turn.t("That button belongs to an earlier message."))
+    my_jobs(turn, greet=True)
+
+
+STAFF = Conversation(
+    flows={flow.name: flow for flow in (DECLINE, PLAN, DONE, REPLY, resident.REPAIR, resident.FEEDBACK)},
+    commands={
+        "start": show_help, "help": show_help, "menu": show_help, "jobs": show_jobs, "mytickets": show_jobs,
+        "tickets": show_jobs, "queue": show_queue, "assign": assigning(reassign=False),
+        "reassign": assigning(reassign=True), "new": new_report, "status": show_status, "cancel": cancel,
+        "lang": ask_language, "language": ask_language,
+    },
+    on_ticket=on_ticket,
+    idle=idle,
+    offer=my_jobs,
+    before=None,
+    unknown_command=unknown_command,
+    resume=resident.resume,
+    continue_privately=None,
+    stale=N_("That button belongs to an earlier message."),
+    unreadable=N_("Please answer in a few words."),
+    private_in_groups=True,  # a job's details are for the person, not the group
+)  # fmt: skip

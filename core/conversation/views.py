@@ -1,0 +1,216 @@
+"""How a ticket is shown to the people in it: the resident's view, the technician's job card, the lists.
+
+Shared by the conversation (what a person asks to see) and the notices (what a person is told).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, tzinfo
+
+from core.conversation.buttons import OnTicket
+from core.conversation.messages import Choice, Reply
+from core.conversation.vocabulary import URGENCY_MARKS, category_label
+from core.domain.dispatch import DispatchPolicy
+from core.domain.lifecycle import STATUS_WORDS, Action, allowed_actions
+from core.domain.model import Status, Ticket, TicketKind
+from core.domain.people import first_name
+from core.i18n import N_, Translator
+
+STATUS_FOR_RESIDENTS = {
+    Status.NEW: N_("received, waiting for a technician"),
+    Status.ASSIGNED: N_("a technician has been assigned"),
+    Status.ACCEPTED: N_("accepted by the technician"),
+    Status.IN_PROGRESS: N_("being repaired"),
+    Status.ON_HOLD: N_("on hold (waiting for parts or access)"),
+    Status.RESOLVED: N_("repaired: waiting for your confirmation"),
+    Status.CLOSED: N_("closed"),
+    Status.CANCELLED: N_("cancelled"),
+}
+FEEDBACK_STATUS = {
+    Status.NEW: N_("received"),
+    Status.ASSIGNED: N_("with the department"),
+    Status.RESOLVED: N_("answered"),
+}
+# The steps of a job, as buttons, in the order they are offered; and the lifecycle action each one takes.
+STEPS: dict[str, tuple[Action, str]] = {
+    "accept": (Action.ACCEPT, N_("✅ Accept")),
+    "decline": (Action.DECLINE, N_("↩️ Decline")),
+    "way": (Action.ON_THE_WAY, N_("🚶 On my way")),
+    "arrive": (Action.ARRIVE, N_("📍 Arrived")),
+    "start": (Action.START, N_("🛠️ Start")),
+    "done": (Action.RESOLVE, N_("✅ Done")),
+    "hold": (Action.HOLD, N_("⏸️ On hold")),
+    "resume": (Action.RESUME, N_("▶️ Resume")),
+    "plan": (Action.REQUEST_APPROVAL, N_("📝 Change of plan")),
+}
+# What to bring, per trade; [dispatch.tools] in the config replaces a trade's list.
+TOOLS: dict[str, tuple[str, ...]] = {
+    "plumbing": (N_("pipe wrench"), N_("sealing tape"), N_("spare valves and washers"), N_("drain auger")),
+    "electrical": (N_("voltage tester"), N_("insulated screwdrivers"), N_("spare breakers and fuses")),
+    "civil": (N_("drill"), N_("sealant"), N_("spare hinges and locks")),
+    "hvac": (N_("pressure gauges"), N_("spare filters")),
+    "lift": (N_("lift service key"), N_("lift fault log")),
+    "fire_safety": (N_("detector tester"), N_("spare detector heads")),
+}
+
+
+def local(moment: datetime, zone: tzinfo, with_year: bool = False) -> str:
+    return moment.astimezone(zone).strftime("%Y-%m-%d %H:%M" if with_year else "%m-%d %H:%M")
+
+
+def money(amount: float) -> str:
+    return f"¥{amount:g}"
+
+
+def duration_text(span: timedelta, t: Translator) -> str:
+    minutes = int(span.total_seconds() // 60)
+    if minutes < 60:
+        return t("{n} minutes").format(n=minutes) if minutes != 1 else t("1 minute")
+    hours = minutes // 60
+    if minutes % 60 == 0:
+        return t("{n} hours").format(n=hours) if hours != 1 else t("1 hour")
+    return t("{h} h {m} min").format(h=hours, m=minutes % 60)
+
+
+# --- residents -----------------------------------------------------------------------------------------------
+
+
+def status_for_resident(ticket: Ticket, t: Translator) -> str:
+    if ticket.kind is TicketKind.FEEDBACK and ticket.status in FEEDBACK_STATUS:
+        return t(FEEDBACK_STATUS[ticket.status])
+    return t(STATUS_FOR_RESIDENTS[ticket.status])
+
+
+def resident_list(tickets: list[Ticket], t: Translator) -> Reply:
+    if not tickets:
+        return Reply(t("You have no open tickets."))
+    lines = [t("Your open tickets:")]
+    lines += [f"• {x.number} · {category_label(x.category, t)} · {status_for_resident(x, t)}" for x in tickets]
+    return Reply("\n".join(lines), tuple(Choice(OnTicket("status", x.number), x.number) for x in tickets[:10]))
+
+
+def resident_view(ticket: Ticket, t: Translator, zone: tzinfo) -> Reply:
+    lines = [
+        f"{ticket.number} · {category_label(ticket.category, t)}",
+        t("Status: {status}").format(status=status_for_resident(ticket, t)),
+        t("Place: {place}").format(place=ticket.location.label() or "-"),
+        t("Problem: {problem}").format(problem=ticket.description),
+        t("Reported: {when}").format(when=local(ticket.created_at, zone, with_year=True)),
+    ]
+    if ticket.assignee_name:
+        lines.append(t("Technician: {name}").format(name=first_name(ticket.assignee_name)))
+    if ticket.is_open and ticket.response_due and ticket.status is Status.NEW:
+        lines.append(t("We will respond by {when}.").format(when=local(ticket.response_due, zone, with_year=True)))
+    choices = []
+    if ticket.is_active:
+        choices.append(Choice(OnTicket("chase", ticket.number), t("⏰ Chase")))
+    if ticket.status is Status.NEW:
+        choices.append(Choice(OnTicket("withdraw", ticket.number), t("✖️ Withdraw")))
+    return Reply("\n".join(lines), tuple(choices))
+
+
+def acceptance_choices(ticket: Ticket, t: Translator) -> tuple[Choice, ...]:
+    if ticket.kind is TicketKind.FEEDBACK:
+        labels = (t("✅ Yes, settled"), t("❌ No, not settled"))
+    else:
+        labels = (t("✅ Fixed"), t("❌ Not fixed"))
+    return (Choice(OnTicket("fixed", ticket.number), labels[0]), Choice(OnTicket("notfixed", ticket.number), labels[1]))
+
+
+def stars(ticket: Ticket) -> tuple[Choice, ...]:
+    """Typing 5 means five stars: the list is in order."""
+    return tuple(Choice(OnTicket("rate", ticket.number, str(n)), "⭐" * n) for n in range(1, 6))
+
+
+# --- staff ---------------------------------------------------------------------------------------------------
+
+
+def summary(ticket: Ticket, t: Translator, personal: bool) -> str:
+    """The job as a technician needs it; the reporter's contact only when `personal`."""
+    lines = [
+        " · ".join((ticket.number, t(URGENCY_MARKS[ticket.urgency]), category_label(ticket.category, t))),
+        t("Place: {place}").format(place=ticket.location.label() or "-"),
+        t("Problem: {problem}").format(problem=ticket.description),
+    ]
+    photos = sum(1 for a in ticket.attachments if a.kind == "photo")
+    if photos:
+        lines.append(t("📷 Photos: {count}").format(count=photos))
+    if ticket.reporters > 1:
+        lines.append(t("👥 Reported by {count} residents").format(count=ticket.reporters))
+    if personal and ticket.kind is TicketKind.REPAIR:
+        contact = " ".join(part for part in (ticket.reporter, ticket.reporter_contact) if part)
+        lines.append(t("Resident: {contact}").format(contact=contact or "-"))
+    return "\n".join(lines)
+
+
+def tools(ticket: Ticket, t: Translator, policy: DispatchPolicy) -> str:
+    configured = policy.tools.get(ticket.category)
+    items = configured if configured is not None else tuple(t(item) for item in TOOLS.get(ticket.category, ()))
+    return "、".join(items) if t.locale.startswith("zh") else ", ".join(items)
+
+
+def job_card(ticket: Ticket, t: Translator, heading: str, be_there_by: datetime, policy: DispatchPolicy,
+             zone: tzinfo) -> str:  # fmt: skip
+    lines = [heading, summary(ticket, t, personal=True), t("Be there by: {when}").format(when=local(be_there_by, zone))]
+    bring = tools(ticket, t, policy)
+    if bring:
+        lines.append(t("Bring: {tools}").format(tools=bring))
+    return "\n".join(lines)
+
+
+def next_steps(ticket: Ticket, t: Translator) -> tuple[Choice, ...]:
+    """The steps the job can take next, as buttons; on the way and arrived only once."""
+    possible = set(allowed_actions(ticket))
+    verbs = [verb for verb, (action, _) in STEPS.items() if action in possible]
+    if ticket.kind is TicketKind.FEEDBACK:
+        return ()
+    if "on_the_way" in ticket.milestones:
+        verbs = [v for v in verbs if v != "way"]
+    if "arrived" in ticket.milestones:
+        verbs = [v for v in verbs if v != "arrive"]
+    if ticket.pending_approval is not None:
+        verbs = [v for v in verbs if v not in ("plan", "done")]
+    return tuple(Choice(OnTicket(v, ticket.number), t(STEPS[v][1])) for v in verbs)
+
+
+def approval_text(ticket: Ticket, t: Translator, policy: DispatchPolicy) -> str:
+    pending = ticket.pending_approval or {}
+    if pending.get("request") == "cost":
+        head = t("💰 {number}: {name} asks to approve a cost of {cost} (over {limit}).").format(
+            number=ticket.number,
+            name=pending.get("by", ""),
+            cost=money(float(pending.get("cost", 0))),
+            limit=money(policy.cost_approval_threshold),
+        )
+        body = t("Work done: {note}").format(note=pending.get("note", ""))
+    else:
+        head = t("📝 {number}: {name} asks to change the plan.").format(
+            number=ticket.number, name=pending.get("by", "")
+        )
+        body = str(pending.get("text", ""))
+    return "\n".join((head, body, summary(ticket, t, personal=False)))
+
+
+def approval_choices(ticket: Ticket, t: Translator) -> tuple[Choice, ...]:
+    return (Choice(OnTicket("approve", ticket.number), t("👍 Approve")),
+            Choice(OnTicket("reject", ticket.number), t("👎 Reject")))  # fmt: skip
+
+
+def line(ticket: Ticket, t: Translator) -> str:
+    who = f" · {ticket.assignee_name}" if ticket.assignee_name else ""
+    return (
+        f"{ticket.number} · {category_label(ticket.category, t)} · "
+        f"{ticket.location.label() or '-'} · {t(STATUS_WORDS[ticket.status])}{who}"
+    )
+
+
+def feedback_card(ticket: Ticket, t: Translator, zone: tzinfo) -> str:
+    who = t("anonymous") if ticket.anonymous else ticket.reporter
+    lines = [
+        t("💬 Feedback for {department}").format(department=ticket.department),
+        f"{ticket.number} · {category_label(ticket.category, t)} · {who}",
+        ticket.description,
+    ]
+    if ticket.resolve_due:
+        lines.append(t("Reply by: {when}").format(when=local(ticket.resolve_due, zone)))
+    return "\n".join(lines)

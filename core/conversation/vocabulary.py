@@ -1,0 +1,107 @@
+"""The words of the conversation: labels of categories and urgencies, and what people type for each choice."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+from core.conversation.buttons import Button, Pick
+from core.domain.model import FEEDBACK_CATEGORIES, REPAIR_CATEGORIES, Urgency
+from core.i18n import N_, Translator
+
+CATEGORY_LABELS = {
+    "plumbing": N_("Plumbing (water, pipes, drains)"),
+    "electrical": N_("Electrical (power, lights, sockets)"),
+    "civil": N_("Building (walls, doors, windows)"),
+    "hvac": N_("Heating and air conditioning"),
+    "lift": N_("Lift"),
+    "fire_safety": N_("Fire safety"),
+    "other": N_("Something else"),
+    "service_quality": N_("Service quality"),
+    "facilities": N_("Facilities"),
+    "hygiene": N_("Cleaning and hygiene"),
+    "security": N_("Security"),
+    "community": N_("Community life"),
+}
+URGENCY_LABELS = {
+    Urgency.EMERGENCY: N_("Emergency: unsafe, or water/power/lift out"),
+    Urgency.URGENT: N_("Urgent: today, please"),
+    Urgency.NORMAL: N_("Normal: within a few days"),
+}
+URGENCY_WORDS = {Urgency.EMERGENCY: N_("Emergency"), Urgency.URGENT: N_("Urgent"), Urgency.NORMAL: N_("Normal")}
+URGENCY_MARKS = {Urgency.EMERGENCY: N_("🚨 EMERGENCY"), Urgency.URGENT: N_("⚠️ Urgent"), Urgency.NORMAL: N_("Normal")}
+HOLD_REASONS = {"parts": N_("waiting for parts"), "access": N_("waiting for access")}
+DECLINE_REASONS = {"busy": N_("Busy with another job"), "trade": N_("Not my trade"), "off": N_("Off duty")}
+
+
+def category_label(category: str, t: Translator) -> str:
+    """A category's name in the reader's language; a category this baoxiu does not know reads as "something else"."""
+    return t(CATEGORY_LABELS.get(category, CATEGORY_LABELS["other"]))
+
+
+def hold_reason(reason: str, t: Translator) -> str:
+    return t(HOLD_REASONS[reason]) if reason in HOLD_REASONS else reason
+
+
+# Typed words that pick a choice in either language, whatever language the person reads.
+KEYS: dict[Pick, tuple[str, ...]] = {
+    Pick("menu", "repair"): ("repair", "report", "报修", "维修", "修"),
+    Pick("menu", "feedback"): ("feedback", "complaint", "complain", "suggestion", "投诉", "建议", "反馈"),
+    Pick("menu", "tickets"): ("my tickets", "tickets", "status", "我的工单", "工单", "进度"),
+    Pick("menu", "help"): ("help", "帮助", "?", "？"),
+    Pick("menu", "lang"): ("language", "lang", "语言"),
+    Pick("yes"): ("yes", "y", "ok", "confirm", "submit", "是", "是的", "对", "确认", "提交", "好"),
+    Pick("change"): ("change", "edit", "修改", "改"),
+    Pick("cancel"): ("cancel", "discard", "取消", "放弃"),
+    Pick("fixed"): ("fixed", "solved", "fixed it", "好了", "解决了", "修好了"),
+    Pick("broken"): ("still broken", "broken", "no", "还是坏", "没好", "不行"),
+    Pick("skip"): ("skip", "none", "no", "跳过", "没有", "无", "0"),
+    Pick("named"): ("with my name", "named", "实名"),
+    Pick("anonymous"): ("anonymous", "anonymously", "匿名"),
+    Pick("place", "other"): ("other", "elsewhere", "其他", "别处"),
+    Pick("lang", "zh_CN"): ("中文", "chinese", "zh", "汉语"),
+    Pick("lang", "en"): ("english", "en", "英文", "英语"),
+    Pick("urgency", "emergency"): ("emergency", "紧急"),
+    Pick("urgency", "urgent"): ("urgent", "加急"),
+    Pick("urgency", "normal"): ("normal", "一般"),
+}
+CATEGORY_WORDS_ZH = {
+    "plumbing": ("水", "水电", "管道"), "electrical": ("电", "电路"), "civil": ("土建", "墙面"),
+    "hvac": ("空调", "暖气"), "lift": ("电梯",), "fire_safety": ("消防",), "other": ("其他",),
+    "service_quality": ("服务",), "facilities": ("设施",), "hygiene": ("卫生", "保洁"), "security": ("安保", "安全"),
+    "community": ("社区", "邻里"),
+}  # fmt: skip
+for _category in (*REPAIR_CATEGORIES, *FEEDBACK_CATEGORIES):
+    KEYS[Pick("category", _category)] = (_category, _category.replace("_", " "), *CATEGORY_WORDS_ZH[_category])
+
+
+def keys_for(button: Button | None) -> tuple[str, ...]:
+    return KEYS.get(button, ()) if isinstance(button, Pick) else ()
+
+
+FEEDBACK_STARTERS = ("投诉", "建议", "表扬", "反馈", "complain", "complaint", "suggestion", "suggest", "feedback")
+FILLER = ("我要", "我想", "想", "要", "一下", "一个", "i want to", "i'd like to", "i would like to", "make a", "give",
+          "leave", "some", "a", "an", "please")  # fmt: skip
+
+
+def fold(text: str) -> str:
+    """What a typed answer is compared by: no case, no surrounding space or final full stop."""
+    return text.strip().casefold().rstrip(".。!！").strip()
+
+
+def bare(label: str) -> str:
+    """A button's label without its emoji or tick: what a person types for it ("done" for "✅ Done")."""
+    return fold(re.sub(r"^[\W_]+", "", label))
+
+
+def meaningful(text: str) -> bool:
+    """False for empty, emoji-only or punctuation-only text."""
+    return any(unicodedata.category(ch)[0] in "LN" for ch in text)
+
+
+def says_more_than(text: str, intentions: tuple[str, ...]) -> bool:
+    """False for "我要投诉" or "I want to complain": an intention, not yet the content."""
+    rest = text.casefold()
+    for word in sorted((*intentions, *FILLER), key=len, reverse=True):
+        rest = re.sub(rf"(?<![a-z]){re.escape(word)}(?![a-z])" if word.isascii() else re.escape(word), " ", rest)
+    return sum(1 for ch in rest if unicodedata.category(ch)[0] in "LN") >= 4

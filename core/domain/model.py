@@ -1,0 +1,196 @@
+"""Tickets and their history: the records every other part of baoxiu reads and writes."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from core.domain.people import Address
+
+
+class TicketKind(enum.StrEnum):
+    REPAIR = "repair"
+    FEEDBACK = "feedback"
+
+
+class Source(enum.StrEnum):
+    RESIDENT_CHAT = "resident_chat"
+    FRONT_DESK = "front_desk"
+    PATROL = "patrol"
+    PREVENTIVE = "preventive"
+
+
+class Urgency(enum.StrEnum):
+    EMERGENCY = "emergency"
+    URGENT = "urgent"
+    NORMAL = "normal"
+
+
+class Status(enum.StrEnum):
+    NEW = "new"
+    ASSIGNED = "assigned"
+    ACCEPTED = "accepted"
+    IN_PROGRESS = "in_progress"
+    ON_HOLD = "on_hold"
+    RESOLVED = "resolved"
+    CLOSED = "closed"
+    CANCELLED = "cancelled"
+
+
+OPEN_STATUSES = frozenset(
+    {Status.NEW, Status.ASSIGNED, Status.ACCEPTED, Status.IN_PROGRESS, Status.ON_HOLD, Status.RESOLVED}
+)
+# Open and not waiting for the resident's verdict: what can still be chased, joined, withdrawn or worked on.
+ACTIVE_STATUSES = OPEN_STATUSES - {Status.RESOLVED}
+# What a technician has in hand: their workload for dispatch.
+HELD_STATUSES = frozenset({Status.ASSIGNED, Status.ACCEPTED, Status.IN_PROGRESS, Status.ON_HOLD})
+
+
+class Trade(enum.StrEnum):
+    PLUMBING = "plumbing"
+    ELECTRICAL = "electrical"
+    CIVIL = "civil"
+    HVAC = "hvac"
+    LIFT = "lift"
+    FIRE_SAFETY = "fire_safety"
+
+
+REPAIR_CATEGORIES = (*(t.value for t in Trade), "other")
+FEEDBACK_CATEGORIES = ("service_quality", "facilities", "hygiene", "security", "community", "other")
+
+
+def categories_for(kind: TicketKind) -> tuple[str, ...]:
+    return REPAIR_CATEGORIES if kind is TicketKind.REPAIR else FEEDBACK_CATEGORIES
+
+
+@dataclass(frozen=True)
+class Location:
+    """Where the fault is: a registered room, a common area, or text that staff must review."""
+
+    room: str | None = None
+    common_area: str | None = None
+    text: str | None = None
+
+    @property
+    def needs_review(self) -> bool:
+        return self.room is None and self.common_area is None
+
+    def label(self) -> str:
+        return self.room or self.common_area or self.text or ""
+
+
+@dataclass(frozen=True)
+class Attachment:
+    """A reference to a photo, voice note or location pin kept outside the ticket row."""
+
+    kind: str  # photo | voice | location | file
+    ref: str
+    caption: str = ""
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who did something: a resident, a staff member, the system, or a command-line operator."""
+
+    kind: str  # resident | staff | system | operator
+    name: str
+    id: int | None = None
+
+
+SYSTEM = Actor("system", "dispatch")
+
+
+@dataclass(frozen=True)
+class HistoryEvent:
+    """One line of a ticket's append-only history, and the domain event that notices tell people about."""
+
+    at: datetime
+    actor: Actor
+    action: str
+    from_status: Status | None
+    to_status: Status
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Subscriber:
+    """A resident who joined a ticket instead of reporting the same fault again."""
+
+    name: str
+    resident_id: int | None = None  # known residents are told on the address they use
+    address: Address | None = None  # where they wrote from (the only way to reach a stranger)
+    origin: Address | None = None  # the group they joined from, whose message gets progress replies
+    origin_message: str = ""
+
+
+@dataclass(frozen=True)
+class Material:
+    name: str
+    quantity: float = 1
+    unit: str = ""
+    cost: float = 0.0
+
+
+@dataclass
+class Ticket:
+    """A repair or feedback ticket; change it only through core.domain.lifecycle."""
+
+    kind: TicketKind
+    source: Source
+    estate_code: str
+    location: Location
+    category: str
+    description: str
+    urgency: Urgency
+    reporter: str
+    created_at: datetime
+    number: str = ""
+    id: int | None = None
+    status: Status = Status.NEW
+    reporter_resident_id: int | None = None
+    reporter_contact: str = ""
+    reporter_address: Address | None = None  # where the report came from, to answer a stranger there
+    origin: Address | None = None  # a group chat it was reported in, whose message gets progress replies
+    origin_message: str = ""
+    anonymous: bool = False
+    verified: bool = True
+    assignee_id: int | None = None
+    assignee_name: str = ""
+    department: str = ""
+    attachments: tuple[Attachment, ...] = ()
+    milestones: dict[str, datetime] = field(default_factory=dict)
+    response_due: datetime | None = None
+    resolve_due: datetime | None = None
+    materials: tuple[Material, ...] = ()
+    cost: float = 0.0
+    resolution: str = ""
+    acceptance: str = ""  # "" | accepted | rejected
+    rating: int | None = None
+    rating_comment: str = ""
+    rework_count: int = 0
+    # A change of plan or a cost waiting for a supervisor: {"request": "plan"|"cost", "text", "cost", ...}.
+    pending_approval: dict[str, Any] | None = None
+    history: list[HistoryEvent] = field(default_factory=list)
+    # Events appended since the ticket was loaded; the repository persists and clears them.
+    new_events: list[HistoryEvent] = field(default_factory=list)
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in OPEN_STATUSES
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in ACTIVE_STATUSES
+
+    @property
+    def reporters(self) -> int:
+        """The reporter and every resident who joined the ticket instead of reporting it again."""
+        return 1 + sum(1 for event in self.history if event.action == "join")
+
+    def reported_by(self, resident_id: int | None, address: Address | None) -> bool:
+        """Whether this person reported it: a known resident by their id, a stranger by where they wrote from."""
+        if resident_id is not None and self.reporter_resident_id == resident_id:
+            return True
+        return address is not None and self.reporter_resident_id is None and self.reporter_address == address
