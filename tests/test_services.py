@@ -1,0 +1,323 @@
+"""The services and notices behind the conversation: who is reached where, who may do what when the answer
+arrives, and what holds when several turns run at once."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import replace
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine
+
+from core.conversation.buttons import OnTicket, encode
+from core.conversation.messages import Inbound
+from core.desk import Desk
+from core.domain.directory import Staff
+from core.domain.lifecycle import Action
+from core.domain.model import Actor, Location, Material, Source, Status, TicketKind, Urgency
+from core.domain.people import Address
+from core.domain.tickets import TicketDraft
+from core.ports import OutboxMessage
+from core.services import jobs
+from core.services.delivery import undeliverable
+from core.services.tickets import find_ticket, open_ticket
+from storage.uow import SqlAlchemyUnitOfWork
+from tests.chat import Chat, Clock, assert_says, stored
+from tests.conftest import NOW, demo_estate, desk_on
+from tests.fakes import FakeUnitOfWork
+
+TODAY = "SG-20261127"
+LI_TELEGRAM, LI_CONSOLE = Address("telegram", "5001"), Address("console", "李伟 Li Wei")
+
+
+def leak(room: str = "1-1-1201", **changes: Any) -> TicketDraft:
+    values: dict[str, Any] = {"kind": TicketKind.REPAIR, "source": Source.FRONT_DESK, "location": Location(room=room),
+                              "category": "plumbing", "description": "kitchen pipe leaking", "urgency": Urgency.URGENT,
+                              "reporter": "张三 Zhang San", "reporter_resident_id": 1}  # fmt: skip
+    values.update(changes)
+    return TicketDraft(**values)
+
+
+def queued(desk: Desk, address: Address) -> list[OutboxMessage]:
+    with desk.uow as uow:
+        return uow.outbox.due(NOW + timedelta(days=1), channels=(address.channel,), recipient=address.id)
+
+
+def desk_with(*, change: dict[str, dict[str, Any]] | None = None, **config: Any) -> Desk:
+    """The demo estate in memory, with some people of the directory changed."""
+    estate = demo_estate()
+    for name, fields in (change or {}).items():
+        estate = replace(
+            estate,
+            staff=tuple(replace(s, **fields) if s.name == name else s for s in estate.staff),
+            residents=tuple(replace(r, **fields) if r.name == name else r for r in estate.residents),
+        )
+    uow = FakeUnitOfWork()
+    with uow:
+        uow.directory.sync(estate)
+        uow.commit()
+    return desk_on(uow, **config)
+
+
+class TestWhereAPersonIsReached:
+    def test_a_push_goes_to_the_address_used_last(self) -> None:
+        desk = desk_with()
+        clock = Clock()
+        li = Chat(desk, "李伟 Li Wei", clock=clock)  # his console, besides the Telegram id the directory gives
+        zhang = Chat(desk, "张三 Zhang San", clock=clock)
+        li.says("/jobs")
+        zhang.run([("厨房水管漏水 1-1-1201", "情况有多紧急"), ("加急", "请先自查"), ("2", "请核对"), ("1", "工单号")])
+        assert [m.recipient for m in queued(desk, LI_CONSOLE)] == [LI_CONSOLE.id]
+        assert queued(desk, LI_TELEGRAM) == []
+
+        telegram_li = Chat(desk, LI_TELEGRAM.id, channel="telegram", clock=clock)
+        telegram_li.says("/jobs")  # now he writes from Telegram: the next push goes there
+        zhang.run([("卫生间水管漏水 1-1-1201", "情况有多紧急"), ("加急", "请先自查"), ("2", "请核对"), ("1", "工单号")])
+        (push,) = queued(desk, LI_TELEGRAM)
+        assert push.payload["text"].startswith("🔧 您有新工单\nSG-20261127-0002")
+        assert push.payload["fallback"] == [["console", LI_CONSOLE.id]]
+
+    def test_staff_who_prefer_a_channel_get_their_pushes_there_whatever_they_used_last(self) -> None:
+        desk = desk_with(change={"李伟 Li Wei": {"prefer": "telegram"}})
+        clock = Clock()
+        Chat(desk, "李伟 Li Wei", clock=clock).says("/jobs")  # the console, used last
+        Chat(desk, "张三 Zhang San", clock=clock).run([("厨房水管漏水 1-1-1201", "情况有多紧急"), ("加急", "请先自查"),
+                                                     ("2", "请核对"), ("1", "工单号")])  # fmt: skip
+        assert [m.recipient for m in queued(desk, LI_TELEGRAM)] == [LI_TELEGRAM.id]
+        assert queued(desk, LI_CONSOLE) == []
+
+    def test_a_refused_push_goes_to_the_next_address_and_with_none_left_the_history_says_so(self) -> None:
+        desk = desk_with()
+        clock = Clock()
+        li = Chat(desk, "李伟 Li Wei", clock=clock)
+        Chat(desk, LI_TELEGRAM.id, channel="telegram", clock=clock).says("/jobs")  # Telegram used last
+        Chat(desk, "张三 Zhang San", clock=clock).run([("厨房水管漏水 1-1-1201", "情况有多紧急"), ("加急", "请先自查"),
+                                                     ("2", "请核对"), ("1", "工单号")])  # fmt: skip
+        (push,) = queued(desk, LI_TELEGRAM)
+        with desk.uow as uow:  # Telegram says the bot was blocked: what the outbox sender does then
+            uow.outbox.mark_dead(push.key, "Forbidden: bot was blocked by the user")
+            rerouted = undeliverable(uow, push, NOW)
+            uow.commit()
+        assert rerouted is not None and (rerouted.channel, rerouted.recipient) == ("console", LI_CONSOLE.id)
+        assert_says(li.inbox(), f"🔧 您有新工单\n{TODAY}-0001")
+        with desk.uow as uow:
+            assert undeliverable(uow, rerouted, NOW) is None  # the console refused too: nobody is left
+            uow.commit()
+        (ticket,) = stored(desk)
+        assert ticket.history[-1].action == "note" and ticket.history[-1].details == {"unreachable": ["李伟 Li Wei"]}
+
+    def test_someone_with_no_address_on_a_channel_this_desk_serves_is_noted_as_unreachable(self) -> None:
+        desk = desk_with(change={"张三 Zhang San": {"addresses": (Address("wechat", "oRES_zhangsan_0001"),)}})
+        desk.act(NOW, lambda work: open_ticket(work, leak(), Actor("operator", "front desk")))
+        (ticket,) = stored(desk)
+        assert [e.action for e in ticket.history] == ["create", "assign", "note"]
+        # 李伟 is reached on Telegram; 张三 only on WeChat, which this desk does not serve yet.
+        assert ticket.history[2].details == {"unreachable": ["张三 Zhang San"]}
+        assert queued(desk, LI_TELEGRAM)[0].payload["person"] == "李伟 Li Wei"
+
+
+class TestRolesDecideWhoHears:
+    def test_a_change_of_plan_goes_to_supervisors_and_managers_alike(self) -> None:
+        manager = Staff("周敏 Zhou Min", ("manager",), addresses=(Address("telegram", "5200"),))
+        desk = desk_with()
+        with desk.uow as uow:
+            estate = uow.directory.get("SG")
+            assert estate is not None
+            uow.directory.sync(replace(estate, staff=(*estate.staff, manager)))
+            uow.commit()
+        ticket = desk.act(NOW, lambda work: open_ticket(work, leak(), Actor("operator", "front desk")))
+        with desk.uow as uow:
+            li = next(s for s in desk.estate(uow, NOW).staff if s.name.startswith("李伟"))
+
+        def accept_then_change(work: Any) -> None:
+            job = find_ticket(work.uow, ticket.number, for_update=True)
+            work.actor = Actor("staff", li.name, li.id)
+            work.change(job, Action.ACCEPT)
+            jobs.change_plan(work, li, job, "replace the whole pipe, ¥800")
+
+        desk.act(NOW, accept_then_change)
+        for approver in ("5100", "5200"):  # 陈静, supervisor; 周敏, manager
+            (request,) = [m for m in queued(desk, Address("telegram", approver)) if ticket.number in m.payload["text"]]
+            assert request.payload["text"].startswith(f"📝 {ticket.number}：李伟 Li Wei申请变更维修方案。")
+            assert [c["label"] for c in request.payload["choices"]] == ["👍 批准", "👎 驳回"]
+
+
+class TestAnswersAreCheckedWhenTheyArrive:
+    def test_a_note_typed_after_the_job_was_reassigned_does_not_finish_it(self, desk: Desk) -> None:
+        clock = Clock()
+        li, chen, zhang = (Chat(desk, name, language_hint="en", clock=clock)
+                           for name in ("李伟 Li Wei", "陈静 Chen Jing", "张三 Zhang San"))  # fmt: skip
+        for person in (li, chen, zhang):
+            person.says("/lang")
+            person.presses("English")
+        zhang.run([("kitchen pipe leaking in 1-1-1201", "How urgent"), ("urgent", "Quick check"),
+                   ("2", "Please check your report"), ("submit", "Ticket number")])  # fmt: skip
+        number = f"{TODAY}-0001"
+        li.inbox()
+        li.presses("Accept")
+        assert li.presses("Done") == "What did you do? One message, please."
+        assert chen.says(f"/reassign {number} 赵强") == (
+            f"{number} is assigned to 赵强 Zhao Qiang; they have been asked to accept."
+        )
+        assert li.says("replaced the washer") == "Only the technician it is assigned to, or a supervisor, can do that."
+        (ticket,) = stored(desk)
+        assert (ticket.status, ticket.assignee_name, ticket.resolution) == (Status.ASSIGNED, "赵强 Zhao Qiang", "")
+
+    def test_the_service_refuses_under_lock_what_the_conversation_allowed_a_moment_before(self, desk: Desk) -> None:
+        """A reassignment can land between the conversation's check and the change: the service checks again."""
+        ticket = desk.act(NOW, lambda work: open_ticket(work, leak(), Actor("operator", "front desk")))
+        with desk.uow as uow:
+            li, zhao = (s for s in desk.estate(uow, NOW).staff if s.name[:2] in ("李伟", "赵强"))
+
+        def finish_after_reassignment(work: Any) -> list[str]:
+            job = find_ticket(work.uow, ticket.number, for_update=True)
+            work.change(job, Action.REASSIGN, assignee=zhao.name, assignee_id=zhao.id)
+            jobs.finish(work, li, job, "replaced the washer", (Material("washer", 1, cost=5),), None)
+            return [a.text for a in work.answers]
+
+        assert desk.act(NOW, finish_after_reassignment) == [
+            "只有被派单的维修师傅或主管可以进行此操作。"  # in the estate's language: no person asked here
+        ]
+        (stored_ticket,) = stored(desk)
+        assert stored_ticket.status is Status.ASSIGNED and stored_ticket.materials == ()
+
+
+class TestExamples:
+    def test_a_command_without_a_number_shows_the_persons_own_latest_ticket(self, desk: Desk) -> None:
+        emily = Chat(desk, "Emily Brown")
+        emily.run([("the kitchen tap drips in 3-1-2302", "How urgent"), ("normal", "Quick check"),
+                   ("2", "Please check"), ("1", "Ticket number")])  # fmt: skip
+        assert emily.says("/status").startswith(
+            f"Please add the ticket number, for example: /status {TODAY}-0001\n\nWhat can I do for you?"
+        )
+
+    def test_without_tickets_the_example_is_this_estates_code_and_today(self) -> None:
+        desk = desk_with()
+        estate_code_elsewhere = desk.settings.estate_code
+        stranger = Chat(desk, "visitor", language_hint="en")
+        assert stranger.says("/chase").startswith(
+            f"Please add the ticket number, for example: /chase {estate_code_elsewhere}-20261127-0001"
+        )
+
+
+class TestRegistration:
+    def report_as_stranger(self, desk: Desk, clock: Clock) -> tuple[Chat, str]:
+        stranger = Chat(desk, "8800", channel="telegram", language_hint="en", clock=clock)
+        stranger.run([("my kitchen tap is leaking", "Where is the problem?"), ("1-1-1201", "How urgent"),
+                      ("urgent", "Quick check"), ("2", "Please check"), ("1", "Ticket number")])  # fmt: skip
+        return stranger, f"{TODAY}-0001"
+
+    def test_customer_service_says_which_resident_a_stranger_is_and_their_address_becomes_theirs(
+        self, desk: Desk
+    ) -> None:
+        clock = Clock()
+        chen = Chat(desk, "陈静 Chen Jing", language_hint="en", clock=clock)
+        chen.says("/lang")
+        chen.presses("English")
+        stranger, _ = self.report_as_stranger(desk, clock)
+        push = chen.inbox()
+        assert push.endswith("  1. ✅ It is 张三 Zhang San\n  2. ✅ A new resident of 1-1-1201")
+        assert chen.says("1") == "Confirmed: 张三 Zhang San lives in 1-1-1201. Their reports are verified from now on."
+        (ticket,) = stored(desk)
+        assert (ticket.verified, ticket.reporter_resident_id, ticket.reporter) == (True, 1, "张三 Zhang San")
+        # The next message from that account is 张三's: his language, his name, his rooms.
+        assert stranger.says("/start").startswith("Hello 张三! This is the 阳光花园 Sunrise Garden repair desk.")
+
+    def test_a_new_resident_of_the_room_is_registered_and_reports_verified_from_then_on(self, desk: Desk) -> None:
+        clock = Clock()
+        chen = Chat(desk, "陈静 Chen Jing", clock=clock)
+        chen.says("/jobs")  # her console is where she was last: the request comes here
+        stranger, _ = self.report_as_stranger(desk, clock)
+        chen.inbox()
+        assert chen.presses("新住户") == (
+            "已确认：8800 住在 1-1-1201。此后其报修均为已核实。"  # 陈静 reads Chinese
+        )
+        assert stranger.says("the bathroom light is broken") == (  # their room is offered now
+            "Where is the problem? Tap your home, or type the place.\n"
+            "For example: 1-1-1201, 1栋1单元1201, or a shared place like 车库 (garage).\n"
+            "  1. 1-1-1201\n"
+            "  2. Somewhere else"
+        )
+        assert stored(desk)[0].verified
+
+
+@pytest.mark.postgres
+class TestAtTheSameTime:
+    def test_views_do_not_wait_for_a_ticket_someone_is_changing(self, pg_engine: Engine) -> None:
+        """/status, a job's view and /queue read without locking: a long change elsewhere holds none of them."""
+        desk = self.demo_desk(pg_engine)
+        ticket = desk.act(NOW, lambda work: open_ticket(work, leak(), Actor("operator", "front desk")))
+        holding, release = threading.Event(), threading.Event()
+
+        def change_slowly() -> None:
+            with SqlAlchemyUnitOfWork(pg_engine) as uow:
+                find_ticket(uow, ticket.number, for_update=True)
+                holding.set()
+                release.wait(20)
+
+        changer = threading.Thread(target=change_slowly)
+        changer.start()
+        holding.wait(10)
+        answers: list[str] = []
+
+        def look() -> None:
+            for name, text in (("张三 Zhang San", f"/status {ticket.number}"), ("李伟 Li Wei", f"/status {ticket.number}"),
+                               ("陈静 Chen Jing", "/queue")):  # fmt: skip
+                answers.append("\n".join(r.text for r in Chat(desk, name).desk.handle(
+                    Inbound("console", f"console:{name}", name, text), NOW)))  # fmt: skip
+
+        looker = threading.Thread(target=look)
+        looker.start()
+        looker.join(10)
+        finished = not looker.is_alive()
+        release.set()
+        changer.join(10)
+        looker.join(10)
+        assert finished, "a view waited for the ticket's lock"
+        assert [a.split("\n")[0] for a in answers] == [
+            f"{ticket.number} · 给排水（漏水、水管、下水道）",
+            f"{ticket.number} · ⚠️ 加急 · 给排水（漏水、水管、下水道）",
+            "📋 待处理队列",
+        ]
+
+    def test_two_dispatches_at_once_never_both_give_the_last_place_under_the_cap(self, pg_engine: Engine) -> None:
+        """李伟 is the only plumber on shift; with a cap of one job, one of two reports at once goes to him and
+        the other to the grab pool."""
+        desk = self.demo_desk(pg_engine, dispatch={"max_open_per_technician": 1})
+        start = threading.Barrier(2)
+        made: list[str] = []
+
+        def report(room: str) -> None:
+            own = desk_on(SqlAlchemyUnitOfWork(pg_engine), dispatch={"max_open_per_technician": 1})
+            start.wait(10)
+            made.append(own.act(NOW, lambda work: open_ticket(work, leak(room), Actor("operator", "desk"))).number)
+
+        threads = [threading.Thread(target=report, args=(room,)) for room in ("1-1-1201", "1-2-502")]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(20)
+        assert len(made) == 2
+        outcomes = sorted(t.history[1].action for t in stored(desk))
+        assert outcomes == ["assign", "pool"], outcomes
+        assert [t.assignee_name for t in stored(desk) if t.status is Status.ASSIGNED] == ["李伟 Li Wei"]
+
+    @staticmethod
+    def demo_desk(engine: Engine, **config: Any) -> Desk:
+        uow = SqlAlchemyUnitOfWork(engine)
+        with uow:
+            uow.directory.sync(demo_estate())
+            uow.commit()
+        return desk_on(uow, **config)
+
+
+def test_a_pressed_button_carries_what_the_codec_reads() -> None:
+    from core.conversation.buttons import Outdated, Pick, decode
+
+    for button in (Pick("urgency", "urgent"), Pick("yes"), OnTicket("rate", "SG-20261127-0001", "5")):
+        assert decode(encode(button)) == button
+        assert len(encode(button)) <= 64  # Telegram's limit for callback data
+    for old in ("menu:repair", "t:fixed:SG-20261127-0001", "s:accept:SG-1", "", "1t:", "2p:yes"):
+        assert decode(old) == Outdated(old)

@@ -1,0 +1,126 @@
+"""Where `baoxiu run` answers: a message that breaks its turn costs only itself (the pool's own isolation is
+tests/test_pool.py); a database that is away is not the message's fault."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from sqlalchemy.exc import OperationalError
+
+from bot.config import parse_config
+from bot.runtime.pool import WorkerDied
+from bot.runtime.workers import DeskProcesses, InLoopDesk
+from core.conversation.context import DeskSettings
+from core.conversation.messages import Inbound, Reply
+from core.ports import OutboxMessage
+from tests.conftest import desk_on
+from tests.fakes import FakeUnitOfWork
+
+NOW = datetime(2026, 11, 27, 2, 30, tzinfo=UTC)
+SORRY_EN = "Sorry, something went wrong with your message. It has been recorded and our staff will look into it."
+SORRY_ZH = "抱歉，处理您的消息时出了问题。我们已记录下来，工作人员会跟进处理。"
+
+
+def render(inbound: Inbound, reply: Reply) -> list[tuple[str, dict[str, Any]]]:
+    return [(inbound.chat, {"text": reply.text})]
+
+
+def message(native_id: str, language: str = "en") -> Inbound:
+    return Inbound("telegram", native_id, native_id, "hello", native_id=native_id, language_hint=language)
+
+
+class Pool:
+    """A stand-in for the worker pool: some messages kill their worker (so many times), some make the turn raise."""
+
+    def __init__(self, deaths: dict[str, int] | None = None, raising: dict[str, Exception] | None = None) -> None:
+        self.deaths, self.raising = dict(deaths or {}), dict(raising or {})
+        self.runs: list[str] = []
+
+    async def run(self, function: Callable[..., Any], /, *args: Any) -> Any:
+        inbound: Inbound = args[0]
+        self.runs.append(inbound.native_id)
+        await asyncio.sleep(0)  # others' messages are in flight meanwhile
+        if self.deaths.get(inbound.native_id, 0) > 0:
+            self.deaths[inbound.native_id] -= 1
+            raise WorkerDied(f"worker process 123 died running _handle (exit code -9) for {inbound.native_id}")
+        if inbound.native_id in self.raising:
+            raise self.raising[inbound.native_id]
+        return [Reply(f"answer to {inbound.native_id}")], [OutboxMessage(f"k{inbound.native_id}", "telegram", "c", {})]
+
+    async def close(self) -> None:
+        """Nothing to stop."""
+
+
+def runner(pool: Pool) -> tuple[DeskProcesses, FakeUnitOfWork, list[OutboxMessage]]:
+    uow, queued = FakeUnitOfWork(), []
+    processes = DeskProcesses(parse_config({}, environ={}), "SG", 2, uow, on_queued=queued.extend)
+    processes.pool = pool  # type: ignore[assignment]
+    return processes, uow, queued
+
+
+def rejected(uow: FakeUnitOfWork) -> dict[tuple[str, str], str]:
+    return {key: outcome for key, outcome in uow.committed.handled.items() if outcome == "rejected"}
+
+
+def test_a_message_whose_worker_died_once_is_tried_again_and_answered() -> None:
+    processes, uow, queued = runner(Pool(deaths={"7": 1}))
+    replies = asyncio.run(processes.handle(message("7"), NOW, render))
+    assert [r.text for r in replies] == ["answer to 7"]
+    assert [m.key for m in queued] == ["k7"] and rejected(uow) == {}
+
+
+def test_a_message_that_kills_its_worker_twice_costs_only_itself() -> None:
+    pool = Pool(deaths={"poison": 2})
+    processes, uow, queued = runner(pool)
+
+    async def together() -> list[list[Reply]]:
+        return await asyncio.gather(*(processes.handle(message(n, "zh-hans" if n == "poison" else "en"), NOW, render)
+                                      for n in ("1", "poison", "2", "3")))  # fmt: skip
+
+    answers = asyncio.run(together())
+    assert [[r.text for r in replies] for replies in answers] == [["answer to 1"], [], ["answer to 2"], ["answer to 3"]]
+    assert pool.runs.count("poison") == 2  # tried once more, never for ever
+    assert rejected(uow) == {("telegram", "poison"): "rejected"}
+    apology = [m for m in queued if m.recipient == "poison"]
+    assert [m.payload["text"] for m in apology] == [SORRY_ZH]  # in the sender's language
+    # Telegram delivering it again finds it handled: it is not tried a third time.
+    with uow:
+        assert uow.conversations.open("telegram", "poison", "poison", message("poison").address, NOW, "poison") is None
+
+
+def test_a_turn_that_raises_is_rejected_at_once_with_an_apology() -> None:
+    pool = Pool(raising={"8": RuntimeError("a bug")})
+    processes, uow, queued = runner(pool)
+    assert asyncio.run(processes.handle(message("8"), NOW, render)) == []
+    assert pool.runs == ["8"] and rejected(uow) == {("telegram", "8"): "rejected"}
+    assert [m.payload["text"] for m in queued] == [SORRY_EN]
+
+
+def test_a_database_that_is_away_is_not_the_messages_fault() -> None:
+    away = OperationalError("SELECT 1", {}, Exception("connection refused"))
+    processes, uow, queued = runner(Pool(raising={"9": away}))
+    with pytest.raises(OperationalError):
+        asyncio.run(processes.handle(message("9"), NOW, render))  # the update is delivered again later
+    assert rejected(uow) == {} and queued == []
+
+
+class BrokenDesk:
+    """A desk whose every turn raises, as one with a bug would."""
+
+    def __init__(self, settings: DeskSettings) -> None:
+        self.uow, self.settings = FakeUnitOfWork(), settings
+
+    def handle(self, inbound: Inbound, now: datetime, render: Any = None) -> list[Reply]:
+        raise KeyError("a bug")
+
+
+def test_on_sqlite_too_a_turn_that_raises_is_rejected_with_an_apology() -> None:
+    desk, queued = BrokenDesk(desk_on(FakeUnitOfWork()).settings), []
+    in_loop = InLoopDesk(desk, on_queued=queued.extend)  # type: ignore[arg-type]
+    assert asyncio.run(in_loop.handle(message("10", "en-GB"), NOW, render)) == []
+    assert [m.payload["text"] for m in queued] == [SORRY_EN]
+    assert rejected(desk.uow) == {("telegram", "10"): "rejected"}
