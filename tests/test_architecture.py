@@ -126,3 +126,17 @@ def test_the_commented_triage_examples_in_the_example_config_are_valid() -> None
     rules = parse_config(tomllib.loads(uncommented), environ={}).triage
     assert "escalator" in rules.category_keywords["lift"]
     assert rules.self_checks["electrical"] == {}
+
+
+def test_channels_not_served_yet_are_said_so_in_the_example_and_when_set() -> None:
+    """Defect 9: [wechat] and [wecom] are read (a contract) but nothing serves them yet."""
+    import tomllib
+
+    from bot.config import parse_config
+    from bot.runtime.server import unserved
+
+    text = (REPO / "config.example.toml").read_text(encoding="utf-8")
+    assert text[text.index("[wechat]") - 400 : text.index("[wechat]")].count("NOT SERVED YET") == 1
+    assert unserved(parse_config(tomllib.loads(text), environ={})) == []  # the example's values are the defaults
+    set_up = parse_config({"wechat": {"app_id": "wx123"}, "wecom": {"corp_id": "ww1"}}, environ={})
+    assert unserved(set_up) == ["wechat", "wecom"]

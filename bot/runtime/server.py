@@ -59,6 +59,11 @@ def build_app(engine: Engine, uow: UnitOfWork, telegram: TelegramChannel | None)
     return Starlette(routes=routes)
 
 
+def unserved(config: Config) -> list[str]:
+    """Config sections of channels this baoxiu reads but does not serve yet, that are set all the same."""
+    return [name for name in ("wechat", "wecom") if getattr(config, name) != type(getattr(config, name))()]
+
+
 async def run(config: Config) -> None:
     """Serve until SIGINT or SIGTERM, then stop taking messages, finish sending, and exit."""
     engine = bootstrap.open_database(config)
@@ -77,10 +82,8 @@ async def run(config: Config) -> None:
         workers = config.server.workers or default_workers()
         runner = DeskProcesses(config, code, workers, bootstrap.unit_of_work(engine), on_queued=sender.submit)
         log.info("baoxiu answers messages in %d worker processes", workers)
-    for name in ("wechat", "wecom"):
-        section = getattr(config, name)
-        if section != type(section)():
-            log.warning("[%s] is set, but this baoxiu does not serve that channel yet; it is ignored", name)
+    for name in unserved(config):
+        log.warning("[%s] is set, but this baoxiu does not serve that channel yet; it is ignored", name)
     telegram = None
     if config.telegram.token:
         telegram = TelegramChannel(config.telegram, runner, Path(config.app.attachments_dir))
