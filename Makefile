@@ -15,6 +15,7 @@ $(INSTALLED): pyproject.toml
 test: $(INSTALLED)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 	$(BIN)/pytest
 
 lint: $(INSTALLED)

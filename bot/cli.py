@@ -18,7 +18,7 @@ from bot.channels import CONSOLE
 from bot.channels.console import ConsoleChat, interactive_lines
 from bot.config import Config, ConfigError, load_config
 from core.conversation.staff import find_staff
-from core.domain.directory import DirectoryError, Estate
+from core.domain.directory import DirectoryError, Estate, Resident, Staff
 from core.domain.errors import DomainError
 from core.domain.lifecycle import STATUS_WORDS
 from core.domain.model import (
@@ -317,7 +317,10 @@ def tickets_show(context: Context, reference: str, as_json: bool) -> None:
         ]
         click.echo(json.dumps(data, ensure_ascii=False, indent=2))
         return
-    local = lambda moment: moment.astimezone(zone).strftime("%Y-%m-%d %H:%M")  # noqa: E731
+
+    def local(moment: datetime) -> str:
+        return moment.astimezone(zone).strftime("%Y-%m-%d %H:%M")
+
     review = "  (not in the directory: needs review)" if ticket.location.needs_review else ""
     lines = [
         f"{ticket.number}  {ticket.kind} · {ticket.category} · {ticket.urgency}",
@@ -444,7 +447,8 @@ def console(context: Context, as_name: str | None, staff_name: str | None, estat
         if match is None:
             click.echo(f"note: {as_name} is not in the directory; chatting as an unknown resident", err=True)
     desk = bootstrap.build_desk(context.config, engine, code)
-    known = next((p for p in (*estate.staff, *estate.residents) if p.name == person), None)
+    people: tuple[Staff | Resident, ...] = (*estate.staff, *estate.residents)
+    known = next((p for p in people if p.name == person), None)
     if known is not None:  # this console is theirs: what others' actions send them waits here too
         desk.link(Address(CONSOLE.name, person), known.ref)
     interactive = sys.stdin.isatty()

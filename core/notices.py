@@ -181,7 +181,9 @@ class _Telling:
                 reporter = person == self.reporter()
                 asks = event.action == Action.RESOLVE and reporter
 
-                def write(t: Translator, template: str = private) -> str:
+                template = private
+
+                def write(t: Translator) -> str:
                     return t(template).format(
                         number=ticket.number,
                         name=first_name(ticket.assignee_name),
@@ -191,10 +193,12 @@ class _Telling:
                         text=details.get("reply", ""),
                     )
 
-                self.tell(person, write, lambda t, a=asks: acceptance_choices(ticket, t) if a else ())
+                # (tell() calls these at once: the loop's variables are read before they change)
+                self.tell(person, write, lambda t: acceptance_choices(ticket, t) if asks else ())
             if public is not None and group is not None and ToGroup(group, message) not in told:
                 told.add(ToGroup(group, message))
-                self.tell(ToGroup(group, message), lambda t, template=public: t(template).format(number=ticket.number))
+                said = public
+                self.tell(ToGroup(group, message), lambda t: t(said).format(number=ticket.number))
 
     def opened(self, event: HistoryEvent) -> None:
         ticket = self.ticket
@@ -202,9 +206,8 @@ class _Telling:
         if Action.SELF_RESOLVE in later or Action.CLOSE_OUT_OF_SCOPE in later:
             return  # answered by that step
         if event.actor.kind in ("staff", "operator"):
-            status = lambda t: status_for_resident(ticket, t)  # noqa: E731
             self.answer(event, lambda t: t("✅ {number} is open for {name}: {status}.").format(
-                number=ticket.number, name=ticket.reporter, status=status(t)))  # fmt: skip
+                number=ticket.number, name=ticket.reporter, status=status_for_resident(ticket, t)))  # fmt: skip
             reporter = self.audience.estate.resident(ticket.reporter_resident_id)
             if reporter is not None:
                 self.tell(reporter, lambda t: self.recorded_for_them(t))

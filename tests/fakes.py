@@ -232,7 +232,7 @@ class FakeDirectoryRepository(DirectoryRepository):
         return True
 
     def register(self, estate_code: str, name: str, room: str, address: Address) -> int:
-        resident_id = 1000 + next(self.data.ids)
+        resident_id = 1000 + int(next(self.data.ids))
         registered = self.data.registered.setdefault(estate_code, [])
         registered.append(Resident(name, (room,), registered=True, id=resident_id))
         self.link(estate_code, address, PersonRef("resident", resident_id))
@@ -337,6 +337,12 @@ class FakeOutbox(Outbox):
 class FakeUnitOfWork(UnitOfWork):
     """One transaction at a time, on a copy of the data: commit keeps the copy, rollback drops it."""
 
+    tickets: FakeTicketRepository
+    directory: FakeDirectoryRepository
+    conversations: FakeConversationRepository
+    people: FakePeopleRepository
+    outbox: FakeOutbox
+
     def __init__(self, data: Data | None = None) -> None:
         self.committed = data or Data()
         self._open: Data | None = None
@@ -362,8 +368,8 @@ class FakeUnitOfWork(UnitOfWork):
     def __enter_copy(self) -> None:
         """What follows a commit is the next transaction."""
         self._open = copy.deepcopy(self.committed)
-        for repository in (self.tickets, self.directory, self.conversations, self.people, self.outbox):
-            repository.data = self._open  # type: ignore[attr-defined]
+        self.tickets.data = self.directory.data = self.conversations.data = self._open
+        self.people.data = self.outbox.data = self._open
 
     def rollback(self) -> None:
         if self._open is not None:

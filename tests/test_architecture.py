@@ -20,7 +20,7 @@ CORE_FILES = sorted((REPO / "core").rglob("*.py"))
 @pytest.mark.parametrize("path", CORE_FILES, ids=lambda p: str(p.relative_to(REPO)))
 def test_core_imports_no_io_library(path: object) -> None:
     tree = ast.parse(path.read_text(encoding="utf-8"))  # type: ignore[attr-defined]
-    imported = set()
+    imported: set[str] = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
             imported.update(alias.name.split(".")[0] for alias in node.names)
@@ -90,11 +90,11 @@ def test_every_transition_leads_to_a_step_of_its_flow() -> None:
     from core.conversation.staff import STAFF
 
     for conversation in (RESIDENT, STAFF):
-        for flow, step, outcome, target in transitions(conversation):
-            steps = conversation.flows[flow].steps
-            assert target in (NEXT, SAME, WAIT, END) or target in steps, (flow, step, outcome, target)
+        for name, step, outcome, target in transitions(conversation):
+            steps = conversation.flows[name].steps
+            assert target in (NEXT, SAME, WAIT, END) or target in steps, (name, step, outcome, target)
         for flow in conversation.flows.values():
-            assert all(name in flow.steps for name, _ in flow.order), flow.name
+            assert all(row in flow.steps for row, _ in flow.order), flow.name
 
 
 def test_the_example_config_documents_every_key_and_loads() -> None:

@@ -6,6 +6,7 @@ import itertools
 import json
 import re
 from datetime import timedelta
+from typing import Any
 
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
@@ -47,7 +48,7 @@ PAYLOADS = [
     "menu:repair", "t:status:SG-20261127-0001", "1t:", "1p", "garbage", "",
 ]  # fmt: skip
 
-message = st.builds(
+message: st.SearchStrategy[dict[str, Any]] = st.builds(
     dict,
     # Mostly first choices, so that many runs get as far as a confirmed ticket.
     text=st.one_of(st.just("1"), st.just("1"), st.just("2"), st.sampled_from(WORDS), st.text(max_size=40)),

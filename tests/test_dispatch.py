@@ -10,12 +10,11 @@ import pytest
 
 from bot.bootstrap import read_estate as parse_directory
 from core.domain.directory import Estate, Staff
-from core.domain.dispatch import decide
+from core.domain.dispatch import Workload, decide
 from core.domain.lifecycle import Action, apply
 from core.domain.model import Actor, Location, Source, Ticket, TicketKind, Urgency
 from core.domain.roles import VERBS, refusal
 from core.domain.tickets import TicketDraft, open_ticket
-from core.ports import Workload
 from tests.conftest import NOW
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")

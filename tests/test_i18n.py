@@ -26,7 +26,7 @@ def texts_in_code() -> set[str]:
 def test_every_text_in_the_code_has_a_chinese_translation_with_the_same_placeholders() -> None:
     with (LOCALE_DIR / "zh_CN" / "LC_MESSAGES" / "baoxiu.po").open("rb") as po:
         catalog = read_po(po)
-    translated = {m.id: m.string for m in catalog if m.id and m.string and not m.fuzzy}
+    translated = {str(m.id): str(m.string) for m in catalog if m.id and m.string and not m.fuzzy}
     in_code = texts_in_code()
     assert len(in_code) > 100
     missing = sorted(in_code - translated.keys())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 import pytest
 
@@ -17,7 +18,7 @@ TECH = Actor("staff", "李伟 Li Wei", 1)
 RESIDENT = Actor("resident", "张三 Zhang San", 7)
 
 # What each action needs to be accepted at all.
-DETAILS: dict[Action, dict[str, object]] = {
+DETAILS: dict[Action, dict[str, Any]] = {
     Action.ASSIGN: {"assignee": "李伟 Li Wei", "assignee_id": 1},
     Action.REASSIGN: {"assignee": "赵强 Zhao Qiang", "assignee_id": 3},
     Action.CLAIM: {"assignee": "王芳 Wang Fang", "assignee_id": 2},

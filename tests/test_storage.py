@@ -8,6 +8,7 @@ import time
 from collections.abc import Iterator
 from datetime import date, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from alembic.autogenerate import compare_metadata
@@ -182,7 +183,10 @@ class TestTickets:
             uow.tickets.save(second)
             uow.commit()
         with any_uow as uow:
-            numbers = lambda **query: [t.number for t in uow.tickets.list(TicketQuery(**query))]  # noqa: E731
+
+            def numbers(**query: Any) -> list[str]:
+                return [t.number for t in uow.tickets.list(TicketQuery(**query))]
+
             assert numbers() == [first.number, second.number]
             assert numbers(status=Status.CANCELLED) == [second.number]
             assert numbers(open_only=True) == [first.number]
@@ -256,9 +260,9 @@ class TestTickets:
         with uow:
             add_ticket(uow, leak_draft(), NOW)
             uow.commit()
-        ran: list[tuple[str, object]] = []
+        ran: list[tuple[str, Any]] = []
 
-        def capture(conn: object, cursor: object, statement: str, parameters: object, *rest: object) -> None:
+        def capture(conn: object, cursor: object, statement: str, parameters: Any, *rest: object) -> None:
             ran.append((statement, parameters))
 
         event.listen(engine, "before_cursor_execute", capture)

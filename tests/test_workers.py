@@ -56,7 +56,7 @@ class Pool:
 
 
 def runner(pool: Pool) -> tuple[DeskProcesses, FakeUnitOfWork, list[OutboxMessage]]:
-    uow, queued = FakeUnitOfWork(), []
+    uow, queued = FakeUnitOfWork(), list[OutboxMessage]()
     processes = DeskProcesses(parse_config({}, environ={}), "SG", 2, uow, on_queued=queued.extend)
     processes.pool = pool  # type: ignore[assignment]
     return processes, uow, queued
@@ -119,7 +119,7 @@ class BrokenDesk:
 
 
 def test_on_sqlite_too_a_turn_that_raises_is_rejected_with_an_apology() -> None:
-    desk, queued = BrokenDesk(desk_on(FakeUnitOfWork()).settings), []
+    desk, queued = BrokenDesk(desk_on(FakeUnitOfWork()).settings), list[OutboxMessage]()
     in_loop = InLoopDesk(desk, on_queued=queued.extend)  # type: ignore[arg-type]
     assert asyncio.run(in_loop.handle(message("10", "en-GB"), NOW, render)) == []
     assert [m.payload["text"] for m in queued] == [SORRY_EN]

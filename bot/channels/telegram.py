@@ -179,9 +179,10 @@ class TelegramChannel:
         group = message.chat.type in (ChatType.GROUP, ChatType.SUPERGROUP)
         text = message.text or message.caption or ""
         if group:
-            text = self._addressed(message, text)
-            if text is None:
+            addressed = self._addressed(message, text)
+            if addressed is None:
                 return None
+            text = addressed
         resumed_from = ""
         match = RESUME.match(text.strip()) if not group else None
         if match:
@@ -245,7 +246,7 @@ class TelegramChannel:
             message = query.message
             if answered and isinstance(message, Message) and message.reply_markup is not None:
                 buttons = [b for row in message.reply_markup.inline_keyboard for b in row]
-                label = next((b.text for b in buttons if (b.callback_data or "").partition("|")[0] == payload), "")
+                label = next((b.text for b in buttons if str(b.callback_data or "").partition("|")[0] == payload), "")
                 text = f"{message.text}\n\n→ {label}" if label and message.text else message.text
                 if text:
                     await message.edit_text(text, reply_markup=None)

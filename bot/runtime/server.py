@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import signal
-from collections.abc import Iterator
 from pathlib import Path
 
 import uvicorn
@@ -23,17 +21,9 @@ from bot.channels.telegram import render as telegram_render
 from bot.config import Config
 from bot.runtime.outbox_sender import OutboxSender
 from bot.runtime.workers import DeskProcesses, DeskRunner, InLoopDesk, default_workers
-from core.ports import UnitOfWork
+from core.ports import OutboxMessage, UnitOfWork
 
 log = logging.getLogger(__name__)
-
-
-class _Server(uvicorn.Server):
-    """uvicorn, but the signals are ours: it would re-raise them and kill the process before cleanup."""
-
-    @contextlib.contextmanager
-    def capture_signals(self) -> Iterator[None]:
-        yield
 
 
 def build_app(engine: Engine, uow: UnitOfWork, telegram: TelegramChannel | None) -> Starlette:
@@ -75,8 +65,12 @@ async def run(config: Config) -> None:
     # On PostgreSQL the sender's reads and writes wait on the network: a thread lets the loop send meanwhile.
     sender = OutboxSender(uow, transports={}, offload=postgresql)
     loop = asyncio.get_running_loop()
+
     # Desk work outside the loop's thread (a scheduled job, say) hands its messages to the loop's own thread.
-    desk.queued_listeners.append(lambda messages: loop.call_soon_threadsafe(sender.submit, messages))
+    def hand_over(messages: list[OutboxMessage]) -> None:
+        loop.call_soon_threadsafe(sender.submit, messages)
+
+    desk.queued_listeners.append(hand_over)
     runner: DeskRunner = InLoopDesk(desk, on_queued=sender.submit)
     if postgresql:
         workers = config.server.workers or default_workers()
@@ -90,11 +84,13 @@ async def run(config: Config) -> None:
         sender.transports["telegram"] = telegram.send
     else:
         log.warning("no chat channel is configured: set [telegram] token to serve Telegram")
-    server = _Server(
+    server = uvicorn.Server(
         uvicorn.Config(build_app(engine, uow, telegram), host=config.server.host, port=config.server.port,
                        lifespan="off", log_level="warning")
     )  # fmt: skip
     stopping = asyncio.Event()
+    # Before uvicorn serves: while it does it takes SIGINT and SIGTERM itself, and when it is done it gives them
+    # back to these handlers, which tell the loop instead of ending the process before the cleanup below.
     for signal_number in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signal_number, lambda: setattr(server, "should_exit", True))
     try:  # the desk's workers first: /healthz says ok only once messages can be answered

@@ -145,7 +145,8 @@ class Estate:
     def _at(self) -> dict[Address, Person]:
         """Who each address belongs to; staff first, so someone who is both is met as staff."""
         found: dict[Address, Person] = {}
-        for person in (*self.staff, *self.residents):
+        people: tuple[Person, ...] = (*self.staff, *self.residents)
+        for person in people:
             if person.active:
                 for address in person.addresses:
                     found.setdefault(address, person)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from core.conversation.views import STEPS
 from core.domain.directory import Staff
@@ -20,7 +21,7 @@ def take_step(work: Work, staff: Staff, ticket: Ticket, verb: str, argument: str
     action = STEPS[verb][0]
     if _refused(work, staff, verb, ticket) or not _still(work, ticket, action):
         return
-    details: dict[str, object] = {}
+    details: dict[str, Any] = {}
     if verb == "way":
         details["eta_minutes"] = int(argument)
     if verb == "hold":

@@ -12,7 +12,7 @@ from core.domain.lifecycle import Action, apply
 from core.domain.model import SYSTEM, Actor, HistoryEvent, Subscriber, Ticket
 from core.domain.people import Address
 from core.i18n import Translator
-from core.notices import HERE, Recipient, ToGroup, told
+from core.notices import Here, Recipient, ToGroup, told
 from core.ports import OutboxMessage, UnitOfWork
 
 
@@ -83,7 +83,7 @@ class Work:
                 self.uow.tickets.save(ticket)
 
     def _route(self, key: str, ticket: Ticket, to: Recipient, reply: Reply) -> bool:
-        if to == HERE:
+        if isinstance(to, Here):
             self.answers.append(reply)
             return True
         payload: dict[str, Any] = reply.dump()
@@ -124,7 +124,7 @@ class Work:
     # --- what notices read (core.notices.Audience) ---------------------------------------------------------------
 
     def translator(self, to: Recipient) -> Translator:
-        if to == HERE:
+        if isinstance(to, Here):
             return self.t
         if isinstance(to, ToGroup):
             return self.settings.translators(self.settings.default_locale)

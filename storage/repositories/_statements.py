@@ -96,7 +96,7 @@ class PostgresCursor:
         """The first column of what each row's execution returned, sent in one round trip (a pipeline)."""
         sql, literals = self._sql(statement)
         self.cursor.executemany(sql, [{**literals, **self._checked(values)} for values in many], returning=True)
-        returned = []
+        returned: list[Any] = []
         while True:
             returned.extend(row[0] for row in self.cursor.fetchall())
             if not self.cursor.nextset():

@@ -168,18 +168,18 @@ class SqlAlchemyDirectoryRepository(DirectoryRepository):
                 for position, address in enumerate(person.addresses):
                     wanted[(address.channel, address.id)] = (kind, ids[(kind, person.name)], position)
         existing = {(r.channel, r.address): r for r in self.session.scalars(select(AddressRow))}
-        for (channel, address), (kind, person_id, position) in wanted.items():
-            stored = existing.get((channel, address))
+        for (channel, id_), (kind, person_id, position) in wanted.items():
+            stored = existing.get((channel, id_))
             if stored is None:
-                self.session.add(AddressRow(channel=channel, address=address, estate_id=estate_id, person_kind=kind,
+                self.session.add(AddressRow(channel=channel, address=id_, estate_id=estate_id, person_kind=kind,
                                             person_id=person_id, origin=DIRECTORY, position=position))  # fmt: skip
             else:
                 stored.estate_id, stored.person_kind, stored.person_id = estate_id, kind, person_id
                 stored.origin, stored.position = DIRECTORY, position
         gone = [key for key, r in existing.items() if r.estate_id == estate_id and r.origin == DIRECTORY
                 and key not in wanted]  # fmt: skip
-        for channel, address in gone:
-            self.session.execute(delete(AddressRow).where(AddressRow.channel == channel, AddressRow.address == address))
+        for channel, id_ in gone:
+            self.session.execute(delete(AddressRow).where(AddressRow.channel == channel, AddressRow.address == id_))
 
     def version(self, code: str) -> int | None:
         return self.session.connection().execute(ESTATE_VERSION, {"code": code}).scalar()

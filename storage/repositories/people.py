@@ -45,4 +45,4 @@ class SqlAlchemyPeopleRepository(PeopleRepository):
                 wanted, AddressRow.last_used_at.is_not(None)
             )
         )
-        return {Address(channel, address): used for channel, address, used in rows}
+        return {Address(channel, address): used for channel, address, used in rows if used is not None}

@@ -7,7 +7,7 @@ from dataclasses import asdict
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import and_, bindparam, case, func, insert, or_, select, update
+from sqlalchemy import Engine, and_, bindparam, case, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from core.domain.dispatch import Workload
@@ -184,7 +184,7 @@ class SqlAlchemyTicketRepository(TicketRepository):
         """One atomic upsert, so two processes never draw the same number."""
         values = {"code": estate_code, "day": local_day}
         bind = self.session.get_bind()
-        if bind.dialect.name == "postgresql":
+        if isinstance(bind, Engine) and bind.dialect.name == "postgresql":
             # Drawn and committed on its own: every report of the day updates this one counter row, and holding
             # its lock until the report's transaction ends made reports wait for one another. A report whose
             # transaction then fails leaves a gap in the day's numbers. (SQLite has one writer at a time anyway.)
