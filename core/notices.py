@@ -170,35 +170,36 @@ class _Telling:
 
     def progress(self, event: HistoryEvent) -> None:
         """The reporter and those who joined, privately; and each group the report came from, without names."""
-        ticket, details = self.ticket, event.details
-        feedback = ticket.kind is TicketKind.FEEDBACK
+        feedback = self.ticket.kind is TicketKind.FEEDBACK
         private = (FEEDBACK if feedback else PRIVATE).get(event.action)
         public = None if feedback else GROUP.get(event.action)
         told: set[Resident | Address | ToGroup] = set()
         for person, group, message in self.followers():
             if private is not None and person not in told and not self.is_actor(person, event):
                 told.add(person)
-                reporter = person == self.reporter()
-                asks = event.action == Action.RESOLVE and reporter
-
-                template = private
-
-                def write(t: Translator) -> str:
-                    return t(template).format(
-                        number=ticket.number,
-                        name=first_name(ticket.assignee_name),
-                        eta=details.get("eta_minutes", "?"),
-                        reason=hold_reason(str(details.get("reason", "")), t),
-                        department=ticket.department or t("Customer service"),
-                        text=details.get("reply", ""),
-                    )
-
-                # (tell() calls these at once: the loop's variables are read before they change)
-                self.tell(person, write, lambda t: acceptance_choices(ticket, t) if asks else ())
+                asks = event.action == Action.RESOLVE and person == self.reporter()  # is it fixed?
+                self.tell(person, self.news(private, event), self.verdict if asks else lambda t: ())
             if public is not None and group is not None and ToGroup(group, message) not in told:
                 told.add(ToGroup(group, message))
-                said = public
-                self.tell(ToGroup(group, message), lambda t: t(said).format(number=ticket.number))
+                self.tell(ToGroup(group, message), self.news(public, event))
+
+    def news(self, template: str, event: HistoryEvent) -> Callable[[Translator], str]:
+        ticket, details = self.ticket, event.details
+
+        def write(t: Translator) -> str:
+            return t(template).format(
+                number=ticket.number,
+                name=first_name(ticket.assignee_name),
+                eta=details.get("eta_minutes", "?"),
+                reason=hold_reason(str(details.get("reason", "")), t),
+                department=ticket.department or t("Customer service"),
+                text=details.get("reply", ""),
+            )
+
+        return write
+
+    def verdict(self, t: Translator) -> tuple[Choice, ...]:
+        return acceptance_choices(self.ticket, t)
 
     def opened(self, event: HistoryEvent) -> None:
         ticket = self.ticket
