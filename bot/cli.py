@@ -353,7 +353,7 @@ def tickets_show(context: Context, reference: str, as_json: bool) -> None:
 
 
 def ticket_json(ticket: Ticket, config: Config) -> dict[str, Any]:
-    """The JSON shape of DESIGN.md §3, which other tools rely on."""
+    """The JSON shape the README documents (Command reference), which other tools rely on."""
 
     def iso(moment: datetime | None) -> str | None:
         return moment.astimezone(config.zone).isoformat() if moment else None

@@ -1,4 +1,4 @@
-"""core/ stays the pure domain (../shared/DESIGN.md §2): no I/O library, and no channel's name; the conversation
+"""core/ stays the pure domain (the README's Layout): no I/O library, and no channel's name; the conversation
 is its tables."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The lifecycle table: every legal step lands where DESIGN.md §3 says, every other one is refused."""
+"""The lifecycle table: every legal step lands where the README's statuses say, every other one is refused."""
 
 from __future__ import annotations
 
