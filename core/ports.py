@@ -46,7 +46,9 @@ class OutboxMessage:
     channel: str
     recipient: str
     payload: dict[str, Any]
-    attempts: int = 0  # delivery attempts made so far
+    # Attempts made so far (0 for a message just queued): what the sender's backoff grows with. Not part of a
+    # message's identity, so a message read back after a failed attempt still equals the one queued.
+    attempts: int = field(default=0, compare=False)
 
 
 @dataclass(frozen=True)

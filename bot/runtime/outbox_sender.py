@@ -1,17 +1,21 @@
 """Delivers the outbox: in order per chat, with retries and backoff, each message once.
 
 Messages this process queues are handed over in memory and sent at once; the outbox table is polled
-as well, for retries, for what other processes queued, and for what was left when a process stopped.
-Outcomes are written back in batches, one transaction for many messages.
+as well, at least every `idle_poll` seconds however busy the sender is: for retries, for what other
+processes queued, and for what was left when a process stopped. Outcomes are written back in batches,
+one transaction for many messages.
+
+A chat the table owes older messages to (a retry not yet due, what a stopped process left) is served
+from the table alone until those are sent: a message handed over in memory would overtake them.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import time
-from collections import defaultdict, deque
-from collections.abc import Awaitable, Callable
+import math
+from collections import deque
+from collections.abc import Awaitable, Callable, Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -23,6 +27,8 @@ log = logging.getLogger(__name__)
 MAX_BACKOFF = timedelta(minutes=5)
 FLUSH_EVERY = 0.1  # seconds: how long a sent message may wait to be marked sent
 PARALLEL_CHATS = 4
+SCAN_LIMIT = 10_000  # pending messages read at the start, to learn which chats the table owes messages to
+HORIZON = timedelta(days=36_500)  # due() "by then" lists every pending message, due now or not
 
 
 class RetryLater(Exception):
@@ -40,6 +46,19 @@ class Undeliverable(Exception):
 # A channel's sender: deliver one payload to one recipient, or raise RetryLater / Undeliverable.
 Transport = Callable[[str, dict[str, Any]], Awaitable[None]]
 Outcome = tuple[OutboxMessage, str, timedelta | None]
+# Told, inside the write-back transaction and after mark_dead, of a message the channel refused for good
+# and why (what Undeliverable said): it may queue the message elsewhere, or record that nobody was reached.
+DeadHook = Callable[[UnitOfWork, OutboxMessage, str], None]
+Chat = tuple[str, str]  # (channel, recipient)
+
+
+def backoff(attempts: int) -> timedelta:
+    """How long to wait after a failed attempt, given the attempts made before it: 1 s, 2 s, 4 s … 5 min."""
+    return min(MAX_BACKOFF, timedelta(seconds=2 ** min(attempts, 20)))
+
+
+def chat_of(message: OutboxMessage) -> Chat:
+    return (message.channel, message.recipient)
 
 
 class RecentKeys:
@@ -61,7 +80,20 @@ class RecentKeys:
         return key in self.keys
 
 
+class _HookFailed(Exception):
+    def __init__(self, key: str) -> None:
+        super().__init__(key)
+        self.key = key
+
+
 class OutboxSender:
+    """Sends the outbox through `transports` (one per channel) until run()'s `stopping` is set.
+
+    `clock` tells the time for retries and for the poll and write-back intervals; `batch` is the most
+    messages taken a round and written back a transaction; `offload` does the database work in a thread;
+    `on_dead` hears of each message refused for good, in the transaction that marks it dead. A message's
+    backoff grows with the attempts the table counted (OutboxMessage.attempts)."""
+
     def __init__(
         self,
         uow: UnitOfWork,
@@ -70,16 +102,20 @@ class OutboxSender:
         batch: int = 200,
         idle_poll: float = 1.0,
         offload: bool = False,
+        on_dead: DeadHook | None = None,
     ) -> None:
         self.uow, self.transports, self.clock = uow, transports, clock
-        self.batch, self.idle_poll, self.offload = batch, idle_poll, offload
+        self.batch, self.idle_poll, self.offload, self.on_dead = batch, idle_poll, offload, on_dead
+        self.scan_limit = SCAN_LIMIT
         self.wakeup = asyncio.Event()
-        self.attempts: dict[str, int] = defaultdict(int)
         self.fresh: deque[OutboxMessage] = deque()
         self.outcomes: list[Outcome] = []  # sent or failed, not yet written back
-        self.held: set[tuple[str, str]] = set()  # chats with a message waiting to be retried
-        self.last_poll = 0.0
-        self.last_flush = time.monotonic()
+        # Chats served from the table alone, with the keys of what it holds for them that is not sent yet.
+        self.owed: dict[Chat, set[str]] = {}
+        self.scanned = False  # whether `owed` knows what the table held when this sender started
+        self.last_poll: datetime | None = None
+        self.last_poll_full = False  # the table may hold more that is due: poll again at once
+        self.last_flush = clock()
         self.recently_sent = RecentKeys()
         # A few chats at a time: enough to hide one slow chat, few enough to reuse the same connections.
         self.parallel = asyncio.Semaphore(PARALLEL_CHATS)
@@ -91,39 +127,146 @@ class OutboxSender:
 
     async def run(self, stopping: asyncio.Event) -> None:
         while not stopping.is_set():
+            self.wakeup.clear()  # what submit() hands over from here on ends the wait below
             try:
-                busy = await self.send_once()
-            except Exception:  # a database hiccup must not end delivery; log it and poll again
+                busy = await self.send_once() or bool(self.fresh)
+                timeout = self._idle_wait()
+            except Exception:  # a database hiccup must not end delivery; log it and try again later
                 log.exception("outbox: sending failed")
-                busy = False
+                busy, timeout = False, self.idle_poll
             if not busy:
-                self.wakeup.clear()
                 waiters = [asyncio.ensure_future(self.wakeup.wait()), asyncio.ensure_future(stopping.wait())]
-                await asyncio.wait(waiters, timeout=FLUSH_EVERY if self.outcomes else self.idle_poll,
-                                   return_when=asyncio.FIRST_COMPLETED)  # fmt: skip
+                await asyncio.wait(waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
                 for waiter in waiters:
                     waiter.cancel()
         await self._write_back()
 
     async def send_once(self) -> bool:
         """Send what is at hand; True when there was something to send."""
-        batch = self._take_fresh()
-        if not batch and time.monotonic() - self.last_poll >= self.idle_poll:
+        polled: list[OutboxMessage] = []
+        full = False
+        if self._poll_due():  # however much fresh traffic there is: retries and held chats must not starve
+            self.last_poll = self.clock()  # even if the database fails now: try it again after idle_poll
             # What the table says is only true once this process's outcomes are written back.
             await self._write_back()
-            self.last_poll = time.monotonic()
-            due = await asyncio.to_thread(self._due) if self.offload else self._due()
-            batch = [m for m in due if m.channel in self.transports and m.key not in self.recently_sent]
+            if not self.scanned and not self.last_poll_full:
+                await self._scan()
+            due = await self._read(self._due)
+            full = self.last_poll_full = len(due) >= self.batch
+            polled = [m for m in due if m.channel in self.transports and m.key not in self.recently_sent]
+        batch = self._assemble(polled, full)
         if batch:
-            by_chat: dict[tuple[str, str], list[OutboxMessage]] = defaultdict(list)
+            by_chat: dict[Chat, list[OutboxMessage]] = {}
             for message in batch:
-                by_chat[(message.channel, message.recipient)].append(message)
+                by_chat.setdefault(chat_of(message), []).append(message)
             for chat_outcomes in await asyncio.gather(*(self._send_chat(ms) for ms in by_chat.values())):
                 self.outcomes.extend(chat_outcomes)
-        if self.outcomes and (len(self.outcomes) >= self.batch or time.monotonic() - self.last_flush >= FLUSH_EVERY
+        if self.outcomes and (len(self.outcomes) >= self.batch or self._elapsed(self.last_flush) >= FLUSH_EVERY
                               or not batch):  # fmt: skip
             await self._write_back()
         return bool(batch)
+
+    def _assemble(self, polled: list[OutboxMessage], full: bool) -> list[OutboxMessage]:
+        """What to send this round: what the poll found, then what was handed over that may go now.
+
+        A fresh message to a chat the poll also found goes after what it found, which is older; unless
+        the poll was cut at its limit: then the table may hold more for that chat, and the message waits
+        there. So does a fresh message to a chat the table owes messages to, and, until the sender knows
+        which chats those are, every fresh message."""
+        batch = list(polled)
+        found = {message.key for message in polled}
+        crowded = {chat_of(message) for message in polled} if full else set()
+        for _ in range(min(len(self.fresh), self.batch)):
+            message = self.fresh.popleft()
+            if message.key in found or message.key in self.recently_sent:  # the poll was quicker
+                continue
+            chat = chat_of(message)
+            if not self.scanned:
+                continue  # the table has it: the poll sends it, in its turn
+            if chat in self.owed or chat in crowded:
+                self.owed.setdefault(chat, set()).add(message.key)
+                continue
+            batch.append(message)
+        return batch
+
+    async def _scan(self) -> None:
+        """Learn which chats the table holds older messages for (what a stopped process left, a retry not
+        yet due): each is served from the table until those are sent."""
+        pending = await self._read(self._pending)
+        if len(pending) >= self.scan_limit:  # too many to read at once: all goes by the table until it drains
+            log.warning("outbox: %d or more messages pending: sending from the table alone until fewer", len(pending))
+            return
+        handed_over = {message.key for message in self.fresh}  # these alone owe the table nothing
+        owed: dict[Chat, set[str]] = {}
+        for message in pending:
+            if message.key not in handed_over and message.key not in self.recently_sent:
+                owed.setdefault(chat_of(message), set()).add(message.key)
+        self.owed, self.scanned = owed, True
+
+    async def _read(self, read: Callable[[], list[OutboxMessage]]) -> list[OutboxMessage]:
+        return await asyncio.to_thread(read) if self.offload else read()
+
+    def _due(self) -> list[OutboxMessage]:
+        with self.uow as uow:
+            # Only this sender's channels: messages waiting for a console must not crowd out Telegram's.
+            return uow.outbox.due(self.clock(), self.batch, channels=tuple(self.transports))
+
+    def _pending(self) -> list[OutboxMessage]:
+        with self.uow as uow:
+            return uow.outbox.due(self.clock() + HORIZON, self.scan_limit, channels=tuple(self.transports))
+
+    def _poll_due(self) -> bool:
+        return self.last_poll_full or self._elapsed(self.last_poll) >= self.idle_poll
+
+    def _idle_wait(self) -> float:
+        """Seconds until there is something to do (without new messages handed over)."""
+        until_poll = 0.0 if self._poll_due() else self.idle_poll - self._elapsed(self.last_poll)
+        return min(until_poll, FLUSH_EVERY) if self.outcomes else until_poll
+
+    def _elapsed(self, since: datetime | None) -> float:
+        """Seconds since then by the sender's clock: endless when never, or when the clock was set back."""
+        seconds = math.inf if since is None else (self.clock() - since).total_seconds()
+        return seconds if seconds >= 0 else math.inf
+
+    async def _send_chat(self, messages: list[OutboxMessage]) -> list[Outcome]:
+        async with self.parallel:
+            return await self._send_in_order(messages)
+
+    async def _send_in_order(self, messages: list[OutboxMessage]) -> list[Outcome]:
+        outcomes: list[Outcome] = []
+        for n, message in enumerate(messages):
+            try:
+                await self.transports[message.channel](message.recipient, message.payload)
+            except RetryLater as error:
+                outcomes.append((message, f"retry: {error}", error.after or backoff(message.attempts)))
+                self._owe(messages[n:])  # the rest of this chat waits in the table, so it keeps its order
+                break
+            except Undeliverable as error:
+                outcomes.append((message, f"dead: {error}", None))
+                self._settle(message)
+                continue
+            except Exception as error:  # unforeseen: keep what was sent, retry this one later
+                log.exception("outbox: sending %s failed", message.key)
+                outcomes.append((message, f"retry: {error!r}", backoff(message.attempts)))
+                self._owe(messages[n:])
+                break
+            outcomes.append((message, "sent", None))
+            self._settle(message)
+        return outcomes
+
+    def _owe(self, messages: Iterable[OutboxMessage]) -> None:
+        for message in messages:
+            self.owed.setdefault(chat_of(message), set()).add(message.key)
+
+    def _settle(self, message: OutboxMessage) -> None:
+        """Sent, or refused for good: neither path sends it again, and its chat owes the table one less."""
+        self.recently_sent.add(message.key)
+        chat = chat_of(message)
+        owed = self.owed.get(chat)
+        if owed is not None:
+            owed.discard(message.key)
+            if not owed:
+                del self.owed[chat]  # nothing older left in the table: fresh messages go at once again
 
     async def _write_back(self) -> None:
         outcomes, self.outcomes = self.outcomes, []
@@ -138,71 +281,44 @@ class OutboxSender:
             self.outcomes = outcomes + self.outcomes  # sent is sent: keep them, to write back next time
             raise
 
-    def _take_fresh(self) -> list[OutboxMessage]:
-        taken = []
-        while self.fresh and len(taken) < self.batch:
-            message = self.fresh.popleft()
-            held = (message.channel, message.recipient) in self.held  # a held chat waits for the poll
-            if not held and message.key not in self.recently_sent:  # the poll may have been quicker
-                taken.append(message)
-        return taken
-
-    def _due(self) -> list[OutboxMessage]:
-        with self.uow as uow:
-            # Only this sender's channels: messages waiting for a console must not crowd out Telegram's.
-            return uow.outbox.due(self.clock(), self.batch, channels=tuple(self.transports))
-
-    async def _send_chat(self, messages: list[OutboxMessage]) -> list[Outcome]:
-        async with self.parallel:
-            return await self._send_in_order(messages)
-
-    async def _send_in_order(self, messages: list[OutboxMessage]) -> list[Outcome]:
-        outcomes: list[Outcome] = []
-        chat = (messages[0].channel, messages[0].recipient)
-        for message in messages:
-            try:
-                await self.transports[message.channel](message.recipient, message.payload)
-            except RetryLater as error:
-                outcomes.append((message, f"retry: {error}", error.after or self._backoff(message)))
-                self.held.add(chat)
-                break  # the rest of this chat waits, so it keeps its order
-            except Undeliverable as error:
-                outcomes.append((message, f"dead: {error}", None))
-                self.recently_sent.add(message.key)
-                self.held.discard(chat)
-                continue
-            except Exception as error:  # unforeseen: keep what was sent, retry this one later
-                log.exception("outbox: sending %s failed", message.key)
-                outcomes.append((message, f"retry: {error!r}", self._backoff(message)))
-                self.held.add(chat)
-                break
-            outcomes.append((message, "sent", None))
-            self.recently_sent.add(message.key)
-            self.held.discard(chat)
-        return outcomes
-
-    def _backoff(self, message: OutboxMessage) -> timedelta:
-        self.attempts[message.key] += 1
-        return min(MAX_BACKOFF, timedelta(seconds=2 ** (self.attempts[message.key] - 1)))
-
     def flush(self, outcomes: list[Outcome]) -> None:
-        """Write outcomes back in one transaction."""
-        self.last_flush = time.monotonic()
+        """Write outcomes back in one transaction, with what on_dead does about messages refused for good.
+
+        When on_dead fails, the transaction is written again without it for that message (logged): one
+        broken hook must not keep every outcome from being written back."""
+        self.last_flush = self.clock()
         if not outcomes:
             return
+        without_hook: set[str] = set()
+        while True:
+            try:
+                self._write(outcomes, without_hook)
+                break
+            except _HookFailed as failed:
+                log.error("outbox: on_dead failed on %s (marked dead)", failed.key, exc_info=failed.__cause__)
+                without_hook.add(failed.key)
+        for message, outcome, _ in outcomes:
+            if outcome == "sent":
+                metrics.OUTBOX_SENT.labels(message.channel).inc()
+            elif outcome.startswith("dead"):
+                metrics.OUTBOX_DEAD.labels(message.channel).inc()
+                log.warning("outbox: %s to %s dropped: %s", message.key, message.recipient, outcome)
+            else:
+                metrics.OUTBOX_RETRIED.labels(message.channel).inc()
+
+    def _write(self, outcomes: list[Outcome], without_hook: set[str]) -> None:
         now = self.clock()
         with self.uow as uow:
             uow.outbox.mark_sent([message.key for message, outcome, _ in outcomes if outcome == "sent"], now)
             for message, outcome, retry_in in outcomes:
-                if outcome == "sent":
-                    self.attempts.pop(message.key, None)
-                    metrics.OUTBOX_SENT.labels(message.channel).inc()
-                elif outcome.startswith("dead"):
+                if outcome.startswith("dead"):
                     uow.outbox.mark_dead(message.key, outcome)
-                    metrics.OUTBOX_DEAD.labels(message.channel).inc()
-                    log.warning("outbox: %s to %s dropped: %s", message.key, message.recipient, outcome)
-                else:
+                    if self.on_dead is not None and message.key not in without_hook:
+                        try:
+                            self.on_dead(uow, message, outcome.removeprefix("dead: "))
+                        except Exception as error:
+                            raise _HookFailed(message.key) from error
+                elif outcome != "sent":
                     assert retry_in is not None
                     uow.outbox.mark_failed(message.key, outcome, now + retry_in)
-                    metrics.OUTBOX_RETRIED.labels(message.channel).inc()
             uow.commit()
