@@ -57,6 +57,7 @@ class FakeTelegram:
         self._thread: threading.Thread | None = None
         self.rejected_webhook_posts = 0
         self._again: list[dict[str, Any]] = []
+        self.blocked: set[str] = set()
         self._pushed: dict[int, dict[str, Any]] = {}
 
     # --- running ---------------------------------------------------------------------------------------
@@ -132,6 +133,10 @@ class FakeTelegram:
     def fail(self, method: str, status: int, times: int, retry_after: int | None = None) -> None:
         self.failures[method] = Failure(status, retry_after, times)
 
+    def block(self, chat: int | str, blocked: bool = True) -> None:
+        """The person blocked the bot: every message to them is refused with 403, as Telegram does."""
+        (self.blocked.add if blocked else self.blocked.discard)(str(chat))
+
     def messages_to(self, chat: int | str) -> list[dict[str, Any]]:
         with self._lock:
             return [m for m in self.sent if m["method"] == "sendMessage" and str(m["chat_id"]) == str(chat)]
@@ -177,6 +182,9 @@ class FakeTelegram:
             return JSONResponse({"ok": False, "error_code": 401, "description": "Unauthorized"}, status_code=401)
         params = await self._params(request)
         self.calls.append(method)
+        if method == "sendMessage" and str(params.get("chat_id")) in self.blocked:
+            body = {"ok": False, "error_code": 403, "description": "Forbidden: bot was blocked by the user"}
+            return JSONResponse(body, status_code=403)
         failure = self.failures.get(method)
         if failure is not None and failure.remaining > 0:
             failure.remaining -= 1

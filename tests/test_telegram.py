@@ -105,6 +105,8 @@ webhook_url = "http://127.0.0.1:{port}/telegram"
 webhook_secret = "s3cret-token"
 max_chat_messages_per_second = 50  # the fake has no flood limits; keep the tests quick
 max_group_messages_per_minute = 6000
+[dispatch]
+max_open_per_technician = 100  # the tests share one estate: its plumber never reaches the cap here
 """,
         encoding="utf-8",
     )
@@ -397,6 +399,28 @@ class TestDelivery:
             "What can I do for you?",
         ]
         assert set(desk_workers(running.process.pid)).isdisjoint(workers)
+
+    def test_a_push_to_someone_who_blocked_the_bot_goes_to_their_next_address(self, running: Running) -> None:
+        """李伟 has a console too; he last wrote on Telegram, and then blocked the bot there."""
+        console = [BAOXIU, "--config", "baoxiu.toml", "console", "--staff", "李伟"]
+        subprocess.run(console, cwd=running.folder, input="/jobs\n", capture_output=True, text=True, check=True)
+        running.say(LI_WEI, "/jobs")
+        running.fake.block(LI_WEI)
+        try:
+            user = 8109
+            running.say(user, "the door lock of 1-2-502 is broken", language="en")  # civil: only 李伟 does it
+            running.press(user, "Normal")
+            number = running.press(user, "Submit")["text"].split("Ticket number: ")[1].split()[0]
+
+            def pushed_to_his_console() -> str:
+                run = subprocess.run(console, cwd=running.folder, input="", capture_output=True, text=True, check=True)
+                return run.stdout if number in run.stdout else ""
+
+            shown = running.fake.wait_for(pushed_to_his_console, timeout=20)
+        finally:
+            running.fake.block(LI_WEI, blocked=False)
+        assert f"🔔 🔧 您有新工单\n{number}" in shown
+        assert not [m for m in running.fake.messages_to(LI_WEI) if number in m["text"]]
 
     def test_health_and_metrics(self, running: Running) -> None:
         running.say(8108, "hello", language="en")

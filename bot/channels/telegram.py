@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import hmac
 import logging
 import re
-import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -35,6 +33,7 @@ from bot.channels import TELEGRAM
 from bot.config import TelegramSection
 from bot.runtime.order import InOrder
 from bot.runtime.outbox_sender import RetryLater, Undeliverable
+from bot.runtime.pacing import ChatPacer
 from bot.runtime.workers import DeskRunner
 from core.conversation.buttons import encode
 from core.conversation.messages import ChatKind, Choice, Inbound, Reply
@@ -46,26 +45,6 @@ CHANNEL = TELEGRAM.name
 ALLOWED_UPDATES = ["message", "callback_query"]
 NOT_YOURS = "这个问题是问别人的 · This question is for someone else"
 RESUME = re.compile(r"^/start(?:@\w+)?\s+c(\d+)$")  # the "continue privately" deep link from a group
-
-
-class ChatPacer:
-    """About one message a second to a private chat, after a short burst (Telegram's per-chat limit)."""
-
-    def __init__(self, per_second: int, burst: int = 3) -> None:
-        self.rate, self.burst = float(per_second), float(burst)
-        self.buckets: dict[str, tuple[float, float]] = {}
-
-    async def wait(self, chat: str) -> None:
-        now = time.monotonic()
-        tokens, last = self.buckets.get(chat, (self.burst, now))
-        tokens = min(self.burst, tokens + (now - last) * self.rate)
-        if tokens < 1:
-            await asyncio.sleep((1 - tokens) / self.rate)
-            now, tokens = time.monotonic(), 1.0
-        self.buckets[chat] = (tokens - 1, now)
-        if len(self.buckets) > 10_000:  # forget chats that have been quiet for a while
-            cutoff = now - 60
-            self.buckets = {c: v for c, v in self.buckets.items() if v[1] > cutoff}
 
 
 class TelegramChannel:

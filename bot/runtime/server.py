@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+from datetime import UTC, datetime
 from pathlib import Path
 
 import uvicorn
@@ -22,6 +23,7 @@ from bot.config import Config
 from bot.runtime.outbox_sender import OutboxSender
 from bot.runtime.workers import DeskProcesses, DeskRunner, InLoopDesk, default_workers
 from core.ports import OutboxMessage, UnitOfWork
+from core.services.delivery import undeliverable
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +51,11 @@ def build_app(engine: Engine, uow: UnitOfWork, telegram: TelegramChannel | None)
     return Starlette(routes=routes)
 
 
+def reroute(uow: UnitOfWork, message: OutboxMessage, reason: str) -> None:
+    """A push the channel refused for good goes to the person's next address (core.services.delivery)."""
+    undeliverable(uow, message, datetime.now(UTC))
+
+
 def unserved(config: Config) -> list[str]:
     """Config sections of channels this baoxiu reads but does not serve yet, that are set all the same."""
     return [name for name in ("wechat", "wecom") if getattr(config, name) != type(getattr(config, name))()]
@@ -63,7 +70,7 @@ async def run(config: Config) -> None:
     uow = bootstrap.unit_of_work(engine)
     postgresql = engine.dialect.name == "postgresql"
     # On PostgreSQL the sender's reads and writes wait on the network: a thread lets the loop send meanwhile.
-    sender = OutboxSender(uow, transports={}, offload=postgresql)
+    sender = OutboxSender(uow, transports={}, offload=postgresql, on_dead=reroute)
     loop = asyncio.get_running_loop()
 
     # Desk work outside the loop's thread (a scheduled job, say) hands its messages to the loop's own thread.
