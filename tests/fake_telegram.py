@@ -183,8 +183,8 @@ class FakeTelegram:
         params = await self._params(request)
         self.calls.append(method)
         if method == "sendMessage" and str(params.get("chat_id")) in self.blocked:
-            body = {"ok": False, "error_code": 403, "description": "Forbidden: bot was blocked by the user"}
-            return JSONResponse(body, status_code=403)
+            refused = {"ok": False, "error_code": 403, "description": "Forbidden: bot was blocked by the user"}
+            return JSONResponse(refused, status_code=403)
         failure = self.failures.get(method)
         if failure is not None and failure.remaining > 0:
             failure.remaining -= 1

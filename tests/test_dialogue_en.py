@@ -1,4 +1,6 @@
-"""The intake dialogue in English, as transcripts: Emily Brown (3-1-2302) talks to the desk."""
+"""The intake dialogue in English, as transcripts: Emily Brown (3-1-2302) talks to the desk.
+
+Each row is what Emily says and the bot's whole answer, as the console shows it."""
 
 from __future__ import annotations
 
@@ -12,10 +14,61 @@ from core.conversation.buttons import Pick, encode
 from core.desk import Desk
 from core.domain.model import Attachment, Status
 from core.domain.people import Address
-from tests.chat import Chat, assert_says, stored
+from tests.chat import Chat, Press, assert_answer, block, choices, lines, replies, stored
 from tests.conftest import NOW
 
 TODAY = "SG-20261127"
+
+MENU = choices("🔧 Report a repair", "💬 Feedback or complaint", "📋 My tickets", "❓ Help", "🌐 中文 / English")
+SUBMIT = choices("✅ Submit", "✏️ Change something", "✖️ Cancel")
+WHERE = block("""
+    Where is the problem? Tap your home, or type the place.
+    For example: 1-1-1201, 1栋1单元1201, or a shared place like 车库 (garage).
+      1. 3-1-2302
+      2. Somewhere else""")
+WHAT = "What is wrong? Describe it in a few words; a photo helps too."
+# The proposed urgency comes first, ticked; the other two keep their order.
+SUGGEST_EMERGENCY = block("""
+    How urgent is it? I suggest: Emergency.
+      1. ✓ Emergency: unsafe, or water/power/lift out
+      2. Urgent: today, please
+      3. Normal: within a few days""")
+SUGGEST_URGENT = block("""
+    How urgent is it? I suggest: Urgent.
+      1. ✓ Urgent: today, please
+      2. Emergency: unsafe, or water/power/lift out
+      3. Normal: within a few days""")
+SUGGEST_NORMAL = block("""
+    How urgent is it? I suggest: Normal.
+      1. ✓ Normal: within a few days
+      2. Emergency: unsafe, or water/power/lift out
+      3. Urgent: today, please""")
+VALVE_CHECK = block("""
+    Quick check: is the valve under the sink or the main water valve fully open? For a leak, closing the valve stops the water until the technician arrives. For no water, ask a neighbour whether they have water too.
+      1. ✅ Fixed it myself
+      2. 🔧 Still broken: send someone""")
+FEEDBACK_ABOUT = block("""
+    What is your feedback about?
+      1. Service quality
+      2. Facilities
+      3. Cleaning and hygiene
+      4. Security
+      5. Community life
+      6. Something else""")
+WRITE_IT = "Please write your feedback. Photos are welcome too."
+PLACE_OR_THING = "Is it about a particular place or thing? Type it, or skip.\n" + choices("Skip")
+SHOW_NAME = block("""
+    Should staff see your name? Anonymous feedback still gets its reply here.
+      1. With my name
+      2. Anonymously""")
+HELP = block("""
+    I take repair reports and feedback for 阳光花园 Sunrise Garden.
+    • Describe a fault in one message, e.g. "kitchen pipe leaking in 1-1-1201", and I'll ask for the rest.
+    • /tickets: your open tickets · /status NUMBER: one ticket
+    • /withdraw NUMBER: cancel a report nobody is working on yet · /chase NUMBER: ask us to hurry
+    • /cancel: drop the report you're writing · /lang: 中文 / English · /start: the menu""")
+HELLO = "Hello Emily! This is the 阳光花园 Sunrise Garden repair desk.\nWhat can I do for you?"
+NUMBER = f"{TODAY}-0001"
 
 
 @pytest.fixture
@@ -26,26 +79,19 @@ def emily(desk: Desk) -> Chat:
 class TestRepairFromOneMessage:
     def test_a_described_fault_goes_straight_to_the_missing_questions(self, emily: Chat, desk: Desk) -> None:
         emily.run([
-            ("kitchen pipe leaking in 1-1-1201", """
-                How urgent is it? I suggest: Urgent.
-                1. ✓ Urgent: today, please
-                2. Emergency
-                3. Normal"""),
-            ("1", """
-                Quick check: is the valve under the sink or the main water valve fully open?
-                1. ✅ Fixed it myself
-                2. 🔧 Still broken: send someone"""),
+            ("kitchen pipe leaking in 1-1-1201", SUGGEST_URGENT),
+            ("1", VALVE_CHECK),
             ("2", """
                 Please check your report:
                 Place: 1-1-1201
                 Problem: kitchen pipe leaking in 1-1-1201
                 Type: Plumbing (water, pipes, drains)
                 Urgency: Urgent
-                1. ✅ Submit
-                2. ✏️ Change something
-                3. ✖️ Cancel"""),
+                  1. ✅ Submit
+                  2. ✏️ Change something
+                  3. ✖️ Cancel"""),
             ("submit", f"""
-                ✅ Your report is in. Ticket number: {TODAY}-0001
+                ✅ Your report is in. Ticket number: {NUMBER}
                 Urgent: we will respond within 1 hour."""),
         ])  # fmt: skip
         (ticket,) = stored(desk)
@@ -55,80 +101,108 @@ class TestRepairFromOneMessage:
         assert ticket.source == "resident_chat"
 
     @pytest.mark.parametrize(
-        ("message", "place"),
+        ("message", "place", "kind", "word"),
         [
-            ("3号楼电梯坏了有人被困", "3号楼电梯 Building 3 lifts"),
-            ("someone is trapped in the lift", "3号楼电梯 Building 3 lifts"),
-            ("smell of gas in 3-1-2302", "3-1-2302"),
-            ("sparks coming from the socket in 1-1-1201", "1-1-1201"),
-            ("smoke in the garage", "地下车库 Underground garage"),
+            ("3号楼电梯坏了有人被困", "3号楼电梯 Building 3 lifts", "Lift", "被困"),
+            ("someone is trapped in the lift", "3号楼电梯 Building 3 lifts", "Lift", "trapped"),
+            ("smell of gas in 3-1-2302", "3-1-2302", "Fire safety", "gas"),
+            ("sparks coming from the socket in 1-1-1201", "1-1-1201", "Electrical (power, lights, sockets)", "sparks"),
+            ("smoke in the garage", "地下车库 Underground garage", "Fire safety", "smoke"),
         ],
     )
     def test_a_safety_word_keeps_it_an_emergency_and_says_why(
-        self, emily: Chat, desk: Desk, message: str, place: str
+        self, emily: Chat, desk: Desk, message: str, place: str, kind: str, word: str
     ) -> None:
-        answer = emily.says(message)
-        assert_says(answer, f"Place: {place}\nUrgency: Emergency\nKept at emergency because you mentioned")
+        repeat_back = lines(
+            "Please check your report:", f"Place: {place}", f"Problem: {message}", f"Type: {kind}",
+            "Urgency: Emergency", f'Kept at emergency because you mentioned "{word}".', SUBMIT,
+        )  # fmt: skip
         emily.run([
-            ("2", "What would you like to change?"),
-            ("urgency", "This stays an emergency because you mentioned"),
-            ("1", "If anyone is in danger, leave the area and call 119 (fire) or 110 (police) now."),
+            (message, repeat_back),
+            ("2", """
+                What would you like to change?
+                  1. Place
+                  2. Problem
+                  3. Type
+                  4. Urgency"""),
+            ("urgency", replies(f'This stays an emergency because you mentioned "{word}".', repeat_back)),
+            ("1", f"""
+                ✅ Your report is in. Ticket number: {NUMBER}
+                Emergency: we will respond within 15 minutes.
+                If anyone is in danger, leave the area and call 119 (fire) or 110 (police) now."""),
         ])  # fmt: skip
         assert [t.urgency for t in stored(desk)] == ["emergency"]
 
     @pytest.mark.parametrize(
         "message",
         ["no water in 3-1-2302 since this morning", "power cut in 3-1-2302", "lift is broken in building 3",
-         "water is leaking into my home from upstairs, 3-1-2302", "停水了 3-1-2302", "家里停电了"],
+         "water is leaking into my home from upstairs, 3-1-2302", "停水了 3-1-2302"],
     )  # fmt: skip
-    def test_seed_emergencies_are_proposed_as_emergencies(self, emily: Chat, message: str) -> None:
-        answer = emily.says(message)
-        if "Where is the problem?" in answer:
-            answer = emily.says("1")
-        assert_says(answer, "How urgent is it? I suggest: Emergency.")
+    def test_a_seed_emergency_that_names_its_place_is_proposed_as_an_emergency_at_once(
+        self, emily: Chat, message: str
+    ) -> None:
+        emily.run([(message, SUGGEST_EMERGENCY)])
+
+    def test_a_seed_emergency_without_a_place_asks_where_then_proposes_an_emergency(self, emily: Chat) -> None:
+        emily.run([("家里停电了", WHERE), ("1", SUGGEST_EMERGENCY)])
 
 
 class TestRepairFromTheMenu:
     def test_the_menu_then_every_question_in_turn(self, emily: Chat, desk: Desk) -> None:
         emily.run([
-            ("hello", """
-                Hello Emily! This is the 阳光花园 Sunrise Garden repair desk.
-                1. 🔧 Report a repair
-                2. 💬 Feedback or complaint
-                3. 📋 My tickets
-                4. ❓ Help
-                5. 🌐 中文 / English"""),
-            ("1", """
-                Where is the problem? Tap your home, or type the place.
-                1. 3-1-2302
-                2. Somewhere else"""),
-            ("1", "What is wrong? Describe it in a few words"),
-            ("the bathroom door does not close", "How urgent is it?"),
-            ("normal", "Please check your report:\nType: Building (walls, doors, windows)\nUrgency: Normal"),
-            ("1", f"Ticket number: {TODAY}-0001\nNormal: we will respond within 4 hours."),
+            ("hello", lines(HELLO, MENU)),
+            ("1", WHERE),
+            ("1", WHAT),
+            ("the bathroom door does not close", SUGGEST_NORMAL),
+            ("normal", lines("""
+                Please check your report:
+                Place: 3-1-2302
+                Problem: the bathroom door does not close
+                Type: Building (walls, doors, windows)
+                Urgency: Normal""", SUBMIT)),
+            ("1", f"""
+                ✅ Your report is in. Ticket number: {NUMBER}
+                Normal: we will respond within 4 hours."""),
         ])  # fmt: skip
         assert stored(desk)[0].location.room == "3-1-2302"
 
     def test_an_unclear_symptom_asks_for_the_category(self, emily: Chat) -> None:
+        which_kind = block("""
+            Which kind of problem is it?
+              1. Plumbing (water, pipes, drains)
+              2. Electrical (power, lights, sockets)
+              3. Building (walls, doors, windows)
+              4. Heating and air conditioning
+              5. Lift
+              6. Fire safety
+              7. Something else""")
         emily.run([
-            ("/report", "Where is the problem?"),
-            ("3-1-2302", "What is wrong?"),
-            ("something strange is going on", """
-                Which kind of problem is it?
-                1. Plumbing (water, pipes, drains)
-                2. Electrical"""),
-            ("banana", "Please pick one of the choices, by its number or its name."),
-            ("hvac", "How urgent is it?"),
+            ("/report", WHERE),
+            ("3-1-2302", WHAT),
+            ("something strange is going on", which_kind),
+            ("banana", replies("Please pick one of the choices, by its number or its name.", which_kind)),
+            ("hvac", SUGGEST_NORMAL),
         ])  # fmt: skip
 
     def test_a_photo_is_kept_and_still_asks_for_words(self, emily: Chat, desk: Desk) -> None:
-        emily.run([("report", "Where is the problem?"), ("1", "What is wrong?")])
+        emily.run([("report", WHERE), ("1", WHAT)])
         photo = Attachment("photo", "telegram:file-1", "")
-        assert_says(emily.says(attachments=(photo,)), "Got the photo, thank you. Please also describe the problem")
+        assert_answer(
+            emily.says(attachments=(photo,)),
+            "Got the photo, thank you. Please also describe the problem in a few words.",
+        )
         emily.run([
-            ("the ceiling is cracked", "How urgent is it?"),
-            ("normal", "Attachments: 1"),
-            ("1", "Ticket number:"),
+            ("the ceiling is cracked", SUGGEST_NORMAL),
+            ("normal", lines("""
+                Please check your report:
+                Place: 3-1-2302
+                Problem: the ceiling is cracked
+                Type: Building (walls, doors, windows)
+                Urgency: Normal
+                Attachments: 1""", SUBMIT)),
+            ("1", f"""
+                ✅ Your report is in. Ticket number: {NUMBER}
+                Normal: we will respond within 4 hours."""),
         ])  # fmt: skip
         assert stored(desk)[0].attachments == (photo,)
 
@@ -140,34 +214,70 @@ class TestPlaces:
          ("building 3 unit 1 room 2302", "3-1-2302"), ("3号楼2302", "3-1-2302"), ("1－1－1201", "1-1-1201")],
     )  # fmt: skip
     def test_rooms_in_the_usual_notations(self, emily: Chat, typed: str, room: str) -> None:
-        emily.run([("1", "Where is the problem?"), ("2", "Type the place"), (typed, "What is wrong?")])
-        assert_says(emily.says("door handle came off"), "How urgent")
-        assert_says(emily.says("3"), f"Place: {room}")
+        emily.run([
+            ("1", WHERE),
+            ("2", "Type the place: a room like 1-1-1201, or a shared place like 车库 (garage) or 3号楼电梯."),
+            (typed, WHAT),
+            ("door handle came off", SUGGEST_NORMAL),
+            ("normal", lines(f"""
+                Please check your report:
+                Place: {room}
+                Problem: door handle came off
+                Type: Building (walls, doors, windows)
+                Urgency: Normal""", SUBMIT)),
+        ])  # fmt: skip
 
     @pytest.mark.parametrize("typed", ["garage", "车库", "B1", "the GARAGE", "地下车库", "garag"])
     def test_common_areas_by_name_alias_or_near_miss(self, emily: Chat, typed: str) -> None:
-        emily.run([("1", "Where"), (typed, "What is wrong?")])
-        assert_says(emily.says("light broken"), "How urgent")
-        assert_says(emily.says("3"), "Place: 地下车库 Underground garage")
+        emily.run([
+            ("1", WHERE),
+            (typed, WHAT),
+            ("light broken", SUGGEST_NORMAL),
+            ("normal", lines("""
+                Please check your report:
+                Place: 地下车库 Underground garage
+                Problem: light broken
+                Type: Electrical (power, lights, sockets)
+                Urgency: Normal""", SUBMIT)),
+        ])  # fmt: skip
 
     def test_a_room_without_the_unit_offers_the_units(self, emily: Chat) -> None:
         emily.run([
-            ("1", "Where"),
-            ("1号楼1201", "Which unit is it?\n1. 1-1-1201\n2. 1-2-1201"),
-            ("2", "What is wrong?"),
+            ("1", WHERE),
+            ("1号楼1201", """
+                Which unit is it?
+                  1. 1-1-1201
+                  2. 1-2-1201"""),
+            ("2", WHAT),
+            ("door handle came off", SUGGEST_NORMAL),
+            ("normal", lines("""
+                Please check your report:
+                Place: 1-2-1201
+                Problem: door handle came off
+                Type: Building (walls, doors, windows)
+                Urgency: Normal""", SUBMIT)),
         ])  # fmt: skip
 
     def test_an_unknown_place_gets_examples_then_is_taken_as_written_after_three_tries(
         self, emily: Chat, desk: Desk
     ) -> None:
         emily.run([
-            ("1", "Where"),
-            ("9-9-999", "I can't find 9-9-999 in 阳光花园 Sunrise Garden.\nFor example: 1-1-1201"),
-            ("the moon", "Sorry, I didn't recognise that place.\nWhere is the problem?"),
-            ("behind the bike shed", 'I\'ll pass the place on as you wrote it: "behind the bike shed". Staff will check it.'),
-            ("fence is broken", "How urgent"),
-            ("3", "Place: behind the bike shed"),
-            ("1", "Staff will check the place you gave."),
+            ("1", WHERE),
+            ("9-9-999", replies("I can't find 9-9-999 in 阳光花园 Sunrise Garden.", WHERE)),
+            ("the moon", replies("Sorry, I didn't recognise that place.", WHERE)),
+            ("behind the bike shed", replies(
+                'I\'ll pass the place on as you wrote it: "behind the bike shed". Staff will check it.', WHAT)),
+            ("fence is broken", SUGGEST_NORMAL),
+            ("urgent", lines("""
+                Please check your report:
+                Place: behind the bike shed
+                Problem: fence is broken
+                Type: Building (walls, doors, windows)
+                Urgency: Urgent""", SUBMIT)),
+            ("1", f"""
+                ✅ Your report is in. Ticket number: {NUMBER}
+                Urgent: we will respond within 1 hour.
+                Staff will check the place you gave."""),
         ])  # fmt: skip
         (ticket,) = stored(desk)
         assert ticket.location.needs_review and ticket.location.text == "behind the bike shed"
@@ -176,44 +286,102 @@ class TestPlaces:
 class TestSelfCheck:
     def test_fixed_it_myself_records_a_self_resolved_ticket_and_sends_nobody(self, emily: Chat, desk: Desk) -> None:
         emily.run([
-            ("the breaker keeps tripping in 3-1-2302", "How urgent"),
-            ("urgent", "Quick check: open your home's distribution box."),
-            ("fixed", f"Glad it works again! I've noted it as {TODAY}-0001, solved by yourself; nobody will be sent."),
+            ("the breaker keeps tripping in 3-1-2302", SUGGEST_NORMAL),
+            ("urgent", """
+                Quick check: open your home's distribution box. Is a breaker switch pointing down (tripped)? Push it back up once. If it trips again at once, leave it down and do not retry.
+                  1. ✅ Fixed it myself
+                  2. 🔧 Still broken: send someone"""),
+            ("fixed", f"Glad it works again! I've noted it as {NUMBER}, solved by yourself; nobody will be sent."),
         ])  # fmt: skip
         (ticket,) = stored(desk)
         assert ticket.status is Status.CLOSED
         assert [e.action for e in ticket.history] == ["create", "self_resolve"]
 
     def test_no_self_check_for_emergencies_or_categories_without_tips(self, emily: Chat) -> None:
-        assert_says(emily.says("power cut in 3-1-2302"), "I suggest: Emergency")
-        assert_says(emily.says("emergency"), "Please check your report:")
-        emily.says("/cancel")
-        assert_says(emily.says("crack in the wall of 3-1-2302"), "How urgent")
-        assert_says(emily.says("normal"), "Please check your report:")
+        emily.run([
+            ("power cut in 3-1-2302", SUGGEST_EMERGENCY),
+            ("emergency", lines("""
+                Please check your report:
+                Place: 3-1-2302
+                Problem: power cut in 3-1-2302
+                Type: Electrical (power, lights, sockets)
+                Urgency: Emergency""", SUBMIT)),
+            ("/cancel", lines("Report discarded; nothing was sent.", MENU)),
+            ("crack in the wall of 3-1-2302", SUGGEST_NORMAL),
+            ("normal", lines("""
+                Please check your report:
+                Place: 3-1-2302
+                Problem: crack in the wall of 3-1-2302
+                Type: Building (walls, doors, windows)
+                Urgency: Normal""", SUBMIT)),
+        ])  # fmt: skip
 
 
 class TestRepeatBack:
     def test_changing_a_field_returns_to_the_repeat_back(self, emily: Chat, desk: Desk) -> None:
+        fields = block("""
+            What would you like to change?
+              1. Place
+              2. Problem
+              3. Type
+              4. Urgency""")
         emily.run([
-            ("kitchen pipe leaking in 1-1-1201", "How urgent"),
-            ("emergency", "Please check your report:"),
-            ("change", "What would you like to change?\n1. Place\n2. Problem\n3. Type\n4. Urgency"),
-            ("3", "Which kind of problem is it? I think: Plumbing"),
-            ("civil", "Please check your report:\nType: Building (walls, doors, windows)"),
-            ("2", "What would you like to change?"),
-            ("place", "Where is the problem?"),
-            ("garage", "Please check your report:\nPlace: 地下车库 Underground garage"),
-            ("more water on the floor now", "Added to the description.\nProblem: kitchen pipe leaking in 1-1-1201\nmore water on the floor now"),
-            ("1", "Ticket number:"),
+            ("kitchen pipe leaking in 1-1-1201", SUGGEST_URGENT),
+            ("emergency", lines("""
+                Please check your report:
+                Place: 1-1-1201
+                Problem: kitchen pipe leaking in 1-1-1201
+                Type: Plumbing (water, pipes, drains)
+                Urgency: Emergency""", SUBMIT)),
+            ("change", fields),
+            ("3", """
+                Which kind of problem is it? I think: Plumbing (water, pipes, drains).
+                  1. ✓ Plumbing (water, pipes, drains)
+                  2. Electrical (power, lights, sockets)
+                  3. Building (walls, doors, windows)
+                  4. Heating and air conditioning
+                  5. Lift
+                  6. Fire safety
+                  7. Something else"""),
+            ("civil", lines("""
+                Please check your report:
+                Place: 1-1-1201
+                Problem: kitchen pipe leaking in 1-1-1201
+                Type: Building (walls, doors, windows)
+                Urgency: Emergency""", SUBMIT)),
+            ("2", fields),
+            ("place", WHERE),
+            ("garage", lines("""
+                Please check your report:
+                Place: 地下车库 Underground garage
+                Problem: kitchen pipe leaking in 1-1-1201
+                Type: Building (walls, doors, windows)
+                Urgency: Emergency""", SUBMIT)),
+            ("more water on the floor now", replies("Added to the description.", lines("""
+                Please check your report:
+                Place: 地下车库 Underground garage
+                Problem: kitchen pipe leaking in 1-1-1201
+                more water on the floor now
+                Type: Building (walls, doors, windows)
+                Urgency: Emergency""", SUBMIT))),
+            ("1", f"""
+                ✅ Your report is in. Ticket number: {NUMBER}
+                Emergency: we will respond within 15 minutes.
+                If anyone is in danger, leave the area and call 119 (fire) or 110 (police) now."""),
         ])  # fmt: skip
         (ticket,) = stored(desk)
         assert (ticket.category, ticket.location.common_area) == ("civil", "地下车库 Underground garage")
 
     def test_cancel_at_the_repeat_back_sends_nothing(self, emily: Chat, desk: Desk) -> None:
         emily.run([
-            ("kitchen pipe leaking in 1-1-1201", "How urgent"),
-            ("emergency", "Please check your report:"),
-            ("3", "Report discarded; nothing was sent.\n1. 🔧 Report a repair"),
+            ("kitchen pipe leaking in 1-1-1201", SUGGEST_URGENT),
+            ("emergency", lines("""
+                Please check your report:
+                Place: 1-1-1201
+                Problem: kitchen pipe leaking in 1-1-1201
+                Type: Plumbing (water, pipes, drains)
+                Urgency: Emergency""", SUBMIT)),
+            ("3", lines("Report discarded; nothing was sent.", MENU)),
         ])  # fmt: skip
         assert stored(desk) == []
 
@@ -221,17 +389,19 @@ class TestRepeatBack:
 class TestFeedback:
     def test_a_complaint_with_a_place_routed_to_its_department(self, emily: Chat, desk: Desk) -> None:
         emily.run([
-            ("2", "What is your feedback about?\n1. Service quality"),
-            ("hygiene", "Please write your feedback."),
-            ("rubbish has not been collected for three days", "Is it about a particular place or thing?\n1. Skip"),
-            ("garage", "Should staff see your name?\n1. With my name\n2. Anonymously"),
-            ("1", """
+            ("2", FEEDBACK_ABOUT),
+            ("hygiene", WRITE_IT),
+            ("rubbish has not been collected for three days", PLACE_OR_THING),
+            ("garage", SHOW_NAME),
+            ("1", lines("""
                 Please check your feedback:
                 About: Cleaning and hygiene
                 Message: rubbish has not been collected for three days
                 Place or thing: 地下车库 Underground garage
-                Name shown to staff: yes"""),
-            ("1", f"Thank you. Your feedback is recorded as {TODAY}-0001.\n环境部 Cleaning will reply to you here within 4 hours."),
+                Name shown to staff: yes""", SUBMIT)),
+            ("1", f"""
+                Thank you. Your feedback is recorded as {NUMBER}.
+                环境部 Cleaning will reply to you here within 4 hours."""),
         ])  # fmt: skip
         (ticket,) = stored(desk)
         assert (ticket.kind, ticket.category, ticket.department) == ("feedback", "hygiene", "环境部 Cleaning")
@@ -239,10 +409,18 @@ class TestFeedback:
 
     def test_anonymous_feedback_hides_the_name_but_keeps_the_way_back(self, emily: Chat, desk: Desk) -> None:
         emily.run([
-            ("I want to complain about the guard at the gate, he was rude", "Is it about a particular place"),
-            ("skip", "Should staff see your name?"),
-            ("anonymously", "Name shown to staff: no, anonymous"),
-            ("1", "Your name is hidden from staff."),
+            ("I want to complain about the guard at the gate, he was rude", PLACE_OR_THING),
+            ("skip", SHOW_NAME),
+            ("anonymously", lines("""
+                Please check your feedback:
+                About: Service quality
+                Message: I want to complain about the guard at the gate, he was rude
+                Place or thing: (none)
+                Name shown to staff: no, anonymous""", SUBMIT)),
+            ("1", f"""
+                Thank you. Your feedback is recorded as {NUMBER}.
+                客服中心 Customer service will reply to you here within 4 hours.
+                Your name is hidden from staff."""),
         ])  # fmt: skip
         (ticket,) = stored(desk)
         assert ticket.anonymous and ticket.reporter_address == Address("console", "Emily Brown")
@@ -250,173 +428,274 @@ class TestFeedback:
 
     def test_out_of_scope_gets_a_pointer_and_is_recorded_closed(self, emily: Chat, desk: Desk) -> None:
         emily.run([
-            ("feedback", "What is your feedback about?"),
-            ("6", "Please write your feedback."),
-            ("my neighbours had a fight and I want to report an assault", """
-                This is outside what the property company can handle:
-                Disputes and crimes are for the police: call 110.
-                I've recorded your message as"""),
+            ("feedback", FEEDBACK_ABOUT),
+            ("6", WRITE_IT),
+            ("my neighbours had a fight and I want to report an assault", f"""
+                Thank you for telling us. This is outside what the property company can handle:
+                Disputes and crimes are for the police: call 110. In danger, call 110 now.
+                I've recorded your message as {NUMBER}."""),
         ])  # fmt: skip
         (ticket,) = stored(desk)
         assert ticket.status is Status.CLOSED
         assert ticket.history[-1].action == "close_out_of_scope"
 
 
+def report_a_crack(emily: Chat) -> None:
+    emily.run([
+        ("crack in the wall of 3-1-2302", SUGGEST_NORMAL),
+        ("normal", lines("""
+            Please check your report:
+            Place: 3-1-2302
+            Problem: crack in the wall of 3-1-2302
+            Type: Building (walls, doors, windows)
+            Urgency: Normal""", SUBMIT)),
+        ("1", f"""
+            ✅ Your report is in. Ticket number: {NUMBER}
+            Normal: we will respond within 4 hours."""),
+    ])  # fmt: skip
+
+
 class TestMyTickets:
-    def report(self, chat: Chat) -> None:
+    WAITING = block(f"""
+        {NUMBER} · Building (walls, doors, windows)
+        Status: received, waiting for a technician
+        Place: 3-1-2302
+        Problem: crack in the wall of 3-1-2302
+        Reported: 2026-11-27 19:31
+        We will respond by 2026-11-27 23:31.
+          1. ⏰ Chase
+          2. ✖️ Withdraw""")
+
+    def report(self, emily: Chat) -> None:
         """On Friday evening, when the only builder is off: the ticket waits in the grab pool."""
-        chat.now = NOW + timedelta(hours=9)
-        chat.run([("crack in the wall of 3-1-2302", "How urgent"), ("normal", "Please check"), ("1", "Ticket number")])
+        emily.now = NOW + timedelta(hours=9)
+        report_a_crack(emily)
 
     def test_list_show_chase_once_an_hour_and_withdraw(self, emily: Chat, desk: Desk) -> None:
         self.report(emily)
-        number = f"{TODAY}-0001"
         emily.run([
-            ("/tickets", f"Your open tickets:\n• {number} · Building (walls, doors, windows) · received, waiting for a technician"),
-            (f"/status {number.lower()}", f"{number}\nStatus: received, waiting for a technician\nPlace: 3-1-2302"),
-            (f"/chase {number}", f"We've reminded the team about {number}."),
-            (f"/chase {number}", f"You chased {number} at"),
+            ("/tickets", f"""
+                Your open tickets:
+                • {NUMBER} · Building (walls, doors, windows) · received, waiting for a technician
+                  1. {NUMBER}"""),
+            (f"/status {NUMBER.lower()}", self.WAITING),
+            (f"/chase {NUMBER}", f"We've reminded the team about {NUMBER}. Thank you for your patience."),
+            (f"/chase {NUMBER}", f"You chased {NUMBER} at 19:32. You can chase again after 20:32."),
         ])  # fmt: skip
         emily.wait(61)
         emily.run([
-            (f"/chase {number}", "We've reminded the team"),
-            (f"/withdraw {number}", f"{number} is withdrawn. Nobody will be sent."),
-            ("/tickets", "You have no open tickets."),
+            (f"/chase {NUMBER}", f"We've reminded the team about {NUMBER}. Thank you for your patience."),
+            (f"/withdraw {NUMBER}", f"{NUMBER} is withdrawn. Nobody will be sent."),
+            ("/tickets", lines("You have no open tickets.", choices("🔧 Report a repair"))),
         ])  # fmt: skip
         (ticket,) = stored(desk)
         assert ticket.status is Status.CANCELLED
         assert [e.action for e in ticket.history] == ["create", "pool", "chase", "chase", "cancel"]
 
-    def test_buttons_from_the_list_show_a_ticket(self, emily: Chat) -> None:
+    def test_buttons_from_the_list_show_a_ticket(self, emily: Chat, desk: Desk) -> None:
         self.report(emily)
-        emily.says("/tickets")
-        assert_says(emily.presses(f"{TODAY}-0001"), "Status: received")
-        assert_says(emily.presses("Withdraw"), "is withdrawn")
+        emily.run([
+            ("/tickets", f"""
+                Your open tickets:
+                • {NUMBER} · Building (walls, doors, windows) · received, waiting for a technician
+                  1. {NUMBER}"""),
+            (Press(NUMBER), self.WAITING),
+            (Press("Withdraw"), f"{NUMBER} is withdrawn. Nobody will be sent."),
+        ])  # fmt: skip
+        assert stored(desk)[0].status is Status.CANCELLED
 
     def test_someone_elses_ticket_is_not_shown_or_withdrawn(self, desk: Desk, emily: Chat) -> None:
-        zhang = Chat(desk, "张三 Zhang San")
-        zhang.run([("1-1-1201 厨房漏水", "1"), ("1", "2"), ("2", "1"), ("1", "SG-")])
-        for command in ("/status", "/withdraw", "/chase"):
-            assert_says(emily.says(f"{command} {TODAY}-0001"), f"I can't find a ticket {TODAY}-0001 of yours.")
+        Chat(desk, "张三 Zhang San").run([
+            ("1-1-1201 厨房漏水", """
+                情况有多紧急？建议选择：加急。
+                  1. ✓ 加急：请当天处理
+                  2. 紧急：有安全隐患，或停水、停电、电梯停运
+                  3. 一般：几天内处理即可"""),
+            ("1", """
+                请先自查：水槽下方的阀门或入户总阀是否完全打开？如果漏水，可先关闭阀门止水，等待维修师傅上门。如果停水，可以问问邻居家是否也停水。
+                  1. ✅ 我已自行解决
+                  2. 🔧 仍未修好，请派人上门"""),
+            ("2", """
+                请核对您的报修信息：
+                地点：1-1-1201
+                问题描述：1-1-1201 厨房漏水
+                类型：给排水（漏水、水管、下水道）
+                紧急程度：加急
+                  1. ✅ 提交
+                  2. ✏️ 修改信息
+                  3. ✖️ 取消"""),
+            ("1", f"""
+                ✅ 报修已提交，工单号：{NUMBER}
+                加急：我们将在1小时内响应。"""),
+        ])  # fmt: skip
+        not_hers = f"I can't find a ticket {NUMBER} of yours. Send /tickets to see them."
+        emily.run([(f"/{command} {NUMBER}", not_hers) for command in ("status", "withdraw", "chase")])
+        (ticket,) = stored(desk)
+        assert ticket.status is Status.ASSIGNED and "chase" not in [e.action for e in ticket.history]
 
+    def test_a_dispatched_ticket_shows_its_technician(self, emily: Chat) -> None:
+        report_a_crack(emily)
+        emily.run([
+            (f"/status {NUMBER}", f"""
+                {NUMBER} · Building (walls, doors, windows)
+                Status: a technician has been assigned
+                Place: 3-1-2302
+                Problem: crack in the wall of 3-1-2302
+                Reported: 2026-11-27 10:31
+                Technician: 李伟
+                  1. ⏰ Chase"""),
+        ])  # fmt: skip
+
+    @pytest.mark.xfail(
+        reason="product bug: the English refusal reads “SG-20261127-0001 is already a technician has been assigned, "
+        "so it can't be withdrawn here.”: the status is a phrase, not an adjective. The Chinese one reads well "
+        "(test_dialogue_zh); the wording expected here follows it.",
+        strict=True,
+    )
     def test_a_dispatched_ticket_cannot_be_withdrawn(self, emily: Chat, desk: Desk) -> None:
-        emily.run([("crack in the wall of 3-1-2302", "How urgent"), ("normal", "Please check"), ("1", "Ticket number")])
-        assert_says(
-            emily.says(f"/withdraw {TODAY}-0001"),
-            "so it can't be withdrawn here",
-        )
-        assert_says(emily.says(f"/status {TODAY}-0001"), "Technician: 李伟")
+        report_a_crack(emily)
+        emily.run([
+            (f"/withdraw {NUMBER}", f"{NUMBER} can't be withdrawn here: its status is “a technician has been assigned”. Please call the front desk."),
+        ])  # fmt: skip
+        assert stored(desk)[0].status is Status.ASSIGNED
 
 
 class TestAnywhere:
     def test_help_in_the_middle_answers_then_resumes(self, emily: Chat) -> None:
         emily.run([
-            ("1", "Where is the problem?"),
-            ("/help", "I take repair reports and feedback for 阳光花园 Sunrise Garden.\nLet's continue your report.\nWhere is the problem?"),
-            ("1", "What is wrong?"),
+            ("1", WHERE),
+            ("/help", replies(HELP, "Let's continue your report.", WHERE)),
+            ("1", WHAT),
         ])  # fmt: skip
 
     def test_my_tickets_in_the_middle_answers_first_then_resumes(self, emily: Chat) -> None:
-        emily.run(
-            [
-                ("1", "Where"),
-                ("/tickets", "You have no open tickets.\nLet's continue your report.\nWhere is the problem?"),
-            ]
-        )
+        emily.run([
+            ("1", WHERE),
+            ("/tickets", replies(lines("You have no open tickets.", choices("🔧 Report a repair")),
+                                 "Let's continue your report.", WHERE)),
+        ])  # fmt: skip
 
     def test_cancel_drops_the_draft_and_says_so(self, emily: Chat) -> None:
         emily.run([
-            ("/cancel", "There is nothing to cancel."),
-            ("1", "Where"),
-            ("/cancel", "Report discarded; nothing was sent."),
-            ("1", "Where is the problem?"),
+            ("/cancel", lines("There is nothing to cancel.", MENU)),
+            ("1", WHERE),
+            ("/cancel", lines("Report discarded; nothing was sent.", MENU)),
+            ("1", WHERE),
         ])  # fmt: skip
 
     def test_a_draft_idle_for_half_an_hour_is_dropped_politely(self, emily: Chat) -> None:
-        emily.run([("1", "Where"), ("1", "What is wrong?")])
+        emily.run([("1", WHERE), ("1", WHAT)])
         emily.wait(31)
-        assert_says(
-            emily.says("the tap drips"),
-            "Your unfinished report from earlier was dropped after 30 minutes without an answer.\nWhere is the problem?",
-        )
+        emily.run([
+            ("the tap drips", replies("Your unfinished report from earlier was dropped after 30 minutes without an answer.", WHERE)),
+        ])  # fmt: skip
 
     def test_a_draft_within_half_an_hour_is_kept(self, emily: Chat) -> None:
-        emily.run([("1", "Where"), ("1", "What is wrong?")])
+        emily.run([("1", WHERE), ("1", WHAT)])
         emily.wait(29)
-        answer = emily.says("the tap drips")
-        assert "dropped" not in answer and "How urgent" in answer
+        emily.run([("the tap drips", SUGGEST_NORMAL)])
 
     def test_long_text_is_cut_with_a_note(self, emily: Chat, desk: Desk) -> None:
-        emily.run([("1", "Where"), ("1", "What is wrong?")])
-        assert_says(emily.says("the tap drips " + "x" * 3000), "I kept the first 2,000 characters.\nHow urgent")
-        emily.run([("normal", "Quick check"), ("still broken", "Please check"), ("1", "Ticket number")])
-        assert len(stored(desk)[0].description) == 2000
+        long = "the tap drips " + "x" * 3000
+        kept = long[:2000]
+        emily.run([
+            ("1", WHERE),
+            ("1", WHAT),
+            (long, replies("Your message was long; I kept the first 2,000 characters.", SUGGEST_NORMAL)),
+            ("normal", VALVE_CHECK),
+            ("still broken", lines("Please check your report:", "Place: 3-1-2302", f"Problem: {kept}",
+                                   "Type: Plumbing (water, pipes, drains)", "Urgency: Normal", SUBMIT)),
+            ("1", f"""
+                ✅ Your report is in. Ticket number: {NUMBER}
+                Normal: we will respond within 4 hours."""),
+        ])  # fmt: skip
+        assert stored(desk)[0].description == kept
 
     @pytest.mark.parametrize("nothing", ["", "   ", "👍", "🙂🙂", "…"])
     def test_empty_or_emoji_only_gets_a_friendly_prompt_and_the_question_again(self, emily: Chat, nothing: str) -> None:
-        emily.run([("1", "Where"), ("1", "What is wrong?")])
-        assert_says(emily.says(nothing), "I can only read words here.\nWhat is wrong?")
+        emily.run([
+            ("1", WHERE),
+            ("1", WHAT),
+            (nothing, replies("I can only read words here. Please answer in a few words, or tap a choice.", WHAT)),
+        ])  # fmt: skip
 
     def test_a_sticker_or_nothing_at_the_start_gets_the_menu(self, emily: Chat) -> None:
-        assert_says(emily.says(""), "Tell me in a few words what is wrong, or pick from the menu.\n1. 🔧")
+        emily.run([
+            ("", replies("Hello! Tell me in a few words what is wrong, or pick from the menu.",
+                         lines("What can I do for you?", MENU))),
+        ])  # fmt: skip
 
     def test_a_stale_button_is_explained(self, emily: Chat) -> None:
-        emily.says("hello")
-        emily.presses("Report a repair")
-        assert_says(
+        emily.run([("hello", lines(HELLO, MENU)), (Press("Report a repair"), WHERE)])
+        assert_answer(
             emily.says(payload=encode(Pick("menu", "feedback"))),
-            "That button belongs to an earlier question.\nWhere is the problem?",
+            replies("That button belongs to an earlier question.", WHERE),
         )
 
     def test_a_button_from_an_older_baoxiu_is_answered_and_the_question_asked_again(self, emily: Chat) -> None:
-        emily.says("hello")
-        emily.presses("Report a repair")
-        assert emily.says(payload="menu:feedback") == (
-            "That button is from an older message and no longer works.\n\n"
-            "Where is the problem? Tap your home, or type the place.\n"
-            "For example: 1-1-1201, 1栋1单元1201, or a shared place like 车库 (garage).\n"
-            "  1. 3-1-2302\n"
-            "  2. Somewhere else"
+        emily.run([("hello", lines(HELLO, MENU)), (Press("Report a repair"), WHERE)])
+        assert_answer(
+            emily.says(payload="menu:feedback"),
+            replies("That button is from an older message and no longer works.", WHERE),
         )
 
     def test_an_unknown_command_points_to_help(self, emily: Chat) -> None:
-        assert_says(emily.says("/frobnicate"), "I don't know the command /frobnicate. Send /help")
+        emily.run([
+            ("/frobnicate", replies("I don't know the command /frobnicate. Send /help to see what I can do.",
+                                    lines("What can I do for you?", MENU))),
+        ])  # fmt: skip
 
     def test_commands_without_a_number_show_an_example(self, emily: Chat) -> None:
-        assert_says(emily.says("/status"), "Please add the ticket number, for example: /status SG-20261127-0001")
+        emily.run([
+            ("/status", replies("Please add the ticket number, for example: /status SG-20261127-0001",
+                                lines("What can I do for you?", MENU))),
+        ])  # fmt: skip
 
 
 class TestUnknownPeople:
     def test_a_stranger_may_report_and_the_ticket_is_unverified(self, desk: Desk) -> None:
         stranger = Chat(desk, "visitor-42", language_hint="en-GB")
         stranger.run([
-            ("the gate of building 1 is broken", "Where is the problem? Type the room or the place."),
-            ("1-1-1201", "How urgent"),
-            ("3", "Please check"),
-            ("1", "Ticket number"),
+            ("the gate of building 1 is broken", """
+                Where is the problem? Type the room or the place.
+                For example: 1-1-1201, 1栋1单元1201, or a shared place like 车库 (garage)."""),
+            ("1-1-1201", SUGGEST_NORMAL),
+            ("urgent", lines("""
+                Please check your report:
+                Place: 1-1-1201
+                Problem: the gate of building 1 is broken
+                Type: Building (walls, doors, windows)
+                Urgency: Urgent""", SUBMIT)),
+            ("1", f"""
+                ✅ Your report is in. Ticket number: {NUMBER}
+                Urgent: we will respond within 1 hour."""),
+            ("/tickets", f"""
+                Your open tickets:
+                • {NUMBER} · Building (walls, doors, windows) · a technician has been assigned
+                  1. {NUMBER}"""),
         ])  # fmt: skip
         (ticket,) = stored(desk)
         assert not ticket.verified and ticket.reporter_resident_id is None
         assert ticket.reporter_address == Address("console", "visitor-42")
-        assert_says(stranger.says("/tickets"), f"• {TODAY}-0001")
 
 
-def test_a_number_that_is_not_among_the_choices_is_asked_again(emily: Chat, desk: Desk) -> None:
+def test_a_number_that_is_not_among_the_choices_is_asked_again(emily: Chat) -> None:
     emily.run([
-        ("I want to complain: the guard was rude", "Is it about a particular place or thing?\n1. Skip"),
-        ("2", "Please pick a number from 1 to 1.\nIs it about a particular place or thing?"),
-        ("skip", "Should staff see your name?"),
+        ("I want to complain: the guard was rude", PLACE_OR_THING),
+        ("2", replies("Please pick a number from 1 to 1.", PLACE_OR_THING)),
+        ("skip", SHOW_NAME),
     ])  # fmt: skip
 
 
 def test_a_piped_console_session_starts_afresh(desk: Desk) -> None:
     emily = Chat(desk, "Emily Brown")
-    emily.says("kitchen pipe leaking in 3-1-2302")  # left unfinished, as a script that stopped early
+    emily.run([("kitchen pipe leaking in 3-1-2302", SUGGEST_URGENT)])  # left unfinished, as a script that stopped early
     output = io.StringIO()
     ConsoleChat(desk, "Emily Brown", output, interactive=False, clock=lambda: emily.now).run(
         ["the bedroom light is broken"]
     )
-    assert "Where is the problem?" in output.getvalue() and "Please pick" not in output.getvalue()
+    # The script's line starts a report of its own: it is not taken as the answer to the old urgency question.
+    assert_answer(output.getvalue(), lines("» the bedroom light is broken", WHERE) + "\n\n")
 
 
 def test_a_report_waiting_to_join_a_ticket_that_closed_meanwhile_goes_on_as_its_own(desk: Desk, emily: Chat) -> None:
@@ -424,21 +703,50 @@ def test_a_report_waiting_to_join_a_ticket_that_closed_meanwhile_goes_on_as_its_
     from core.domain.model import Actor
     from core.services.tickets import find_ticket
 
-    zhang = Chat(desk, "张三 Zhang San")
-    zhang.run([("车库的灯坏了", "情况有多紧急"), ("3", "请核对"), ("1", "工单号")])
-    assert_says(emily.says("the garage light is broken"), f"{TODAY}-0001 is already open for this")
-    desk.act(emily.now, lambda work: work.change(find_ticket(work.uow, f"{TODAY}-0001", True), Action.CANCEL,
+    Chat(desk, "张三 Zhang San").run([
+        ("车库的灯坏了", """
+            情况有多紧急？建议选择：一般。
+              1. ✓ 一般：几天内处理即可
+              2. 紧急：有安全隐患，或停水、停电、电梯停运
+              3. 加急：请当天处理"""),
+        ("一般", """
+            请核对您的报修信息：
+            地点：地下车库 Underground garage
+            问题描述：车库的灯坏了
+            类型：电路（停电、灯具、插座）
+            紧急程度：一般
+              1. ✅ 提交
+              2. ✏️ 修改信息
+              3. ✖️ 取消"""),
+        ("1", f"""
+            ✅ 报修已提交，工单号：{NUMBER}
+            一般：我们将在4小时内响应。"""),
+    ])  # fmt: skip
+    emily.run([
+        ("the garage light is broken", f"""
+            {NUMBER} is already open for this: Electrical (power, lights, sockets) at 地下车库 Underground garage, reported by 1 resident(s). Join it to get its updates, instead of a new report?
+              1. 👍 Join it
+              2. New report"""),
+    ])  # fmt: skip
+    desk.act(emily.now, lambda work: work.change(find_ticket(work.uow, NUMBER, True), Action.CANCEL,
                                                  Actor("staff", "陈静")))  # fmt: skip
-    assert_says(emily.says("/help"), "Let's continue your report.\nHow urgent is it?")
+    emily.run([("/help", replies(HELP, "Let's continue your report.", SUGGEST_NORMAL))])
 
 
-def test_ticket_details_asked_for_in_a_group_are_answered_privately(desk: Desk) -> None:
+def test_ticket_details_asked_for_in_a_group_are_answered_privately(desk: Desk, emily: Chat) -> None:
     from core.conversation.messages import ChatKind
 
-    emily = Chat(desk, "Emily Brown")
-    emily.run([("crack in the wall of 3-1-2302", "How urgent"), ("normal", "Please check"), ("1", "Ticket number")])
+    report_a_crack(emily)
     in_group = Chat(desk, "Emily Brown", chat="console:group", chat_kind=ChatKind.GROUP)
-    in_group.says(f"/status {TODAY}-0001")
+    in_group.says(f"/status {NUMBER}")
     note, details = in_group.last
-    assert note.text == "I've sent you the answer in a private chat." and note.recipient is None
-    assert "Place: 3-1-2302" in details.text and details.recipient == "Emily Brown"
+    assert (note.text, note.choices, note.recipient) == ("I've sent you the answer in a private chat.", (), None)
+    assert details.recipient == "Emily Brown"
+    assert_answer(details.text, f"""
+        {NUMBER} · Building (walls, doors, windows)
+        Status: a technician has been assigned
+        Place: 3-1-2302
+        Problem: crack in the wall of 3-1-2302
+        Reported: 2026-11-27 10:31
+        Technician: 李伟""")  # fmt: skip
+    assert [c.label for c in details.choices] == ["⏰ Chase"]

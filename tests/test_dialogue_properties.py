@@ -135,7 +135,7 @@ def test_every_announced_ticket_is_stored_exactly_once(desk: Desk, messages: lis
     for number, spec in enumerate(messages):
         now += timedelta(minutes=spec["minutes"])
         for reply in desk.handle(inbound(sender, number, spec), now):
-            if "for example: /" in reply.text:
+            if "for example: /" in reply.text or "例如：/" in reply.text:
                 continue  # a command's example, not a ticket
             for found in ANNOUNCED.findall(reply.text):
                 if any(

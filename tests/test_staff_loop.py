@@ -1,4 +1,7 @@
-"""The staff loop as people live it: a report, the push, one tap per step, the resident's verdict and rating."""
+"""The staff loop as people live it: a report, the push, one tap per step, the resident's verdict and rating.
+
+Each row of a transcript is who acts, what they do (say, press a button, or look at what was pushed to them) and
+the bot's whole answer to them. Every person shares one clock: each message moves it 20 seconds on."""
 
 from __future__ import annotations
 
@@ -7,15 +10,56 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import Engine
 
+from bot.channels.console import render
 from core.conversation.buttons import OnTicket, encode
+from core.conversation.messages import Reply
 from core.desk import Desk
 from core.domain.model import Status
 from core.services.dispatching import roll_over
 from storage.uow import SqlAlchemyUnitOfWork
-from tests.chat import Chat, Clock, assert_says, stored
+from tests.chat import INBOX, Chat, Clock, Press, assert_answer, assert_says, choices, lines, play, replies, stored
 from tests.conftest import NOW
 
 TODAY = "SG-20261127"
+NUMBER = f"{TODAY}-0001"
+DUTY_GROUP = "-1001000000001"
+
+# The steps a job can take next, as the technician's buttons.
+ACCEPTED = choices("🚶 On my way", "📍 Arrived", "🛠️ Start", "✅ Done", "⏸️ On hold", "📝 Change of plan")
+STARTED = choices("✅ Done", "⏸️ On hold", "📝 Change of plan")
+ACCEPT_OR_DECLINE = choices("✅ Accept", "↩️ Decline")
+EMPTY_QUEUE = """
+    📋 Queue
+
+    Unassigned (0)
+
+    Overdue (0)
+
+    On hold (0)
+
+    Waiting for approval (0)"""
+
+
+def leak(heading: str, be_there_by: str) -> str:
+    """张三's leak as a technician's job card, with its buttons."""
+    return lines(f"""
+        {heading}
+        {NUMBER} · ⚠️ Urgent · Plumbing (water, pipes, drains)
+        Place: 1-1-1201
+        Problem: kitchen pipe leaking in 1-1-1201
+        Resident: 张三 Zhang San 13800000001
+        Be there by: {be_there_by}
+        Bring: pipe wrench, sealing tape, spare valves and washers, drain auger""", ACCEPT_OR_DECLINE)  # fmt: skip
+
+
+def yours(steps: str = ACCEPTED) -> str:
+    """What the technician who took the leak is answered."""
+    return lines(f"""
+        You have {NUMBER}.
+        {NUMBER} · ⚠️ Urgent · Plumbing (water, pipes, drains)
+        Place: 1-1-1201
+        Problem: kitchen pipe leaking in 1-1-1201
+        Resident: 张三 Zhang San 13800000001""", steps)  # fmt: skip
 
 
 @pytest.fixture
@@ -40,18 +84,53 @@ def chen(desk: Desk, clock: Clock) -> Chat:
     return Chat(desk, "陈静 Chen Jing", language_hint="en", clock=clock)
 
 
-def in_english(*people: Chat) -> None:
-    """Each picks English with /lang, as a person would; staff who have talked here get their pushes here."""
+@pytest.fixture
+def zhao(desk: Desk, clock: Clock) -> Chat:
+    """赵强 Zhao Qiang, plumber on night duty: off shift on a Friday morning."""
+    return Chat(desk, "赵强 Zhao Qiang", language_hint="en", clock=clock)
+
+
+def speaking(language: str, *people: Chat) -> None:
+    """Each picks a language with /lang, as a person would; staff who have talked here get their pushes here."""
     for person in people:
         person.says("/lang")
-        person.presses("English")
+        person.presses(language)
+
+
+def in_english(*people: Chat) -> None:
+    speaking("English", *people)
 
 
 def report_leak(resident: Chat) -> str:
     in_english(resident)
-    resident.run([("kitchen pipe leaking in 1-1-1201", "How urgent"), ("urgent", "Quick check"),
-                  ("2", "Please check your report"), ("submit", "Ticket number")])  # fmt: skip
-    return f"{TODAY}-0001"
+    resident.run([
+        ("kitchen pipe leaking in 1-1-1201", """
+            How urgent is it? I suggest: Urgent.
+              1. ✓ Urgent: today, please
+              2. Emergency: unsafe, or water/power/lift out
+              3. Normal: within a few days"""),
+        ("urgent", """
+            Quick check: is the valve under the sink or the main water valve fully open? For a leak, closing the valve stops the water until the technician arrives. For no water, ask a neighbour whether they have water too.
+              1. ✅ Fixed it myself
+              2. 🔧 Still broken: send someone"""),
+        ("2", lines("""
+            Please check your report:
+            Place: 1-1-1201
+            Problem: kitchen pipe leaking in 1-1-1201
+            Type: Plumbing (water, pipes, drains)
+            Urgency: Urgent""", choices("✅ Submit", "✏️ Change something", "✖️ Cancel"))),
+        ("submit", f"""
+            ✅ Your report is in. Ticket number: {NUMBER}
+            Urgent: we will respond within 1 hour."""),
+    ])  # fmt: skip
+    return NUMBER
+
+
+def duty_group(desk: Desk) -> str:
+    """Everything queued so far for the engineering duty group on Telegram (its grab pool), as the console shows it."""
+    with desk.uow as uow:
+        due = uow.outbox.due(NOW + timedelta(days=1), channels=("telegram",), recipient=DUTY_GROUP)
+    return "\n\n".join(render(Reply.load(m.payload)) for m in due)
 
 
 class TestTheWholeLoop:
@@ -60,49 +139,47 @@ class TestTheWholeLoop:
     ) -> None:
         in_english(li)  # the technician has talked to the bot on this channel, so pushes reach him here
         number = report_leak(zhang)
+        play([
+            (li, INBOX, leak("🔧 New job for you", "11-27 12:32")),
+            (li, "1", yours()),
+            (zhang, INBOX, f"🔧 {number}: 李伟 will do your repair."),
+            (li, Press("On my way"), lines("When will you be there?", choices("15 min", "30 min", "60 min"))),
+            (li, Press("30 min"), lines(f"{number}: the resident expects you in about 30 minutes.",
+                                        choices("📍 Arrived", "🛠️ Start", "✅ Done", "⏸️ On hold", "📝 Change of plan"))),
+            (zhang, INBOX, f"🚶 {number}: 李伟 is on the way, there in about 30 minutes."),
+            (li, Press("Arrived"), lines(f"{number}: arrival noted; the resident has been told.",
+                                         choices("🛠️ Start", "✅ Done", "⏸️ On hold", "📝 Change of plan"))),
+            (zhang, INBOX, f"📍 {number}: 李伟 has arrived."),
+            (li, Press("Start"), lines(f"{number}: started.", STARTED)),
+            (zhang, INBOX, ""),  # starting work is not news for the resident
+            (li, Press("Done"), "What did you do? One message, please."),
+            (li, "replaced the washer", lines(
+                "Materials used? One per line or separated by “;”: name, quantity, unit price (e.g. “valve 1 35”). Or tap “None”.",
+                choices("None"))),
+            (li, "washer 2 5; sealing tape 3", f"{number} is done. The resident is asked to confirm the repair."),
+            (zhang, INBOX, lines(f"✅ {number}: 李伟 says the repair is done. Is it fixed?", choices("✅ Fixed", "❌ Not fixed"))),
+            (zhang, "2", f"Sorry to hear that. What is still wrong with {number}? One message, please."),
+            (zhang, "still dripping under the sink", f"Sorry it isn't right yet. {number} goes back for rework; we'll tell you when it is done."),
+            (li, INBOX, leak(f"🔁 Rework on {number} (1): the resident says “still dripping under the sink”", "11-27 12:36")),
+            # On the way and arrived are behind him: the rework starts on site.
+            (li, Press("Accept"), yours(choices("🛠️ Start", "✅ Done", "⏸️ On hold", "📝 Change of plan"))),
+            (li, Press("Done"), "What did you do? One message, please."),
+            (li, "tightened the trap", lines(
+                "Materials used? One per line or separated by “;”: name, quantity, unit price (e.g. “valve 1 35”). Or tap “None”.",
+                choices("None"))),
+            (li, Press("None"), f"{number} is done. The resident is asked to confirm the repair."),
+            (zhang, INBOX, f"""
+                🔧 {number}: 李伟 will do your repair.
 
-        assert_says(
-            li.inbox(),
-            f"""
-            🔧 New job for you
-            {number} · ⚠️ Urgent · Plumbing (water, pipes, drains)
-            Place: 1-1-1201
-            Problem: kitchen pipe leaking in 1-1-1201
-            Resident: 张三 Zhang San 13800000001
-            Be there by: 11-27 12:32
-            Bring: pipe wrench, sealing tape
-            1. ✅ Accept
-            2. ↩️ Decline""",
-        )
-        assert_says(li.says("1"), f"You have {number}.\nResident: 张三 Zhang San\n🚶 On my way")
-        assert_says(zhang.inbox(), f"🔧 {number}: 李伟 will do your repair.")
-
-        assert_says(li.presses("On my way"), "When will you be there?\n15 min\n30 min")
-        assert_says(li.presses("30 min"), f"{number}: the resident expects you in about 30 minutes.")
-        assert_says(zhang.inbox(), f"🚶 {number}: 李伟 is on the way, there in about 30 minutes.")
-
-        li.presses("Arrived")
-        assert_says(zhang.inbox(), f"📍 {number}: 李伟 has arrived.")
-        li.presses("Start")
-        assert_says(li.presses("Done"), "What did you do?")
-        assert_says(li.says("replaced the washer"), "Materials used?")
-        assert_says(li.says("washer 2 5; sealing tape 3"), f"{number} is done. The resident is asked to confirm")
-
-        assert_says(
-            zhang.inbox(), f"✅ {number}: 李伟 says the repair is done. Is it fixed?\n1. ✅ Fixed\n2. ❌ Not fixed"
-        )
-        assert_says(zhang.says("2"), f"What is still wrong with {number}?")
-        assert_says(zhang.says("still dripping under the sink"), f"{number} goes back for rework")
-
-        assert_says(li.inbox(), f"🔁 Rework on {number} (1): the resident says “still dripping under the sink”")
-        li.presses("Accept")
-        li.presses("Done")
-        li.says("tightened the trap")
-        li.presses("None")
-        assert_says(zhang.inbox(), "Is it fixed?")
-        assert_says(zhang.presses("Fixed"), f"Glad to hear it! {number} is closed. How would you rate the service?")
-        assert_says(zhang.presses("⭐⭐⭐⭐⭐"), "Thank you for rating")
-        assert_says(zhang.says("quick and tidy"), "Thank you! Your comment is passed on.")
+                ✅ {number}: 李伟 says the repair is done. Is it fixed?
+                  1. ✅ Fixed
+                  2. ❌ Not fixed"""),
+            (zhang, Press("Fixed"), lines(f"Glad to hear it! {number} is closed. How would you rate the service?",
+                                          choices("⭐", "⭐⭐", "⭐⭐⭐", "⭐⭐⭐⭐", "⭐⭐⭐⭐⭐"))),
+            (zhang, Press("⭐⭐⭐⭐⭐"), lines(f"Thank you for rating {number} ⭐⭐⭐⭐⭐. Anything to add? Write it, or tap Skip.",
+                                         choices("Skip"))),
+            (zhang, "quick and tidy", "Thank you! Your comment is passed on."),
+        ])  # fmt: skip
 
         (ticket,) = stored(desk)
         assert ticket.status is Status.CLOSED and ticket.rework_count == 1
@@ -127,55 +204,77 @@ class TestTheWholeLoop:
         assert ticket.history[1].details["reason"] == "chosen: on shift, plumbing, no open tickets"
 
 
-def telegram_to(desk: Desk, chat: str) -> list[str]:
-    """Texts queued for a Telegram chat (a staff group's grab pool, say)."""
-    with desk.uow as uow:
-        due = uow.outbox.due(NOW + timedelta(days=1), channels=("telegram",), recipient=chat)
-    return [str(m.payload["text"]) for m in due]
-
-
-DUTY_GROUP = "-1001000000001"
+POOL_CARD = f"""
+    🙋 待抢单：先抢先得
+    {NUMBER} · ⚠️ 加急 · 给排水（漏水、水管、下水道）
+    地点：1-1-1201
+    问题描述：kitchen pipe leaking in 1-1-1201
+      1. 🙋 抢单"""
 
 
 class TestDeclineRollOverAndThePool:
     def test_a_decline_with_nobody_left_goes_to_the_grab_pool_where_the_first_claim_wins(
-        self, zhang: Chat, li: Chat, chen: Chat, desk: Desk, clock: Clock
+        self, zhang: Chat, li: Chat, chen: Chat, zhao: Chat, desk: Desk
     ) -> None:
-        zhao = Chat(desk, "赵强 Zhao Qiang", language_hint="en", clock=clock)
         in_english(li, chen, zhao)
         number = report_leak(zhang)
-        li.inbox()
-        assert_says(li.presses("Decline"), f"Why can't you take {number}? Tap a reason or write one.")
-        assert_says(li.presses("Busy with another job"), f"{number} declined; it is in the grab pool.")
-        # The staff group is told in the estate's language.
-        assert_says(telegram_to(desk, DUTY_GROUP)[-1], f"🙋 待抢单：先抢先得\n{number}")
-        assert "13800000001" not in telegram_to(desk, DUTY_GROUP)[-1]  # no resident's phone in a group
-        assert chen.inbox() == ""  # the supervisor is not pushed each pool job: it waits under /queue
-        assert_says(chen.says("/queue"), f"Unassigned (1)\n• {number}")
+        play([
+            (li, INBOX, leak("🔧 New job for you", "11-27 12:34")),
+            (li, Press("Decline"), lines(f"Why can't you take {number}? Tap a reason or write one.",
+                                         choices("Busy with another job", "Not my trade", "Off duty"))),
+            (li, Press("Busy with another job"), f"{number} declined; it is in the grab pool."),
+            (chen, INBOX, ""),  # the supervisor is not pushed each pool job: it waits under /queue
+            (chen, "/queue", lines(f"""
+                📋 Queue
 
-        assert_says(
-            zhao.says(payload=encode(OnTicket("grab", number))), f"You have {number}.\nResident: 张三 Zhang San"
-        )
-        assert_says(
+                Unassigned (1)
+                • {number} · Plumbing (water, pipes, drains) · 1-1-1201 · new
+
+                Overdue (0)
+
+                On hold (0)
+
+                Waiting for approval (0)""", choices(number))),
+        ])  # fmt: skip
+        # The staff group is told in the estate's language, without the resident's name or phone.
+        assert_answer(duty_group(desk), POOL_CARD)
+        assert_answer(zhao.says(payload=encode(OnTicket("grab", number))), yours())
+        assert_answer(
             li.says(payload=encode(OnTicket("grab", number))),
             f"Too late: {number} was already taken by 赵强 Zhao Qiang.",
         )
-        assert_says(telegram_to(desk, DUTY_GROUP)[-1], f"✋ 工单 {number} 已被 赵强 Zhao Qiang 接走。")
-        assert_says(zhang.inbox(), f"🔧 {number}: 赵强 will do your repair.")
+        assert_answer(duty_group(desk), replies(POOL_CARD, f"✋ 工单 {number} 已被 赵强 Zhao Qiang 接走。"))
+        zhang.run([(INBOX, f"🔧 {number}: 赵强 will do your repair.")])
         (ticket,) = stored(desk)
         assert [e.action for e in ticket.history] == ["create", "assign", "decline", "pool", "claim"]
         assert ticket.history[2].details["reason"] == "Busy with another job"
 
-    def test_a_push_left_unanswered_rolls_over(self, zhang: Chat, li: Chat, desk: Desk) -> None:
+    def test_a_push_left_unanswered_rolls_over_to_the_grab_pool(self, zhang: Chat, li: Chat, desk: Desk) -> None:
         in_english(li)
         number = report_leak(zhang)
+        li.run([(INBOX, leak("🔧 New job for you", "11-27 12:32"))])
         assert desk.act(zhang.now + timedelta(minutes=9), roll_over) == []
         assert desk.act(zhang.now + timedelta(minutes=11), roll_over) == [number]
-        li.now += timedelta(minutes=11)
-        assert_says(li.inbox(), f"⏰ {number} went to someone else: it was not accepted in time.")
+        assert_answer(duty_group(desk), POOL_CARD)  # the only plumber on shift had it: nobody is left to ask
         (ticket,) = stored(desk)
         assert ticket.status is Status.NEW and ticket.history[2].details["reason"] == "no answer within 10 minutes"
         assert ticket.history[2].actor.kind == "system"
+        assert [e.action for e in ticket.history] == ["create", "assign", "decline", "pool"]
+
+    @pytest.mark.xfail(
+        reason="product bug: a technician whose push rolled over is told “went to someone else” (zh: 已改派他人) even "
+        "when nobody else got it and it went to the grab pool; a decline by hand says where it went.",
+        strict=True,
+    )
+    def test_the_technician_who_let_a_push_roll_over_is_told_where_it_went(
+        self, zhang: Chat, li: Chat, desk: Desk
+    ) -> None:
+        in_english(li)
+        number = report_leak(zhang)
+        li.run([(INBOX, leak("🔧 New job for you", "11-27 12:32"))])
+        desk.act(zhang.now + timedelta(minutes=11), roll_over)
+        li.wait(11)
+        li.run([(INBOX, f"⏰ {number} was not accepted in time; it is in the grab pool.")])
 
 
 class TestLateAnswers:
@@ -184,18 +283,30 @@ class TestLateAnswers:
     ) -> None:
         in_english(li)
         number = report_leak(zhang)
-        li.inbox()
-        li.presses("Accept")
-        assert_says(li.presses("Done"), "What did you do?")
+        li.run([
+            (INBOX, leak("🔧 New job for you", "11-27 12:32")),
+            (Press("Accept"), yours()),
+            (Press("Done"), "What did you do? One message, please."),
+        ])  # fmt: skip
         li.wait(31)
-        assert_says(li.says("replaced the washer"), "That answer came more than 30 minutes after my question")
+        li.run([
+            ("replaced the washer", f"""
+                That answer came more than 30 minutes after my question, so I set it aside. Please tap the step again.
+
+                Hello 李伟! Your open jobs:
+                • {number} · Plumbing (water, pipes, drains) · 1-1-1201 · accepted · 李伟 Li Wei
+                  1. {number}"""),
+        ])  # fmt: skip
         (ticket,) = stored(desk)
-        assert ticket.status is Status.ACCEPTED and number == ticket.number
+        assert ticket.status is Status.ACCEPTED and ticket.resolution == ""
 
     def test_a_button_that_makes_no_sense_is_answered(self, li: Chat) -> None:
         in_english(li)
-        assert_says(li.says(payload="s:bogus"), "That button is from an older message and no longer works.")
-        assert_says(li.says(payload=encode(OnTicket("accept", "NOPE"))), "There is no ticket NOPE.")
+        assert_answer(li.says(payload="s:bogus"), """
+            That button is from an older message and no longer works.
+
+            You have no open jobs. /help shows what I can do.""")  # fmt: skip
+        assert_answer(li.says(payload=encode(OnTicket("accept", "NOPE"))), "There is no ticket NOPE.")
 
 
 class TestStrangers:
@@ -204,11 +315,34 @@ class TestStrangers:
     ) -> None:
         in_english(chen)
         stranger = Chat(desk, "Wu Xin", language_hint="en", clock=clock)
-        for fault in ("kitchen pipe leaking in 1-2-502", "bathroom pipe leaking in 1-2-502"):
-            stranger.run([(fault, "How urgent"), ("urgent", "Quick check"), ("2", "Please check your report"),
-                          ("submit", "Ticket number")])  # fmt: skip
-        asked = chen.inbox()
-        assert asked.count("who is not in the directory and says they live in 1-2-502") == 1
+        for number, fault in ((f"{TODAY}-0001", "kitchen pipe leaking in 1-2-502"),
+                              (f"{TODAY}-0002", "bathroom pipe leaking in 1-2-502")):  # fmt: skip
+            stranger.run([
+                (fault, """
+                    How urgent is it? I suggest: Urgent.
+                      1. ✓ Urgent: today, please
+                      2. Emergency: unsafe, or water/power/lift out
+                      3. Normal: within a few days"""),
+                ("urgent", """
+                    Quick check: is the valve under the sink or the main water valve fully open? For a leak, closing the valve stops the water until the technician arrives. For no water, ask a neighbour whether they have water too.
+                      1. ✅ Fixed it myself
+                      2. 🔧 Still broken: send someone"""),
+                ("2", lines(f"""
+                    Please check your report:
+                    Place: 1-2-502
+                    Problem: {fault}
+                    Type: Plumbing (water, pipes, drains)
+                    Urgency: Urgent""", choices("✅ Submit", "✏️ Change something", "✖️ Cancel"))),
+                ("submit", f"""
+                    ✅ Your report is in. Ticket number: {number}
+                    Urgent: we will respond within 1 hour."""),
+            ])  # fmt: skip
+        # Nobody lives in 1-2-502 in the directory: the only choice is a new resident.
+        chen.run([
+            (INBOX, f"""
+                {TODAY}-0001: a report from Wu Xin, who is not in the directory and says they live in 1-2-502.
+                  1. ✅ Confirm their registration"""),
+        ])  # fmt: skip
 
 
 class TestPermissions:
@@ -218,14 +352,16 @@ class TestPermissions:
         number = report_leak(zhang)
         wang = Chat(desk, "王芳 Wang Fang", language_hint="en", clock=clock)
         in_english(wang)
-        assert_says(wang.says(payload=encode(OnTicket("accept", number))),
-                    "Only the technician it is assigned to, or a supervisor, can do that.")  # fmt: skip
-        assert_says(wang.says("/queue"), "Only supervisors and customer service can do that.")
-        assert_says(wang.says(f"/assign {number} 王芳"), "Only supervisors and customer service can do that.")
-        assert_says(
+        assert_answer(wang.says(payload=encode(OnTicket("accept", number))),
+                      "Only the technician it is assigned to, or a supervisor, can do that.")  # fmt: skip
+        wang.run([
+            ("/queue", "Only supervisors and customer service can do that."),
+            (f"/assign {number} 王芳", "Only supervisors and customer service can do that."),
+        ])  # fmt: skip
+        assert_answer(
             wang.says(payload=encode(OnTicket("grab", number))), "Only a technician of that trade can take this job."
         )
-        assert_says(wang.says(f"/status {number}"), "You can only see tickets assigned to you.")
+        wang.run([(f"/status {number}", "You can only see tickets assigned to you.")])
         (ticket,) = stored(desk)
         assert ticket.status is Status.ASSIGNED and ticket.assignee_name == "李伟 Li Wei"
         assert [e.action for e in ticket.history] == ["create", "assign"]
@@ -233,26 +369,144 @@ class TestPermissions:
     def test_a_resident_cannot_accept_someone_elses_repair(self, zhang: Chat, desk: Desk, clock: Clock) -> None:
         number = report_leak(zhang)
         emily = Chat(desk, "Emily Brown", clock=clock)
-        assert_says(emily.says(payload=encode(OnTicket("fixed", number))), f"I can't find a ticket {number} of yours.")
+        assert_answer(
+            emily.says(payload=encode(OnTicket("fixed", number))),
+            f"I can't find a ticket {number} of yours. Send /tickets to see them.",
+        )
+        assert stored(desk)[0].status is Status.ASSIGNED
 
 
 class TestSupervisors:
-    def test_queue_assign_and_reassign(self, zhang: Chat, li: Chat, chen: Chat, desk: Desk, clock: Clock) -> None:
-        zhao = Chat(desk, "赵强 Zhao Qiang", language_hint="en", clock=clock)
+    def test_queue_assign_and_reassign(self, zhang: Chat, li: Chat, chen: Chat, zhao: Chat) -> None:
         in_english(li, chen, zhao)
         number = report_leak(zhang)
-        li.inbox()
-        li.presses("Decline")
-        li.says("my van broke down")
-        assert_says(chen.says("/queue"), f"📋 Queue\nUnassigned (1)\n• {number} · Plumbing")
-        assert_says(chen.says(f"/assign {number} Zhao"), f"{number} is assigned to 赵强 Zhao Qiang")
-        assert_says(zhao.inbox(), f"🔧 New job for you\n{number}")
-        assert_says(chen.says(f"/reassign {number} nobody"), "I don't know “nobody”. Technicians:")
-        assert_says(chen.says(f"/reassign {number} 李伟"), f"{number} is assigned to 李伟 Li Wei")
-        assert_says(zhao.inbox(), f"{number} was reassigned to 李伟 Li Wei.")
-        assert_says(chen.says("/assign"), "Please write it as: /assign NUMBER NAME")
+        play([
+            (li, INBOX, leak("🔧 New job for you", "11-27 12:34")),
+            (li, Press("Decline"), lines(f"Why can't you take {number}? Tap a reason or write one.",
+                                         choices("Busy with another job", "Not my trade", "Off duty"))),
+            (li, "my van broke down", f"{number} declined; it is in the grab pool."),
+            (chen, "/queue", lines(f"""
+                📋 Queue
+
+                Unassigned (1)
+                • {number} · Plumbing (water, pipes, drains) · 1-1-1201 · new
+
+                Overdue (0)
+
+                On hold (0)
+
+                Waiting for approval (0)""", choices(number))),
+            (chen, f"/assign {number} Zhao", f"{number} is assigned to 赵强 Zhao Qiang; they have been asked to accept."),
+            (zhao, INBOX, leak("🔧 New job for you", "11-27 12:35")),
+            (chen, f"/reassign {number} nobody", "I don't know “nobody”. Technicians: 李伟 Li Wei, 王芳 Wang Fang, 赵强 Zhao Qiang"),
+            (chen, f"/reassign {number} 李伟", f"{number} is assigned to 李伟 Li Wei; they have been asked to accept."),
+            (zhao, INBOX, f"{number} was reassigned to 李伟 Li Wei."),
+            (li, INBOX, leak("🔧 New job for you", "11-27 12:36")),
+            (chen, f"/reassign {number} Li", f"{number} is already with 李伟 Li Wei."),
+            (chen, "/assign", "Please write it as: /assign NUMBER NAME"),
+        ])  # fmt: skip
 
     def test_a_change_of_plan_and_a_cost_above_the_threshold_wait_for_approval(
+        self, zhang: Chat, li: Chat, chen: Chat
+    ) -> None:
+        in_english(li, chen)
+        number = report_leak(zhang)
+        play([
+            (li, INBOX, leak("🔧 New job for you", "11-27 12:33")),
+            (li, Press("Accept"), yours()),
+            (zhang, INBOX, f"🔧 {number}: 李伟 will do your repair."),
+            (li, Press("Start"), lines(f"{number}: started.", STARTED)),
+            (li, Press("Change of plan"), "What should be done instead, and why? Add the cost if it changes, e.g. “replace the whole pipe, ¥800”."),
+            (li, "the whole pipe is rotten: replace it, ¥800", f"{number}: your change of plan went to the supervisor. I'll tell you the answer."),
+            (chen, INBOX, lines(f"""
+                📝 {number}: 李伟 Li Wei asks to change the plan.
+                the whole pipe is rotten: replace it, ¥800
+                {number} · ⚠️ Urgent · Plumbing (water, pipes, drains)
+                Place: 1-1-1201
+                Problem: kitchen pipe leaking in 1-1-1201""", choices("👍 Approve", "👎 Reject"))),
+            (chen, Press("Approve"), f"{number}: approved."),
+            (li, INBOX, lines(f"{number}: 陈静 Chen Jing approved your request.", STARTED)),
+            (li, Press("Done"), "What did you do? One message, please."),
+            (li, "replaced the pipe", lines(
+                "Materials used? One per line or separated by “;”: name, quantity, unit price (e.g. “valve 1 35”). Or tap “None”.",
+                choices("None"))),
+            (li, "pipe 1 800", f"{number}: the cost ¥800 needs a supervisor's approval; it will be marked done when approved."),
+            (zhang, INBOX, ""),  # not done until approved
+            (chen, INBOX, lines(f"""
+                💰 {number}: 李伟 Li Wei asks to approve a cost of ¥800 (over ¥500).
+                Work done: replaced the pipe
+                {number} · ⚠️ Urgent · Plumbing (water, pipes, drains)
+                Place: 1-1-1201
+                Problem: kitchen pipe leaking in 1-1-1201""", choices("👍 Approve", "👎 Reject"))),
+            (chen, Press("Approve"), f"{number}: approved."),
+            (zhang, INBOX, lines(f"✅ {number}: 李伟 says the repair is done. Is it fixed?", choices("✅ Fixed", "❌ Not fixed"))),
+        ])  # fmt: skip
+
+    def test_a_rejected_change_of_plan_goes_back_to_the_technician_and_the_job_goes_on(
+        self, zhang: Chat, li: Chat, chen: Chat, desk: Desk
+    ) -> None:
+        in_english(li, chen)
+        number = report_leak(zhang)
+        play([
+            (li, INBOX, leak("🔧 New job for you", "11-27 12:33")),
+            (li, Press("Accept"), yours()),
+            (zhang, INBOX, f"🔧 {number}: 李伟 will do your repair."),
+            (li, Press("Start"), lines(f"{number}: started.", STARTED)),
+            (li, Press("Change of plan"), "What should be done instead, and why? Add the cost if it changes, e.g. “replace the whole pipe, ¥800”."),
+            (li, "replace the whole pipe, ¥800", f"{number}: your change of plan went to the supervisor. I'll tell you the answer."),
+            (chen, "/queue", lines(f"""
+                📋 Queue
+
+                Unassigned (0)
+
+                Overdue (0)
+
+                On hold (0)
+
+                Waiting for approval (1)
+                • {number} · Plumbing (water, pipes, drains) · 1-1-1201 · in progress · 李伟 Li Wei""", choices(number))),
+            # Until it is decided, Done and another change of plan wait: only hold remains.
+            (li, f"/status {number}", lines(f"""
+                {number} · ⚠️ Urgent · Plumbing (water, pipes, drains)
+                Place: 1-1-1201
+                Problem: kitchen pipe leaking in 1-1-1201
+                Resident: 张三 Zhang San 13800000001
+                Status: in progress
+                Assigned to: 李伟 Li Wei
+                Due: 11-28 10:33
+                History:
+                  11-27 10:33 张三 Zhang San: create
+                  11-27 10:33 dispatch: assign
+                  11-27 10:33 李伟 Li Wei: accept
+                  11-27 10:34 李伟 Li Wei: start
+                  11-27 10:34 李伟 Li Wei: request_approval""", choices("⏸️ On hold"))),
+            (chen, INBOX, lines(f"""
+                📝 {number}: 李伟 Li Wei asks to change the plan.
+                replace the whole pipe, ¥800
+                {number} · ⚠️ Urgent · Plumbing (water, pipes, drains)
+                Place: 1-1-1201
+                Problem: kitchen pipe leaking in 1-1-1201""", choices("👍 Approve", "👎 Reject"))),
+            (chen, Press("Reject"), f"{number}: rejected."),
+            (li, INBOX, lines(f"{number}: 陈静 Chen Jing rejected your request; please talk to them.", STARTED)),
+            (zhang, INBOX, ""),  # a plan the supervisor turned down is not news for the resident
+            (li, Press("Done"), "What did you do? One message, please."),
+            (li, "replaced the washer", lines(
+                "Materials used? One per line or separated by “;”: name, quantity, unit price (e.g. “valve 1 35”). Or tap “None”.",
+                choices("None"))),
+            (li, "washer 1 5", f"{number} is done. The resident is asked to confirm the repair."),
+            (zhang, INBOX, lines(f"✅ {number}: 李伟 says the repair is done. Is it fixed?", choices("✅ Fixed", "❌ Not fixed"))),
+        ])  # fmt: skip
+        (ticket,) = stored(desk)
+        assert [e.action for e in ticket.history][-3:] == ["request_approval", "reject", "resolve"]
+        assert ticket.pending_approval is None and ticket.cost == 5.0
+
+    @pytest.mark.xfail(
+        reason="product bug: a supervisor who opens a ticket waiting for a change of plan (from /queue or /status) "
+        "sees “李伟 Li Wei asks to change the plan.” and Approve/Reject, but not the plan itself; only the push "
+        "shows it (views.view keeps the first line of approval_text only).",
+        strict=True,
+    )
+    def test_a_supervisor_opening_a_ticket_from_the_queue_sees_the_plan_to_decide_on(
         self, zhang: Chat, li: Chat, chen: Chat
     ) -> None:
         in_english(li, chen)
@@ -260,29 +514,122 @@ class TestSupervisors:
         li.inbox()
         li.presses("Accept")
         li.presses("Start")
-        assert_says(li.presses("Change of plan"), "What should be done instead, and why?")
-        assert_says(li.says("the whole pipe is rotten: replace it, ¥800"), "went to the supervisor")
-        assert_says(chen.inbox(), f"📝 {number}: 李伟 Li Wei asks to change the plan.\nthe whole pipe is rotten")
-        assert_says(chen.presses("Approve"), f"{number}: approved.")
-        assert_says(li.inbox(), f"{number}: 陈静 Chen Jing approved your request.")
-
-        li.presses("Done")
-        li.says("replaced the pipe")
-        zhang.inbox()
-        assert_says(li.says("pipe 1 800"), f"{number}: the cost ¥800 needs a supervisor's approval")
-        assert zhang.inbox() == ""  # not done until approved
-        assert_says(chen.inbox(), f"💰 {number}: 李伟 Li Wei asks to approve a cost of ¥800 (over ¥500).")
-        chen.presses("Approve")
-        assert_says(zhang.inbox(), f"✅ {number}: 李伟 says the repair is done. Is it fixed?")
-
-    def test_new_opens_a_ticket_for_a_resident_who_phoned(self, chen: Chat, desk: Desk) -> None:
-        in_english(chen)
+        li.presses("Change of plan")
+        li.says("replace the whole pipe, ¥800")
         chen.run([
-            ("/new", "Where is the problem?"),
-            ("1-1-1201", "What is wrong?"),
-            ("toilet blocked", "How urgent is it?"),
-            ("normal", "Please check your report"),
-            ("submit", "is open for 张三 Zhang San"),
+            ("/queue", lines(f"""
+                📋 Queue
+
+                Unassigned (0)
+
+                Overdue (0)
+
+                On hold (0)
+
+                Waiting for approval (1)
+                • {number} · Plumbing (water, pipes, drains) · 1-1-1201 · in progress · 李伟 Li Wei""", choices(number))),
+            (Press(number), lines(f"""
+                {number} · ⚠️ Urgent · Plumbing (water, pipes, drains)
+                Place: 1-1-1201
+                Problem: kitchen pipe leaking in 1-1-1201
+                Resident: 张三 Zhang San 13800000001
+                Status: in progress
+                Assigned to: 李伟 Li Wei
+                Due: 11-28 10:33
+                History:
+                  11-27 10:33 张三 Zhang San: create
+                  11-27 10:33 dispatch: assign
+                  11-27 10:33 李伟 Li Wei: accept
+                  11-27 10:34 李伟 Li Wei: start
+                  11-27 10:34 李伟 Li Wei: request_approval
+                📝 {number}: 李伟 Li Wei asks to change the plan.
+                replace the whole pipe, ¥800""", choices("👍 Approve", "👎 Reject"))),
+        ])  # fmt: skip
+
+    def test_the_overdue_section_of_the_queue(self, zhang: Chat, li: Chat, chen: Chat) -> None:
+        in_english(li, chen)
+        number = report_leak(zhang)  # urgent: to be resolved within 24 hours, by 11-28 10:33
+        li.inbox()
+        li.run([(Press("Accept"), yours())])
+        chen.run([("/queue", EMPTY_QUEUE)])
+        chen.now = NOW + timedelta(hours=24)  # Saturday 10:30: not yet
+        chen.run([("/queue", EMPTY_QUEUE)])
+        chen.wait(3)  # 10:33:20, past the deadline
+        chen.run([
+            ("/queue", lines(f"""
+                📋 Queue
+
+                Unassigned (0)
+
+                Overdue (1)
+                • {number} · Plumbing (water, pipes, drains) · 1-1-1201 · accepted · 李伟 Li Wei
+
+                On hold (0)
+
+                Waiting for approval (0)""", choices(number))),
+            (Press(number), lines(f"""
+                {number} · ⚠️ Urgent · Plumbing (water, pipes, drains)
+                Place: 1-1-1201
+                Problem: kitchen pipe leaking in 1-1-1201
+                Resident: 张三 Zhang San 13800000001
+                Status: accepted
+                Assigned to: 李伟 Li Wei
+                Due: 11-28 10:33
+                History:
+                  11-27 10:33 张三 Zhang San: create
+                  11-27 10:33 dispatch: assign
+                  11-27 10:33 李伟 Li Wei: accept""", ACCEPTED)),
+        ])  # fmt: skip
+
+    def test_an_unassigned_ticket_past_its_response_time_is_both_unassigned_and_overdue(
+        self, zhang: Chat, li: Chat, chen: Chat
+    ) -> None:
+        in_english(li, chen)
+        number = report_leak(zhang)  # urgent: to be answered within the hour
+        li.inbox()
+        li.presses("Decline")
+        li.presses("Busy with another job")
+        chen.wait(61)
+        chen.run([
+            ("/queue", lines(f"""
+                📋 Queue
+
+                Unassigned (1)
+                • {number} · Plumbing (water, pipes, drains) · 1-1-1201 · new
+
+                Overdue (1)
+                • {number} · Plumbing (water, pipes, drains) · 1-1-1201 · new
+
+                On hold (0)
+
+                Waiting for approval (0)""", choices(number))),
+        ])  # fmt: skip
+
+    def test_new_opens_a_ticket_for_a_resident_who_phoned(self, zhang: Chat, chen: Chat, desk: Desk) -> None:
+        in_english(chen, zhang)
+        chen.run([
+            ("/new", """
+                Where is the problem? Type the room or the place.
+                For example: 1-1-1201, 1栋1单元1201, or a shared place like 车库 (garage)."""),
+            ("1-1-1201", "What is wrong? Describe it in a few words; a photo helps too."),
+            ("toilet blocked", """
+                How urgent is it? I suggest: Urgent.
+                  1. ✓ Urgent: today, please
+                  2. Emergency: unsafe, or water/power/lift out
+                  3. Normal: within a few days"""),
+            # No self-check: the resident is on the phone, not at the valve.
+            ("normal", lines("""
+                Please check your report:
+                Place: 1-1-1201
+                Problem: toilet blocked
+                Type: Plumbing (water, pipes, drains)
+                Urgency: Normal""", choices("✅ Submit", "✏️ Change something", "✖️ Cancel"))),
+            ("submit", f"✅ {NUMBER} is open for 张三 Zhang San: a technician has been assigned."),
+        ])  # fmt: skip
+        zhang.run([
+            (INBOX, f"""
+                🧾 {NUMBER}: your report was written down for you by our staff: toilet blocked
+                Normal: we will respond within 4 hours."""),
         ])  # fmt: skip
         (ticket,) = stored(desk)
         assert (ticket.source, ticket.reporter, ticket.reporter_contact) == (
@@ -292,6 +639,133 @@ class TestSupervisors:
         )
         assert ticket.history[0].actor.name == "陈静 Chen Jing" and ticket.status is Status.ASSIGNED
 
+    def test_new_for_a_room_where_nobody_lives_is_a_walk_in(self, li: Chat, chen: Chat, desk: Desk) -> None:
+        in_english(chen, li)
+        chen.run([
+            ("/new", """
+                Where is the problem? Type the room or the place.
+                For example: 1-1-1201, 1栋1单元1201, or a shared place like 车库 (garage)."""),
+            ("1-2-803", "What is wrong? Describe it in a few words; a photo helps too."),
+            ("the front door lock is broken", """
+                How urgent is it? I suggest: Normal.
+                  1. ✓ Normal: within a few days
+                  2. Emergency: unsafe, or water/power/lift out
+                  3. Urgent: today, please"""),
+            ("normal", lines("""
+                Please check your report:
+                Place: 1-2-803
+                Problem: the front door lock is broken
+                Type: Building (walls, doors, windows)
+                Urgency: Normal""", choices("✅ Submit", "✏️ Change something", "✖️ Cancel"))),
+            ("1", f"✅ {NUMBER} is open for Walk-in via 陈静 Chen Jing: a technician has been assigned."),
+            (INBOX, ""),  # no resident of 1-2-803 to tell, and no stranger to register
+        ])  # fmt: skip
+        li.run([
+            (INBOX, lines(f"""
+                🔧 New job for you
+                {NUMBER} · Normal · Building (walls, doors, windows)
+                Place: 1-2-803
+                Problem: the front door lock is broken
+                Resident: Walk-in via 陈静 Chen Jing
+                Be there by: 11-28 10:33
+                Bring: drill, sealant, spare hinges and locks""", ACCEPT_OR_DECLINE)),
+        ])  # fmt: skip
+        (ticket,) = stored(desk)
+        assert (ticket.source, ticket.reporter, ticket.reporter_contact) == (
+            "front_desk",
+            "Walk-in via 陈静 Chen Jing",
+            "",
+        )
+        assert ticket.reporter_resident_id is None and ticket.reporter_address is None
+
+
+class TestOnHold:
+    def test_on_hold_for_parts_then_resumed_and_the_deadline_waited(
+        self, zhang: Chat, li: Chat, chen: Chat, desk: Desk
+    ) -> None:
+        in_english(li, chen)
+        number = report_leak(zhang)
+        play([
+            (li, INBOX, leak("🔧 New job for you", "11-27 12:33")),
+            (li, Press("Accept"), yours()),
+            (zhang, INBOX, f"🔧 {number}: 李伟 will do your repair."),
+            (li, Press("Start"), lines(f"{number}: started.", STARTED)),
+            (li, Press("On hold"), lines("What are you waiting for?", choices("waiting for parts", "waiting for access"))),
+            (li, Press("parts"), lines(f"{number}: on hold; the deadline waits until you resume.",
+                                       choices("▶️ Resume", "📝 Change of plan"))),
+            (zhang, INBOX, f"⏸️ {number}: the repair is on hold (waiting for parts). The deadline waits meanwhile."),
+            (zhang, f"/status {number}", lines(f"""
+                {number} · Plumbing (water, pipes, drains)
+                Status: on hold (waiting for parts or access)
+                Place: 1-1-1201
+                Problem: kitchen pipe leaking in 1-1-1201
+                Reported: 2026-11-27 10:33
+                Technician: 李伟""", choices("⏰ Chase"))),
+            (chen, "/queue", lines(f"""
+                📋 Queue
+
+                Unassigned (0)
+
+                Overdue (0)
+
+                On hold (1)
+                • {number} · Plumbing (water, pipes, drains) · 1-1-1201 · on hold · 李伟 Li Wei
+
+                Waiting for approval (0)""", choices(number))),
+        ])  # fmt: skip
+        li.now = NOW + timedelta(days=3)  # Monday 10:30: past the first deadline (Saturday 10:33), but it waited
+        play([
+            (chen, "/queue", lines(f"""
+                📋 Queue
+
+                Unassigned (0)
+
+                Overdue (0)
+
+                On hold (1)
+                • {number} · Plumbing (water, pipes, drains) · 1-1-1201 · on hold · 李伟 Li Wei
+
+                Waiting for approval (0)""", choices(number))),
+            (li, "/jobs", lines(f"""
+                Your open jobs:
+                • {number} · Plumbing (water, pipes, drains) · 1-1-1201 · on hold · 李伟 Li Wei""", choices(number))),
+            (li, Press(number), lines(f"""
+                {number} · ⚠️ Urgent · Plumbing (water, pipes, drains)
+                Place: 1-1-1201
+                Problem: kitchen pipe leaking in 1-1-1201
+                Resident: 张三 Zhang San 13800000001
+                Status: on hold
+                Assigned to: 李伟 Li Wei
+                Due: 11-28 10:33
+                History:
+                  11-27 10:33 张三 Zhang San: create
+                  11-27 10:33 dispatch: assign
+                  11-27 10:33 李伟 Li Wei: accept
+                  11-27 10:34 李伟 Li Wei: start
+                  11-27 10:34 李伟 Li Wei: hold""", choices("▶️ Resume", "📝 Change of plan"))),
+            (li, Press("Resume"), lines(f"{number}: resumed.", STARTED)),
+            (zhang, INBOX, f"▶️ {number}: the repair goes on."),
+            # The three days on hold are added to the deadline.
+            (li, f"/status {number}", lines(f"""
+                {number} · ⚠️ Urgent · Plumbing (water, pipes, drains)
+                Place: 1-1-1201
+                Problem: kitchen pipe leaking in 1-1-1201
+                Resident: 张三 Zhang San 13800000001
+                Status: in progress
+                Assigned to: 李伟 Li Wei
+                Due: 12-01 10:30
+                History:
+                  11-27 10:33 张三 Zhang San: create
+                  11-27 10:33 dispatch: assign
+                  11-27 10:33 李伟 Li Wei: accept
+                  11-27 10:34 李伟 Li Wei: start
+                  11-27 10:34 李伟 Li Wei: hold
+                  11-30 10:31 李伟 Li Wei: resume""", STARTED)),
+            (chen, "/queue", EMPTY_QUEUE),
+        ])  # fmt: skip
+        (ticket,) = stored(desk)
+        assert ticket.status is Status.IN_PROGRESS and ticket.history[-2].details == {"reason": "parts"}
+
 
 class TestFeedbackAndChasing:
     def test_the_department_replies_and_an_anonymous_reporter_stays_anonymous(
@@ -300,23 +774,121 @@ class TestFeedbackAndChasing:
         emily = Chat(desk, "Emily Brown", clock=clock)
         in_english(chen)
         emily.run([
-            ("I want to complain about the guard at the gate, he was rude", "Is it about a particular place"),
-            ("skip", "Should staff see your name?"),
-            ("anonymously", "Name shown to staff: no, anonymous"),
-            ("1", "Your name is hidden from staff."),
+            ("I want to complain about the guard at the gate, he was rude", lines(
+                "Is it about a particular place or thing? Type it, or skip.", choices("Skip"))),
+            ("skip", lines("Should staff see your name? Anonymous feedback still gets its reply here.",
+                           choices("With my name", "Anonymously"))),
+            ("anonymously", lines("""
+                Please check your feedback:
+                About: Service quality
+                Message: I want to complain about the guard at the gate, he was rude
+                Place or thing: (none)
+                Name shown to staff: no, anonymous""", choices("✅ Submit", "✏️ Change something", "✖️ Cancel"))),
+            ("1", f"""
+                Thank you. Your feedback is recorded as {NUMBER}.
+                客服中心 Customer service will reply to you here within 4 hours.
+                Your name is hidden from staff."""),
         ])  # fmt: skip
-        push = chen.inbox()
-        assert_says(push, f"💬 Feedback for 客服中心 Customer service\n{TODAY}-0001 · Service quality · anonymous")
-        assert "Emily" not in push
-        assert_says(chen.presses("Reply"), "Write your reply to the resident in one message.")
-        assert_says(chen.says("We have spoken to the guard; sorry."), "Your reply:")
-        assert_says(chen.presses("Send and mark answered"), "Sent.")
-        assert_says(
-            emily.inbox(), "💬 SG-20261127-0001: 客服中心 Customer service replies:\nWe have spoken to the guard"
-        )
-        assert_says(emily.presses("Yes, settled"), "is closed")
+        # The whole card but its "Reply by" line, which is wrong today: see
+        # test_a_feedback_card_asks_for_the_reply_by_the_time_the_resident_was_promised (xfail).
+        card = chen.inbox()
+        assert_says(card, f"""
+            💬 Feedback for 客服中心 Customer service
+            {NUMBER} · Service quality · anonymous
+            I want to complain about the guard at the gate, he was rude
+              1. ✍️ Reply""")  # fmt: skip
+        assert "Emily" not in card
+        play([
+            (chen, Press("Reply"), "Write your reply to the resident in one message."),
+            (chen, "We have spoken to the guard; sorry.", lines("""
+                Your reply:
+                We have spoken to the guard; sorry.""", choices("✅ Send and mark answered", "💬 Send, keep it open"))),
+            (chen, Press("Send and mark answered"), f"Sent. {NUMBER} is answered; the resident is asked whether it settles the matter."),
+            (emily, INBOX, lines(f"""
+                💬 {NUMBER}: 客服中心 Customer service replies:
+                We have spoken to the guard; sorry.
+
+                Does this settle it?""", choices("✅ Yes, settled", "❌ No, not settled"))),
+            (emily, Press("Yes, settled"), lines(f"Glad to hear it! {NUMBER} is closed. How would you rate the service?",
+                                                 choices("⭐", "⭐⭐", "⭐⭐⭐", "⭐⭐⭐⭐", "⭐⭐⭐⭐⭐"))),
+        ])  # fmt: skip
         (ticket,) = stored(desk)
         assert ticket.status is Status.CLOSED and ticket.resolution == "We have spoken to the guard; sorry."
+
+    def test_a_reply_that_keeps_the_feedback_open_then_one_that_answers_it(
+        self, desk: Desk, chen: Chat, clock: Clock
+    ) -> None:
+        emily = Chat(desk, "Emily Brown", clock=clock)
+        in_english(chen)
+        for says in ("feedback", "1", "nobody answered the front desk phone all morning", "skip", "1", "1"):
+            emily.says(says)
+        send = choices("✅ Send and mark answered", "💬 Send, keep it open")
+        chen.inbox()
+        play([
+            (chen, Press("Reply"), "Write your reply to the resident in one message."),
+            (chen, "Sorry: the line was broken. It is being repaired today.", lines(
+                "Your reply:\nSorry: the line was broken. It is being repaired today.", send)),
+            (chen, Press("keep it open"), f"Sent to the resident. {NUMBER} stays open."),
+            # The resident gets the reply, and is not asked whether it settles anything yet.
+            (emily, INBOX, f"""
+                💬 {NUMBER}: 客服中心 Customer service replies:
+                Sorry: the line was broken. It is being repaired today."""),
+            (emily, "/tickets", lines(f"""
+                Your open tickets:
+                • {NUMBER} · Service quality · with the department""", choices(NUMBER))),
+            (chen, f"/status {NUMBER}", lines(f"""
+                {NUMBER} · Normal · Service quality
+                Place: -
+                Problem: nobody answered the front desk phone all morning
+                Status: assigned
+                Assigned to: 客服中心 Customer service
+                Due: 11-30 10:32
+                History:
+                  11-27 10:32 Emily Brown: create
+                  11-27 10:32 dispatch: assign
+                  11-27 10:33 陈静 Chen Jing: reply""", choices("✍️ Reply"))),
+            (chen, Press("Reply"), "Write your reply to the resident in one message."),
+            (chen, "The line works again since noon.", lines("Your reply:\nThe line works again since noon.", send)),
+            (chen, Press("mark answered"), f"Sent. {NUMBER} is answered; the resident is asked whether it settles the matter."),
+            (emily, INBOX, lines(f"""
+                💬 {NUMBER}: 客服中心 Customer service replies:
+                The line works again since noon.
+
+                Does this settle it?""", choices("✅ Yes, settled", "❌ No, not settled"))),
+            (emily, Press("Yes, settled"), lines(f"Glad to hear it! {NUMBER} is closed. How would you rate the service?",
+                                                 choices("⭐", "⭐⭐", "⭐⭐⭐", "⭐⭐⭐⭐", "⭐⭐⭐⭐⭐"))),
+            (emily, "/tickets", lines("You have no open tickets.", choices("🔧 Report a repair"))),
+        ])  # fmt: skip
+        (ticket,) = stored(desk)
+        assert [e.action for e in ticket.history] == ["create", "assign", "reply", "resolve", "confirm_fix"]
+        assert ticket.status is Status.CLOSED and ticket.resolution == "The line works again since noon."
+
+    @pytest.mark.xfail(
+        reason="product bug: the resident is told the department “will reply to you here within 4 hours” (the "
+        "response time), but the department's card says “Reply by” the resolve deadline, three days later "
+        "(zh: 请于 11-30 10:32 前回复).",
+        strict=True,
+    )
+    def test_a_feedback_card_asks_for_the_reply_by_the_time_the_resident_was_promised(
+        self, desk: Desk, chen: Chat, clock: Clock
+    ) -> None:
+        emily = Chat(desk, "Emily Brown", clock=clock)
+        in_english(chen)
+        for says in ("feedback", "1", "nobody answered the front desk phone all morning", "skip", "1"):
+            emily.says(says)
+        emily.run([
+            ("1", f"""
+                Thank you. Your feedback is recorded as {NUMBER}.
+                客服中心 Customer service will reply to you here within 4 hours."""),
+        ])  # fmt: skip
+        chen.run([
+            (INBOX, f"""
+                💬 Feedback for 客服中心 Customer service
+                {NUMBER} · Service quality · Emily Brown
+                nobody answered the front desk phone all morning
+                Reply by: 11-27 14:32
+                  1. ✍️ Reply"""),
+        ])  # fmt: skip
 
     def test_a_chase_reaches_the_assignee_and_the_second_the_supervisor(
         self, zhang: Chat, li: Chat, chen: Chat
@@ -324,12 +896,231 @@ class TestFeedbackAndChasing:
         in_english(li, chen)
         number = report_leak(zhang)
         li.inbox()
-        zhang.says(f"/chase {number}")
-        assert_says(li.inbox(), f"⏰ {number}: the resident is asking when you will come.")
-        assert chen.inbox() == ""
+        summary = f"""
+            {number} · ⚠️ Urgent · Plumbing (water, pipes, drains)
+            Place: 1-1-1201
+            Problem: kitchen pipe leaking in 1-1-1201"""
+        play([
+            (zhang, f"/chase {number}", f"We've reminded the team about {number}. Thank you for your patience."),
+            (li, INBOX, lines(f"⏰ {number}: the resident is asking when you will come.", summary,
+                              "Resident: 张三 Zhang San 13800000001")),
+            (chen, INBOX, ""),
+        ])  # fmt: skip
         zhang.wait(61)
-        zhang.says(f"/chase {number}")
-        assert_says(chen.inbox(), f"⏰ {number} has been chased 2 times by the resident.")
+        play([
+            (zhang, f"/chase {number}", f"We've reminded the team about {number}. Thank you for your patience."),
+            # The supervisor's copy has no phone number: it is the technician who calls.
+            (chen, INBOX, lines(f"⏰ {number} has been chased 2 times by the resident.", summary)),
+        ])  # fmt: skip
+
+
+class TestInChinese:
+    """The same loop where its texts differ, for staff and a resident who read Chinese (the estate's language)."""
+
+    @pytest.fixture
+    def people(self, desk: Desk, clock: Clock) -> tuple[Chat, Chat, Chat]:
+        zhang, li, chen = (
+            Chat(desk, name, clock=clock) for name in ("张三 Zhang San", "李伟 Li Wei", "陈静 Chen Jing")
+        )
+        speaking("中文", li, chen)
+        zhang.run([
+            ("1-1-1201 厨房水管漏水", """
+                情况有多紧急？建议选择：加急。
+                  1. ✓ 加急：请当天处理
+                  2. 紧急：有安全隐患，或停水、停电、电梯停运
+                  3. 一般：几天内处理即可"""),
+            ("加急", """
+                请先自查：水槽下方的阀门或入户总阀是否完全打开？如果漏水，可先关闭阀门止水，等待维修师傅上门。如果停水，可以问问邻居家是否也停水。
+                  1. ✅ 我已自行解决
+                  2. 🔧 仍未修好，请派人上门"""),
+            ("2", lines("""
+                请核对您的报修信息：
+                地点：1-1-1201
+                问题描述：1-1-1201 厨房水管漏水
+                类型：给排水（漏水、水管、下水道）
+                紧急程度：加急""", choices("✅ 提交", "✏️ 修改信息", "✖️ 取消"))),
+            ("1", f"""
+                ✅ 报修已提交，工单号：{NUMBER}
+                加急：我们将在1小时内响应。"""),
+        ])  # fmt: skip
+        play([
+            (li, INBOX, lines(f"""
+                🔧 您有新工单
+                {NUMBER} · ⚠️ 加急 · 给排水（漏水、水管、下水道）
+                地点：1-1-1201
+                问题描述：1-1-1201 厨房水管漏水
+                报修人：张三 Zhang San 13800000001
+                请于 11-27 12:32 前到场
+                请携带：管钳、生料带、备用阀门和垫圈、管道疏通器""", choices("✅ 接单", "↩️ 退单"))),
+            (li, "1", lines(f"""
+                您已接下工单 {NUMBER}。
+                {NUMBER} · ⚠️ 加急 · 给排水（漏水、水管、下水道）
+                地点：1-1-1201
+                问题描述：1-1-1201 厨房水管漏水
+                报修人：张三 Zhang San 13800000001""",
+                choices("🚶 我已出发", "📍 已到场", "🛠️ 开始维修", "✅ 完工", "⏸️ 暂停", "📝 变更方案"))),
+            (zhang, INBOX, f"🔧 {NUMBER}：维修师傅李伟将为您维修。"),
+            (li, Press("开始维修"), lines(f"{NUMBER}：已开始维修。", choices("✅ 完工", "⏸️ 暂停", "📝 变更方案"))),
+        ])  # fmt: skip
+        return zhang, li, chen
+
+    def test_on_hold_and_resumed(self, people: tuple[Chat, Chat, Chat]) -> None:
+        zhang, li, chen = people
+        play([
+            (li, Press("暂停"), lines("在等待什么？", choices("等待配件", "等待入户"))),
+            (li, Press("等待入户"), lines(f"{NUMBER}：已暂停，恢复前处理时限暂停计时。", choices("▶️ 继续维修", "📝 变更方案"))),
+            (zhang, INBOX, f"⏸️ {NUMBER}：维修暂停（等待入户），暂停期间不计入处理时限。"),
+            (zhang, f"/status {NUMBER}", lines(f"""
+                {NUMBER} · 给排水（漏水、水管、下水道）
+                状态：暂停中（等待配件或入户）
+                地点：1-1-1201
+                问题描述：1-1-1201 厨房水管漏水
+                报修时间：2026-11-27 10:32
+                维修师傅：李伟""", choices("⏰ 催单"))),
+            (chen, "/queue", lines(f"""
+                📋 待处理队列
+
+                待派单 (0)
+
+                已超时 (0)
+
+                暂停中 (1)
+                • {NUMBER} · 给排水（漏水、水管、下水道） · 1-1-1201 · 暂停中 · 李伟 Li Wei
+
+                待审批 (0)""", choices(NUMBER))),
+            (li, Press("继续维修"), lines(f"{NUMBER}：已恢复处理。", choices("✅ 完工", "⏸️ 暂停", "📝 变更方案"))),
+            (zhang, INBOX, f"▶️ {NUMBER}：维修已恢复。"),
+        ])  # fmt: skip
+
+    def test_a_rejected_change_of_plan(self, people: tuple[Chat, Chat, Chat]) -> None:
+        zhang, li, chen = people
+        play([
+            (li, Press("变更方案"), "需要改成怎么处理？原因是什么？如果费用有变化请注明，例如“整根水管更换，¥800”。"),
+            (li, "整根水管锈穿了，需要更换，¥800", f"{NUMBER}：您的方案变更已提交主管，审批结果出来后会通知您。"),
+            (chen, INBOX, lines(f"""
+                📝 {NUMBER}：李伟 Li Wei申请变更维修方案。
+                整根水管锈穿了，需要更换，¥800
+                {NUMBER} · ⚠️ 加急 · 给排水（漏水、水管、下水道）
+                地点：1-1-1201
+                问题描述：1-1-1201 厨房水管漏水""", choices("👍 批准", "👎 驳回"))),
+            (chen, Press("驳回"), f"工单 {NUMBER}：已驳回。"),
+            (li, INBOX, lines(f"工单 {NUMBER}：陈静 Chen Jing 驳回了您的申请，请与其沟通。",
+                              choices("✅ 完工", "⏸️ 暂停", "📝 变更方案"))),
+            (zhang, INBOX, ""),
+        ])  # fmt: skip
+
+    def test_the_overdue_section_of_the_queue(self, people: tuple[Chat, Chat, Chat]) -> None:
+        _, _, chen = people
+        chen.now = NOW + timedelta(hours=25)
+        chen.run([
+            ("/queue", lines(f"""
+                📋 待处理队列
+
+                待派单 (0)
+
+                已超时 (1)
+                • {NUMBER} · 给排水（漏水、水管、下水道） · 1-1-1201 · 处理中 · 李伟 Li Wei
+
+                暂停中 (0)
+
+                待审批 (0)""", choices(NUMBER))),
+        ])  # fmt: skip
+
+    @pytest.mark.xfail(
+        reason="product bug: a ticket's history, as staff see it with /status, names each step by its code in "
+        "English (“create”, “assign”, “accept”, “start”, “hold”) and the dispatcher as “dispatch”, in a Chinese "
+        "answer. The Chinese words expected here are a proposal (the steps' own button labels where there is one).",
+        strict=True,
+    )
+    def test_a_ticket_s_history_reads_in_chinese(self, people: tuple[Chat, Chat, Chat]) -> None:
+        _, li, _ = people
+        li.presses("暂停")
+        li.presses("等待配件")
+        li.run([
+            (f"/status {NUMBER}", lines(f"""
+                {NUMBER} · ⚠️ 加急 · 给排水（漏水、水管、下水道）
+                地点：1-1-1201
+                问题描述：1-1-1201 厨房水管漏水
+                报修人：张三 Zhang San 13800000001
+                状态：暂停中
+                处理人：李伟 Li Wei
+                完成时限：11-28 10:32
+                处理记录：
+                  11-27 10:32 张三 Zhang San：报修
+                  11-27 10:32 系统派单：派单
+                  11-27 10:33 李伟 Li Wei：接单
+                  11-27 10:33 李伟 Li Wei：开始维修
+                  11-27 10:34 李伟 Li Wei：暂停""", choices("▶️ 继续维修", "📝 变更方案"))),
+        ])  # fmt: skip
+
+    def test_a_reply_that_keeps_the_feedback_open(self, desk: Desk, clock: Clock) -> None:
+        zhang, chen = Chat(desk, "张三 Zhang San", clock=clock), Chat(desk, "陈静 Chen Jing", clock=clock)
+        speaking("中文", chen)
+        for says in ("投诉", "1", "前台电话一上午都没人接", "跳过", "显示姓名", "提交"):
+            zhang.says(says)
+        send = choices("✅ 发送并标记为已回复", "💬 发送，暂不结单")
+        chen.inbox()
+        play([
+            (chen, Press("回复"), "请用一条消息写下给住户的回复。"),
+            (chen, "抱歉，电话线路故障，今天修复。", lines("您的回复：\n抱歉，电话线路故障，今天修复。", send)),
+            (chen, Press("暂不结单"), f"已发送给住户，工单 {NUMBER} 暂不结单。"),
+            (zhang, INBOX, f"💬 {NUMBER}：客服中心 Customer service回复：\n抱歉，电话线路故障，今天修复。"),
+            (zhang, "/tickets", lines(f"您未完结的工单：\n• {NUMBER} · 服务质量 · 相关部门处理中", choices(NUMBER))),
+        ])  # fmt: skip
+
+    def test_new_for_a_room_where_nobody_lives(self, desk: Desk, clock: Clock) -> None:
+        li, chen = Chat(desk, "李伟 Li Wei", clock=clock), Chat(desk, "陈静 Chen Jing", clock=clock)
+        speaking("中文", li, chen)
+        chen.run([
+            ("/new", """
+                问题在哪里？请输入房号或具体地点。
+                例如：1-1-1201、1栋1单元1201，或车库等公共区域。"""),
+            ("1-2-803", "遇到了什么问题？请简单描述一下，附上照片会更好。"),
+            ("入户门锁坏了", """
+                情况有多紧急？建议选择：加急。
+                  1. ✓ 加急：请当天处理
+                  2. 紧急：有安全隐患，或停水、停电、电梯停运
+                  3. 一般：几天内处理即可"""),
+            ("一般", lines("""
+                请核对您的报修信息：
+                地点：1-2-803
+                问题描述：入户门锁坏了
+                类型：房屋土建（墙面、门、窗）
+                紧急程度：一般""", choices("✅ 提交", "✏️ 修改信息", "✖️ 取消"))),
+            ("1", f"✅ 已为 前台来访（陈静 Chen Jing代报） 创建工单 {NUMBER}：已派单给维修师傅。"),
+        ])  # fmt: skip
+        li.run([
+            (INBOX, lines(f"""
+                🔧 您有新工单
+                {NUMBER} · 一般 · 房屋土建（墙面、门、窗）
+                地点：1-2-803
+                问题描述：入户门锁坏了
+                报修人：前台来访（陈静 Chen Jing代报）
+                请于 11-28 10:33 前到场
+                请携带：电钻、密封胶、备用合页和门锁""", choices("✅ 接单", "↩️ 退单"))),
+        ])  # fmt: skip
+
+    @pytest.mark.xfail(
+        reason="product bug: the walk-in reporter is stored as text in the language of the staff member who took it: "
+        "a technician who reads Chinese gets “报修人：Walk-in via 陈静 Chen Jing” when 陈静 works in English.",
+        strict=True,
+    )
+    def test_a_walk_in_taken_in_english_reads_in_chinese_for_the_technician(self, desk: Desk, clock: Clock) -> None:
+        li, chen = Chat(desk, "李伟 Li Wei", clock=clock), Chat(desk, "陈静 Chen Jing", clock=clock)
+        speaking("中文", li)
+        in_english(chen)
+        for says in ("/new", "1-2-803", "the front door lock is broken", "normal", "1"):
+            chen.says(says)
+        li.run([
+            (INBOX, lines(f"""
+                🔧 您有新工单
+                {NUMBER} · 一般 · 房屋土建（墙面、门、窗）
+                地点：1-2-803
+                问题描述：the front door lock is broken
+                报修人：前台来访（陈静 Chen Jing代报）
+                请于 11-28 10:33 前到场
+                请携带：电钻、密封胶、备用合页和门锁""", choices("✅ 接单", "↩️ 退单"))),
+        ])  # fmt: skip
 
 
 class TestEmergencies:
@@ -352,9 +1143,23 @@ class TestEmergencies:
         desk = desk_on(SqlAlchemyUnitOfWork(engine))
         clock = Clock()
         zhang = Chat(desk, "张三 Zhang San", language_hint="en", clock=clock)
-        zhang.run([("kitchen pipe leaking in 1-1-1201", "How urgent"), ("emergency", "Please check your report"),
-                   ("submit", "If anyone is in danger")])  # fmt: skip
-        number = f"{TODAY}-0001"
+        zhang.run([
+            ("kitchen pipe leaking in 1-1-1201", """
+                How urgent is it? I suggest: Urgent.
+                  1. ✓ Urgent: today, please
+                  2. Emergency: unsafe, or water/power/lift out
+                  3. Normal: within a few days"""),
+            ("emergency", lines("""
+                Please check your report:
+                Place: 1-1-1201
+                Problem: kitchen pipe leaking in 1-1-1201
+                Type: Plumbing (water, pipes, drains)
+                Urgency: Emergency""", choices("✅ Submit", "✏️ Change something", "✖️ Cancel"))),
+            ("submit", f"""
+                ✅ Your report is in. Ticket number: {NUMBER}
+                Emergency: we will respond within 15 minutes.
+                If anyone is in danger, leave the area and call 119 (fire) or 110 (police) now."""),
+        ])  # fmt: skip
         li, zhao, chen = (
             Chat(desk, name, language_hint="en", clock=clock)
             for name in ("李伟 Li Wei", "赵强 Zhao Qiang", "陈静 Chen Jing")
@@ -369,21 +1174,25 @@ class TestEmergencies:
         answers: dict[str, str] = {}
 
         def take(person: Chat) -> None:
-            grab = encode(OnTicket("grab", number))
+            grab = encode(OnTicket("grab", NUMBER))
             inbound = Inbound("console", person.chat, person.sender, payload=grab, language_hint="en")
             start.wait()
-            answers[person.sender] = "\n".join(r.text for r in desk.handle(inbound, clock.now))
+            answers[person.sender] = "\n\n".join(render(r) for r in desk.handle(inbound, clock.now))
 
         threads = [threading.Thread(target=take, args=(person,)) for person in (li, zhao)]
         for thread in threads:
             thread.start()
         for thread in threads:
             thread.join()
-        winners = [name for name, answer in answers.items() if answer.startswith(f"You have {number}.")]
-        losers = [name for name, answer in answers.items() if "Too late" in answer]
-        assert len(winners) == 1 and len(losers) == 1, answers
         (ticket,) = stored(desk)
-        assert ticket.status is Status.ACCEPTED and ticket.assignee_name == winners[0]
-        assert [e.action for e in ticket.history].count("claim") == 1
-        loser = li if losers[0] == li.sender else zhao
-        assert_says(loser.inbox(), f"✋ 工单 {number} 已被 {winners[0]} 接走。")  # who never chose a language
+        assert ticket.status is Status.ACCEPTED and [e.action for e in ticket.history].count("claim") == 1
+        # Which of the two wins is the race's to decide; the other is told who did.
+        winner, loser = (li, zhao) if ticket.assignee_name == li.sender else (zhao, li)
+        assert_answer(answers[winner.sender], lines(f"""
+            You have {NUMBER}.
+            {NUMBER} · 🚨 EMERGENCY · Plumbing (water, pipes, drains)
+            Place: 1-1-1201
+            Problem: kitchen pipe leaking in 1-1-1201
+            Resident: 张三 Zhang San 13800000001""", ACCEPTED))  # fmt: skip
+        assert_answer(answers[loser.sender], f"Too late: {NUMBER} was already taken by {winner.sender}.")
+        assert_answer(loser.inbox(), f"✋ 工单 {NUMBER} 已被 {winner.sender} 接走。")  # who never chose a language

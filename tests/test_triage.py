@@ -411,38 +411,62 @@ class TestConfiguredDialogue:
         Chat(configured_desk, "Emily Brown").run([
             ("the water heater is broken in 3-1-2302", """
                 How urgent is it? I suggest: Emergency.
-                1. ✓ Emergency: unsafe, or water/power/lift out"""),
+                  1. ✓ Emergency: unsafe, or water/power/lift out
+                  2. Urgent: today, please
+                  3. Normal: within a few days"""),
             ("1", """
                 Please check your report:
                 Place: 3-1-2302
-                Urgency: Emergency"""),
-            ("submit", "we will respond within 15 minutes."),
+                Problem: the water heater is broken in 3-1-2302
+                Type: Plumbing (water, pipes, drains)
+                Urgency: Emergency
+                  1. ✅ Submit
+                  2. ✏️ Change something
+                  3. ✖️ Cancel"""),
+            ("submit", """
+                ✅ Your report is in. Ticket number: SG-20261127-0001
+                Emergency: we will respond within 15 minutes.
+                If anyone is in danger, leave the area and call 119 (fire) or 110 (police) now."""),
         ])  # fmt: skip
         assert stored_urgencies(configured_desk) == ["emergency"]
 
     def test_with_the_shipped_rules_the_same_words_are_not_an_emergency(self, desk: Desk) -> None:
         Chat(desk, "Emily Brown").run([
-            ("the water heater is broken in 3-1-2302", "How urgent is it? I suggest: Normal."),
+            ("the water heater is broken in 3-1-2302", """
+                How urgent is it? I suggest: Normal.
+                  1. ✓ Normal: within a few days
+                  2. Emergency: unsafe, or water/power/lift out
+                  3. Urgent: today, please"""),
         ])  # fmt: skip
 
     def test_a_configured_self_check_is_offered_in_the_resident_s_language(self, configured_desk: Desk) -> None:
         Chat(configured_desk, "张三 Zhang San").run([
-            ("1-1-1201 的门锁坏了", "情况有多紧急？"),
+            ("1-1-1201 的门锁坏了", """
+                情况有多紧急？建议选择：加急。
+                  1. ✓ 加急：请当天处理
+                  2. 紧急：有安全隐患，或停水、停电、电梯停运
+                  3. 一般：几天内处理即可"""),
             ("一般", """
                 请先检查门锁是否被反锁。
-                1. ✅ 我已自行解决"""),
+                  1. ✅ 我已自行解决
+                  2. 🔧 仍未修好，请派人上门"""),
         ])  # fmt: skip
         Chat(configured_desk, "Emily Brown").run([
-            ("the door lock is broken in 3-1-2302", "How urgent is it?"),
+            ("the door lock is broken in 3-1-2302", """
+                How urgent is it? I suggest: Normal.
+                  1. ✓ Normal: within a few days
+                  2. Emergency: unsafe, or water/power/lift out
+                  3. Urgent: today, please"""),
             ("normal", """
                 Is the door locked from the inside?
-                1. ✅ Fixed it myself"""),
+                  1. ✅ Fixed it myself
+                  2. 🔧 Still broken: send someone"""),
         ])  # fmt: skip
 
     def test_a_configured_out_of_scope_matter_gets_its_pointer(self, configured_desk: Desk) -> None:
         Chat(configured_desk, "Emily Brown").run([
             ("I want to complain about the square dancing every night", """
-                This is outside what the property company can handle:
+                Thank you for telling us. This is outside what the property company can handle:
                 Square-dancing noise is for the sub-district office.
-                I've recorded your message as SG-"""),
+                I've recorded your message as SG-20261127-0001."""),
         ])  # fmt: skip
