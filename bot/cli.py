@@ -18,6 +18,7 @@ from bot.channels import CONSOLE
 from bot.channels.console import ConsoleChat, interactive_lines
 from bot.config import Config, ConfigError, load_config
 from core.conversation.staff import find_staff
+from core.conversation.views import reporter_label
 from core.domain.directory import DirectoryError, Estate, Resident, Staff
 from core.domain.errors import DomainError
 from core.domain.lifecycle import STATUS_WORDS
@@ -35,12 +36,14 @@ from core.domain.model import (
 from core.domain.people import Address
 from core.domain.places import find_place
 from core.domain.tickets import TicketDraft
+from core.i18n import IdentityTranslator
 from core.ports import TicketQuery, UnitOfWork
 from core.services.tickets import find_ticket, open_ticket, resident_named, taken_at_the_desk
 from core.services.work import Work
 from storage.db import DatabaseError, schema_state
 
 F = TypeVar("F", bound=Callable[..., Any])
+ENGLISH = IdentityTranslator()  # what the command line prints is English, as the history is
 SETUP_ERROR = 2
 
 
@@ -241,8 +244,7 @@ def tickets_create(
             anonymous=anonymous,
             department=department.name if department else "",
         )
-        taken_by = {"patrol": "patrol", "preventive": "preventive plan"}.get(source, "front desk")
-        draft = taken_at_the_desk(estate, draft, Source(source), taken_by, reporter)
+        draft = taken_at_the_desk(estate, draft, Source(source), caller=reporter)
         return open_ticket(work, draft, Actor("operator", "command line"))
 
     ticket = desk.act(now(), create)
@@ -328,7 +330,7 @@ def tickets_show(context: Context, reference: str, as_json: bool) -> None:
         f"location:    {ticket.location.label()}{review}",
         f"description: {ticket.description}",
         f"source:      {ticket.source}",
-        f"reporter:    {ticket.reporter}{' (anonymous to staff)' if ticket.anonymous else ''}"
+        f"reporter:    {reporter_label(ticket, ENGLISH)}{' (anonymous to staff)' if ticket.anonymous else ''}"
         + (
             f", {ticket.reporter_contact}"
             if ticket.reporter_contact and ticket.reporter_contact != ticket.reporter
@@ -375,7 +377,7 @@ def ticket_json(ticket: Ticket, config: Config) -> dict[str, Any]:
         },
         "description": ticket.description,
         "source": ticket.source.value,
-        "reporter": ticket.reporter,
+        "reporter": reporter_label(ticket, ENGLISH),
         "reporter_contact": ticket.reporter_contact,
         "anonymous": ticket.anonymous,
         "verified": ticket.verified,

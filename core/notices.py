@@ -26,6 +26,7 @@ from core.conversation.views import (
     job_card,
     money,
     next_steps,
+    reporter_label,
     status_for_resident,
     summary,
 )
@@ -207,8 +208,9 @@ class _Telling:
         if Action.SELF_RESOLVE in later or Action.CLOSE_OUT_OF_SCOPE in later:
             return  # answered by that step
         if event.actor.kind in ("staff", "operator"):
-            self.answer(event, lambda t: t("✅ {number} is open for {name}: {status}.").format(
-                number=ticket.number, name=ticket.reporter, status=status_for_resident(ticket, t)))  # fmt: skip
+            opened = N_("✅ {number} is open for {name}: {status}.")
+            self.answer(event, lambda t: t(opened).format(number=ticket.number, name=reporter_label(ticket, t),
+                                                          status=status_for_resident(ticket, t)))  # fmt: skip
             reporter = self.audience.estate.resident(ticket.reporter_resident_id)
             if reporter is not None:
                 self.tell(reporter, lambda t: self.recorded_for_them(t))
@@ -360,13 +362,18 @@ class _Telling:
 
     def declined(self, event: HistoryEvent) -> None:
         ticket = self.ticket
+        then = next((e.action for e in self.after(event) if e.action in (Action.ASSIGN, Action.POOL)), None)
         if event.actor.kind == "system":  # rolled over: nobody answered the push in time
             before = self.staff(event.details.get("assignee_id"))
+            went: dict[str | None, str] = {
+                Action.ASSIGN: N_("⏰ {number} went to someone else: it was not accepted in time."),
+                Action.POOL: N_("⏰ {number} was not accepted in time; it is in the grab pool."),
+                None: N_("⏰ {number} was not accepted in time; a supervisor will assign it."),
+            }
+            late = went[then]
             if before is not None:
-                self.tell(before, lambda t: t("⏰ {number} went to someone else: it was not accepted in time.").format(
-                    number=ticket.number))  # fmt: skip
+                self.tell(before, lambda t: t(late).format(number=ticket.number))
             return
-        then = next((e.action for e in self.after(event) if e.action in (Action.ASSIGN, Action.POOL)), None)
 
         def where(t: Translator) -> str:
             if then == Action.ASSIGN:

@@ -160,6 +160,7 @@ class TicketRow(Base):
     # Where the report came from (channel, the sender's id there): how a stranger is answered.
     reporter_channel: Mapped[str] = mapped_column(String(16), default="")
     reporter_address: Mapped[str] = mapped_column(String(64), default="")
+    taken_by: Mapped[str] = mapped_column(String(200), default="")
     origin_channel: Mapped[str] = mapped_column(String(16), default="")
     origin_chat: Mapped[str] = mapped_column(String(64), default="")
     origin_message: Mapped[str] = mapped_column(String(64), default="")

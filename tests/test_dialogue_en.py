@@ -546,12 +546,6 @@ class TestMyTickets:
                   1. ⏰ Chase"""),
         ])  # fmt: skip
 
-    @pytest.mark.xfail(
-        reason="product bug: the English refusal reads “SG-20261127-0001 is already a technician has been assigned, "
-        "so it can't be withdrawn here.”: the status is a phrase, not an adjective. The Chinese one reads well "
-        "(test_dialogue_zh); the wording expected here follows it.",
-        strict=True,
-    )
     def test_a_dispatched_ticket_cannot_be_withdrawn(self, emily: Chat, desk: Desk) -> None:
         report_a_crack(emily)
         emily.run([

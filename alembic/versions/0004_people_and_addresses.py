@@ -150,6 +150,7 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column('reporter_channel', sa.String(length=16), nullable=False, server_default=''))
         batch_op.add_column(sa.Column('reporter_address', sa.String(length=64), nullable=False, server_default=''))
         batch_op.add_column(sa.Column('origin_channel', sa.String(length=16), nullable=False, server_default=''))
+        batch_op.add_column(sa.Column('taken_by', sa.String(length=200), nullable=False, server_default=''))
     tickets = _table('tickets', 'id', 'number', 'reporter_ref', 'reporter_channel', 'reporter_address',
                      'origin_channel', 'origin_chat')
     for row in bind.execute(sa.select(tickets)).mappings():
@@ -182,7 +183,7 @@ def upgrade() -> None:
         batch_op.create_unique_constraint(batch_op.f('uq_ticket_subscribers_ticket_id_channel_address'),
                                           ['ticket_id', 'channel', 'address'])
     # The defaults were for the rows that existed; new rows always say.
-    for table, columns in (('tickets', ('reporter_channel', 'reporter_address', 'origin_channel')),
+    for table, columns in (('tickets', ('reporter_channel', 'reporter_address', 'origin_channel', 'taken_by')),
                            ('ticket_subscribers', ('channel', 'address', 'origin_chat', 'origin_message')),
                            ('residents', ('origin',))):
         with op.batch_alter_table(table, schema=None) as batch_op:

@@ -814,7 +814,7 @@ def on_ticket(turn: Turn, button: OnTicket) -> None:
             turn.emit(Withdraw(number))
             said = t("{number} is withdrawn. Nobody will be sent.")
         else:
-            said = t("{number} is already {status}, so it can't be withdrawn here. Please call the front desk.")
+            said = t("{number} can't be withdrawn here: its status is “{status}”. Please call the front desk.")
         turn.say_privately([Reply(said.format(number=number, status=status))])
     elif button.verb == "chase":
         chase(turn, ticket)

@@ -28,10 +28,12 @@ from core.conversation.messages import Choice
 from core.conversation.views import (
     STEPS,
     approval_choices,
-    approval_text,
+    approval_request,
+    history_line,
     line,
     local,
     next_steps,
+    overdue,
     summary,
 )
 from core.conversation.vocabulary import DECLINE_REASONS, HOLD_REASONS, fold
@@ -363,10 +365,10 @@ def view(turn: Turn, ticket: Ticket) -> None:
     if ticket.rework_count:
         lines.append(t("Reworks: {count}").format(count=ticket.rework_count))
     lines.append(t("History:"))
-    lines += [f"  {local(e.at, zone)} {e.actor.name}: {e.action}" for e in ticket.history[-8:]]
+    lines += ["  " + history_line(e, t, zone) for e in ticket.history[-8:]]
     choices: tuple[Choice, ...] = ()
     if ticket.pending_approval is not None and may(staff, Grant.APPROVE):
-        lines.append(approval_text(ticket, t, turn.context.settings.dispatch).split("\n")[0])
+        lines.append(approval_request(ticket, t, turn.context.settings.dispatch))
         choices = approval_choices(ticket, t)
     elif ticket.kind is TicketKind.FEEDBACK and refusal(staff, "reply", ticket) is None and ticket.is_open:
         choices = (Choice(OnTicket("reply", ticket.number), t("✍️ Reply")),)
@@ -389,18 +391,9 @@ def my_jobs(turn: Turn, greet: bool = False) -> None:
 def queue(turn: Turn) -> None:
     t, now = turn.t, turn.now
     tickets = turn.context.look.queue()
-
-    def overdue(ticket: Ticket) -> bool:
-        if ticket.status is Status.RESOLVED:
-            return False
-        late_answer = ticket.status is Status.NEW and ticket.response_due is not None and ticket.response_due < now
-        return late_answer or (
-            ticket.resolve_due is not None and ticket.resolve_due < now and ticket.status is not Status.ON_HOLD
-        )
-
     sections = [
         (t("Unassigned"), [x for x in tickets if x.status is Status.NEW]),
-        (t("Overdue"), [x for x in tickets if overdue(x)]),
+        (t("Overdue"), [x for x in tickets if overdue(x, now)]),
         (t("On hold"), [x for x in tickets if x.status is Status.ON_HOLD]),
         (t("Waiting for approval"), [x for x in tickets if x.pending_approval is not None]),
     ]

@@ -12,7 +12,7 @@ from core.conversation.messages import Choice, Reply
 from core.conversation.vocabulary import URGENCY_MARKS, category_label
 from core.domain.dispatch import DispatchPolicy
 from core.domain.lifecycle import STATUS_WORDS, Action, allowed_actions
-from core.domain.model import Status, Ticket, TicketKind
+from core.domain.model import HistoryEvent, Source, Status, Ticket, TicketKind
 from core.domain.people import first_name
 from core.i18n import N_, Translator
 
@@ -73,6 +73,58 @@ def duration_text(span: timedelta, t: Translator) -> str:
 
 
 # --- residents -----------------------------------------------------------------------------------------------
+
+
+def reporter_label(ticket: Ticket, t: Translator) -> str:
+    """Who reported it: a resident or a caller by name; else, in the reader's language, how it came in."""
+    if ticket.reporter:
+        return ticket.reporter
+    if ticket.source is Source.PATROL:
+        return t("found on patrol")
+    if ticket.source is Source.PREVENTIVE:
+        return t("planned maintenance")
+    if ticket.taken_by:
+        return t("Walk-in via {name}").format(name=ticket.taken_by)
+    return t("the front desk")
+
+
+# A ticket's history as staff read it: each step in words, in their language.
+ACTION_WORDS: dict[str, str] = {
+    Action.CREATE: N_("reported"),
+    Action.ASSIGN: N_("assigned"),
+    Action.OFFER: N_("offered to everyone on duty"),
+    Action.POOL: N_("put in the grab pool"),
+    Action.CLAIM: N_("took it"),
+    Action.REASSIGN: N_("reassigned"),
+    Action.DECLINE: N_("declined"),
+    Action.ACCEPT: N_("accepted"),
+    Action.ON_THE_WAY: N_("on the way"),
+    Action.ARRIVE: N_("arrived"),
+    Action.START: N_("started"),
+    Action.HOLD: N_("put on hold"),
+    Action.RESUME: N_("resumed"),
+    Action.REQUEST_APPROVAL: N_("asked for approval"),
+    Action.APPROVE: N_("approved"),
+    Action.REJECT: N_("rejected"),
+    Action.RESOLVE: N_("done"),
+    Action.CONFIRM_FIX: N_("confirmed fixed"),
+    Action.REWORK: N_("sent back for rework"),
+    Action.CLOSE: N_("closed"),
+    Action.SELF_RESOLVE: N_("fixed it themselves"),
+    Action.CLOSE_OUT_OF_SCOPE: N_("closed: not ours to handle"),
+    Action.CANCEL: N_("cancelled"),
+    Action.RATE: N_("rated"),
+    Action.CHASE: N_("chased"),
+    Action.JOIN: N_("joined"),
+    Action.REPLY: N_("replied"),
+    Action.NOTE: N_("noted"),
+}
+
+
+def history_line(event: HistoryEvent, t: Translator, zone: tzinfo) -> str:
+    who = t("dispatch") if event.actor.kind == "system" else event.actor.name
+    word = ACTION_WORDS.get(event.action)
+    return t("{when} {who}: {what}").format(when=local(event.at, zone), who=who, what=t(word) if word else event.action)
 
 
 def status_for_resident(ticket: Ticket, t: Translator) -> str:
@@ -138,7 +190,7 @@ def summary(ticket: Ticket, t: Translator, personal: bool) -> str:
     if ticket.reporters > 1:
         lines.append(t("👥 Reported by {count} residents").format(count=ticket.reporters))
     if personal and ticket.kind is TicketKind.REPAIR:
-        contact = " ".join(part for part in (ticket.reporter, ticket.reporter_contact) if part)
+        contact = " ".join(dict.fromkeys(p for p in (reporter_label(ticket, t), ticket.reporter_contact) if p))
         lines.append(t("Resident: {contact}").format(contact=contact or "-"))
     return "\n".join(lines)
 
@@ -174,6 +226,12 @@ def next_steps(ticket: Ticket, t: Translator) -> tuple[Choice, ...]:
 
 
 def approval_text(ticket: Ticket, t: Translator, policy: DispatchPolicy) -> str:
+    """What an approver is asked, with the job it is about."""
+    return "\n".join((approval_request(ticket, t, policy), summary(ticket, t, personal=False)))
+
+
+def approval_request(ticket: Ticket, t: Translator, policy: DispatchPolicy) -> str:
+    """Who asks to approve what: the new plan, or the cost and the work done."""
     pending = ticket.pending_approval or {}
     if pending.get("request") == "cost":
         head = t("💰 {number}: {name} asks to approve a cost of {cost} (over {limit}).").format(
@@ -188,7 +246,7 @@ def approval_text(ticket: Ticket, t: Translator, policy: DispatchPolicy) -> str:
             number=ticket.number, name=pending.get("by", "")
         )
         body = str(pending.get("text", ""))
-    return "\n".join((head, body, summary(ticket, t, personal=False)))
+    return "\n".join((head, body))
 
 
 def approval_choices(ticket: Ticket, t: Translator) -> tuple[Choice, ...]:
@@ -205,12 +263,25 @@ def line(ticket: Ticket, t: Translator) -> str:
 
 
 def feedback_card(ticket: Ticket, t: Translator, zone: tzinfo) -> str:
-    who = t("anonymous") if ticket.anonymous else ticket.reporter
+    who = t("anonymous") if ticket.anonymous else reporter_label(ticket, t)
     lines = [
         t("💬 Feedback for {department}").format(department=ticket.department),
         f"{ticket.number} · {category_label(ticket.category, t)} · {who}",
         ticket.description,
     ]
-    if ticket.resolve_due:
-        lines.append(t("Reply by: {when}").format(when=local(ticket.resolve_due, zone)))
+    if ticket.response_due:  # what the resident was promised
+        lines.append(t("Reply by: {when}").format(when=local(ticket.response_due, zone)))
     return "\n".join(lines)
+
+
+def overdue(ticket: Ticket, now: datetime) -> bool:
+    """Not answered by the time promised (not assigned yet; feedback not yet replied to), or not fixed by its
+    deadline; the clock waits while a job is on hold."""
+    if ticket.status is Status.RESOLVED:
+        return False
+    unanswered = ticket.status is Status.NEW or (
+        ticket.kind is TicketKind.FEEDBACK and "replied" not in ticket.milestones
+    )
+    if unanswered and ticket.response_due is not None and ticket.response_due < now:
+        return True
+    return ticket.resolve_due is not None and ticket.resolve_due < now and ticket.status is not Status.ON_HOLD

@@ -111,6 +111,7 @@ MILESTONES: dict[Action, str] = {
     Action.HOLD: "on_hold",
     Action.RESUME: "resumed",
     Action.RESOLVE: "resolved",
+    Action.REPLY: "replied",
     Action.CONFIRM_FIX: "closed",
     Action.CLOSE: "closed",
     Action.SELF_RESOLVE: "closed",

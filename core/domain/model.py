@@ -152,6 +152,7 @@ class Ticket:
     reporter_resident_id: int | None = None
     reporter_contact: str = ""
     reporter_address: Address | None = None  # where the report came from, to answer a stranger there
+    taken_by: str = ""  # the staff member who wrote a report down for someone (a call, a walk-in)
     origin: Address | None = None  # a group chat it was reported in, whose message gets progress replies
     origin_message: str = ""
     anonymous: bool = False

@@ -36,6 +36,7 @@ class TicketDraft:
     reporter_resident_id: int | None = None
     reporter_contact: str = ""
     reporter_address: Address | None = None
+    taken_by: str = ""
     origin: Address | None = None
     origin_message: str = ""
     anonymous: bool = False
@@ -71,6 +72,7 @@ def open_ticket(
         reporter_resident_id=draft.reporter_resident_id,
         reporter_contact=draft.reporter_contact,
         reporter_address=draft.reporter_address,
+        taken_by=draft.taken_by,
         origin=draft.origin,
         origin_message=draft.origin_message,
         anonymous=draft.anonymous,

@@ -38,8 +38,7 @@ def who(speaker: Speaker) -> PersonRef | Address:
 def submit(work: Work, speaker: Speaker, command: c.SubmitTicket) -> Ticket:
     draft, actor = command.draft, Actor("resident", speaker.name, speaker.resident_id)
     if speaker.staff is not None:  # /new: staff write it down for a resident
-        taken_by = work.t(N_("Walk-in via {name}")).format(name=speaker.name)
-        draft = taken_at_the_desk(work.estate, draft, Source.FRONT_DESK, taken_by)
+        draft = taken_at_the_desk(work.estate, draft, Source.FRONT_DESK, taken_by=speaker.staff.name)
         actor = Actor("staff", speaker.staff.name, speaker.staff.id)
     return open_ticket(work, draft, actor, command.outcome, command.pointer)
 

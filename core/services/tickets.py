@@ -55,16 +55,18 @@ def resident_named(estate: Estate, text: str) -> Resident | None:
 
 
 def taken_at_the_desk(
-    estate: Estate, draft: TicketDraft, source: Source, taken_by: str, caller: str = ""
+    estate: Estate, draft: TicketDraft, source: Source, taken_by: str = "", caller: str = ""
 ) -> TicketDraft:
-    """A report staff write down for a resident (a call, a walk-in, a patrol): the reporter is the resident named,
-    else the resident of the room, else whoever called or found it."""
+    """A report written down for a resident (a call, a walk-in, a patrol), by `taken_by` (a staff member's name,
+    or nobody's on the command line): the reporter is the resident named, else the resident of the room, else
+    whoever called (what is shown for nobody is said in each reader's language: views.reporter_label)."""
     room = draft.location.room
     resident = resident_named(estate, caller) if caller else None
     if resident is None and room and not caller and source is Source.FRONT_DESK:  # the resident who called
         resident = next(iter(estate.residents_of(room)), None)
     if resident is None:
-        return replace(draft, source=source, reporter=caller or taken_by, reporter_resident_id=None,
-                       reporter_contact=caller, reporter_address=None, verified=True)  # fmt: skip
+        return replace(draft, source=source, reporter=caller, reporter_resident_id=None, reporter_contact=caller,
+                       reporter_address=None, verified=True, taken_by=taken_by)  # fmt: skip
     return replace(draft, source=source, reporter=resident.name, reporter_resident_id=resident.id,
-                   reporter_contact=resident.phone, reporter_address=None, verified=True)  # fmt: skip
+                   reporter_contact=resident.phone, reporter_address=None, verified=True,
+                   taken_by=taken_by)  # fmt: skip
