@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import Engine, create_engine, text
+from sqlalchemy.engine import make_url
 
 from core.desk import Desk
 from core.domain.directory import Estate
@@ -33,7 +34,22 @@ def round_the_clock(folder: Path) -> Path:
     return path
 
 
-PG_URL = os.environ.get("BAOXIU_TEST_PG_URL")
+def _own_database(url: str | None) -> str | None:
+    """Under pytest-xdist each worker empties and fills a database of its own: `test` becomes `test_gw0`, ..."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if not url or not worker:
+        return url
+    base = make_url(url)
+    name = f"{base.database}_{worker}"
+    server = create_engine(base, isolation_level="AUTOCOMMIT")
+    with server.connect() as connection:
+        if connection.execute(text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": name}).first() is None:
+            connection.execute(text(f'CREATE DATABASE "{name}"'))
+    server.dispose()
+    return base.set(database=name).render_as_string(hide_password=False)
+
+
+PG_URL = _own_database(os.environ.get("BAOXIU_TEST_PG_URL"))
 PG_HINT = "To run them: export BAOXIU_TEST_PG_URL=postgresql+psycopg://postgres@127.0.0.1:5432/test"
 
 LEFT_OUT = pytest.StashKey[int]()
@@ -47,8 +63,15 @@ def _needs_postgres(item: pytest.Item) -> bool:
     return on_postgres or item.get_closest_marker("postgres") is not None
 
 
+def _for_another_mode(item: pytest.Item) -> bool:
+    """A test marked modes(...) is made only against those of its module's deployments."""
+    marker, callspec = item.get_closest_marker("modes"), getattr(item, "callspec", None)
+    return marker is not None and callspec is not None and callspec.params.get("running") not in marker.args
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Without BAOXIU_TEST_PG_URL, leave the PostgreSQL tests out and say so once."""
+    items[:] = [item for item in items if not _for_another_mode(item)]
     if PG_URL:
         return
     left_out = [item for item in items if _needs_postgres(item)]

@@ -163,6 +163,25 @@ def test_a_dead_worker_fails_its_task_only_and_is_replaced(tmp_path: Path, death
     run(scenario())
 
 
+def test_a_task_is_never_blamed_for_a_worker_that_died_before_taking_it() -> None:
+    """A worker killed while the task waits in its pipe (stopped, here, so that it cannot take it first): the
+    task did nothing wrong and runs on another worker; the desk would otherwise reject a good message."""
+
+    async def scenario() -> None:
+        async with started(WorkerPool(2, tasks.nothing)) as pool:
+            first, second = pool.pids()
+            for pid in (first, second):
+                os.kill(pid, signal.SIGSTOP)
+            answer = asyncio.ensure_future(pool.run(tasks.add, 20, 22))
+            await asyncio.sleep(0)  # it is in a worker's pipe now, untaken
+            os.kill(first, signal.SIGKILL)
+            os.kill(second, signal.SIGCONT)
+            assert await answer == 42
+            await pool.close()
+
+    run(scenario())
+
+
 def test_the_initializer_runs_in_every_worker_and_in_new_ones(tmp_path: Path) -> None:
     started_in = tmp_path / "pids"
 

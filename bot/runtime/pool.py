@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import atexit
 import contextlib
+import ctypes
 import logging
 import multiprocessing
 import os
@@ -49,6 +50,10 @@ class _Worker:
     conn: Connection
     fds: tuple[int, int]  # the pipe's and the sentinel's, watched by the loop
     exited: asyncio.Future[None]
+    # Tasks the worker has taken from its pipe, counted in shared memory (no message, no wake-up of the loop):
+    # a worker that dies before taking its task did not die of it.
+    taken: ctypes.c_uint64
+    sent: int = 0
     ready: bool = False  # its initializer has run
     alive: bool = True
     task: _Task | None = None
@@ -143,7 +148,8 @@ class WorkerPool:
     def _spawn(self) -> None:
         assert self._loop is not None
         conn, child_conn = self._context.Pipe()
-        args = (child_conn, self._initializer, self._initargs, self._niceness)
+        taken = self._context.RawValue(ctypes.c_uint64, 0)
+        args = (child_conn, self._initializer, self._initargs, self._niceness, taken)
         process = self._context.Process(target=_serve, args=args, name="pool-worker")
         try:
             process.start()
@@ -154,7 +160,7 @@ class WorkerPool:
             child_conn.close()  # the worker's end must close when the worker dies, so that reading ours ends
         assert process.pid is not None
         fds = (conn.fileno(), process.sentinel)
-        worker = _Worker(process, process.pid, conn, fds, self._loop.create_future())
+        worker = _Worker(process, process.pid, conn, fds, self._loop.create_future(), taken)
         self._workers.append(worker)
         self._loop.add_reader(fds[0], self._on_readable, worker)
         self._loop.add_reader(fds[1], self._on_exit, worker)
@@ -191,6 +197,7 @@ class WorkerPool:
                 self._queue.appendleft(task)
                 continue
             worker.task = task
+            worker.sent += 1
 
     def _on_readable(self, worker: _Worker) -> None:
         assert self._loop is not None
@@ -257,9 +264,12 @@ class WorkerPool:
             return
         task = worker.task
         if task is not None and not task.future.done():
-            task.future.set_exception(
-                WorkerDied(f"worker process {worker.pid} died running {task.name} (exit code {code})")
-            )
+            if worker.taken.value < worker.sent:  # it died before taking the task (killed idle): not the task's doing
+                self._queue.appendleft(task)
+            else:
+                task.future.set_exception(
+                    WorkerDied(f"worker process {worker.pid} died running {task.name} (exit code {code})")
+                )
         if not self._stopping:
             log.warning("worker process %d died (exit code %s); starting a new one", worker.pid, code)
             self._replace()
@@ -275,7 +285,9 @@ def _no_worker_left(cause: BaseException) -> RuntimeError:
 # --- inside a worker process ---------------------------------------------------------------------------
 
 
-def _serve(conn: Connection, initializer: Callable[..., None], initargs: tuple[Any, ...], niceness: int) -> None:
+def _serve(
+    conn: Connection, initializer: Callable[..., None], initargs: tuple[Any, ...], niceness: int, taken: ctypes.c_uint64
+) -> None:
     """A worker's life: set up, say so, then run tasks until told to stop or the parent is gone."""
     # Ctrl-C reaches the whole process group and a service manager may signal every process: the serving
     # process stops its workers itself, once their tasks are done.
@@ -291,6 +303,7 @@ def _serve(conn: Connection, initializer: Callable[..., None], initargs: tuple[A
     try:
         _answer(conn, True, None)
         while (data := conn.recv_bytes()) != _STOP:
+            taken.value += 1
             try:
                 function, args = pickle.loads(data)
                 result = function(*args)
