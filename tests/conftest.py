@@ -151,23 +151,34 @@ def demo_estate() -> Estate:
     return read_estate(tomllib.loads(DEMO_ESTATE.read_text(encoding="utf-8")))
 
 
-def desk_on(uow: UnitOfWork, **config: Any) -> Desk:
-    """The desk as `baoxiu run` builds it with Telegram configured: pushes reach the console and Telegram."""
+def desk_on(uow: UnitOfWork, *, telegram: bool = False, **config: Any) -> Desk:
+    """The desk as `make console` builds it, where every push waits on the console; with `telegram`, as
+    `baoxiu run` builds it with Telegram configured, where pushes go to Telegram when the person has an id there."""
     from bot.bootstrap import settings
     from bot.config import parse_config
 
-    parsed = parse_config({"telegram": {"token": "123:test"}, **config}, environ={})
+    parsed = parse_config({"telegram": {"token": "123:test"}, **config} if telegram else config, environ={})
     return Desk(uow, settings(parsed, "SG"))
 
 
-@pytest.fixture
-def desk() -> Desk:
+def demo_desk(*, telegram: bool = False) -> Desk:
     """The demo estate in memory: what the conversation and service tests talk to."""
     uow = FakeUnitOfWork()
     with uow:
         uow.directory.sync(demo_estate())
         uow.commit()
-    return desk_on(uow)
+    return desk_on(uow, telegram=telegram)
+
+
+def on_telegram() -> Desk:
+    """The demo estate in memory, served as `baoxiu run` serves it with Telegram configured."""
+    return demo_desk(telegram=True)
+
+
+@pytest.fixture
+def desk() -> Desk:
+    """The demo estate in memory, as `make console` serves it."""
+    return demo_desk()
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ from core.desk import Desk
 from core.domain.model import Attachment, Status
 from core.domain.people import Address
 from tests.chat import Chat, Press, assert_answer, block, choices, lines, replies, stored
-from tests.conftest import NOW
+from tests.conftest import NOW, on_telegram
 
 TODAY = "SG-20261127"
 
@@ -456,6 +456,11 @@ def report_a_crack(emily: Chat) -> None:
 
 
 class TestMyTickets:
+    @pytest.fixture
+    def desk(self) -> Desk:
+        """Served with Telegram, where the supervisors a chase tells are reached."""
+        return on_telegram()
+
     WAITING = block(f"""
         {NUMBER} · Building (walls, doors, windows)
         Status: received, waiting for a technician

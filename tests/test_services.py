@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import Engine
 
 from core.conversation.buttons import OnTicket, encode
-from core.conversation.messages import Inbound
+from core.conversation.messages import Capabilities, Inbound
 from core.desk import Desk
 from core.domain.directory import Staff
 from core.domain.lifecycle import Action
@@ -69,28 +69,44 @@ def desk_with(*, change: dict[str, dict[str, Any]] | None = None, **config: Any)
     with uow:
         uow.directory.sync(estate)
         uow.commit()
-    return desk_on(uow, **config)
+    return desk_on(uow, telegram=True, **config)
 
 
 class TestWhereAPersonIsReached:
     def test_a_push_goes_to_the_address_used_last(self) -> None:
-        desk = desk_with()
+        li_wechat = Address("wechat", "oSTAFF_liwei")
+        desk = desk_with(change={"李伟 Li Wei": {"addresses": (LI_TELEGRAM, li_wechat)}})
+        desk = Desk(desk.uow, replace(desk.settings, channels={**desk.settings.channels, "wechat": Capabilities()}))
         clock = Clock()
-        li = Chat(desk, "李伟 Li Wei", clock=clock)  # his console, besides the Telegram id the directory gives
         zhang = Chat(desk, "张三 Zhang San", clock=clock)
-        li.says("/jobs")
+        Chat(desk, li_wechat.id, channel="wechat", clock=clock).says("/jobs")
         assert through(zhang, *ZHANG_REPORTS).startswith("✅ 报修已提交，工单号：SG-20261127-0001")
-        assert [m.recipient for m in queued(desk, LI_CONSOLE)] == [LI_CONSOLE.id]
+        (push,) = queued(desk, li_wechat)
+        assert push.payload["fallback"] == [["telegram", LI_TELEGRAM.id]]
         assert queued(desk, LI_TELEGRAM) == []
 
-        telegram_li = Chat(desk, LI_TELEGRAM.id, channel="telegram", clock=clock)
-        telegram_li.says("/jobs")  # now he writes from Telegram: the next push goes there
+        Chat(desk, LI_TELEGRAM.id, channel="telegram", clock=clock).says(
+            "/jobs"
+        )  # now Telegram: the next push goes there
         assert through(zhang, "卫生间水管漏水 1-1-1201", "加急", "2", "1").startswith(
             "✅ 报修已提交，工单号：SG-20261127-0002"
         )
         (push,) = queued(desk, LI_TELEGRAM)
         assert push.payload["text"].startswith("🔧 您有新工单\nSG-20261127-0002")
+        assert push.payload["fallback"] == [["wechat", li_wechat.id]]
+
+    def test_a_push_does_not_wait_in_the_console_while_a_channel_that_delivers_it_is_there(self) -> None:
+        desk = desk_with()
+        clock = Clock()
+        li = Chat(desk, "李伟 Li Wei", clock=clock)  # an operator looks at his jobs on the console, after Telegram
+        Chat(desk, LI_TELEGRAM.id, channel="telegram", clock=clock).says("/jobs")
+        clock.now += timedelta(minutes=1)
+        li.says("/jobs")
+        through(Chat(desk, "张三 Zhang San", clock=clock), *ZHANG_REPORTS)
+        (push,) = queued(desk, LI_TELEGRAM)
+        assert push.payload["text"].startswith("🔧 您有新工单\nSG-20261127-0001")
         assert push.payload["fallback"] == [["console", LI_CONSOLE.id]]
+        assert queued(desk, LI_CONSOLE) == []
 
     def test_staff_who_prefer_a_channel_get_their_pushes_there_whatever_they_used_last(self) -> None:
         desk = desk_with(change={"李伟 Li Wei": {"prefer": "telegram"}})

@@ -18,7 +18,7 @@ from core.domain.model import Status
 from core.services.dispatching import roll_over
 from storage.uow import SqlAlchemyUnitOfWork
 from tests.chat import INBOX, Chat, Clock, Press, assert_answer, choices, lines, play, replies, stored
-from tests.conftest import NOW
+from tests.conftest import NOW, on_telegram
 
 TODAY = "SG-20261127"
 NUMBER = f"{TODAY}-0001"
@@ -213,6 +213,28 @@ POOL_CARD = f"""
 
 
 class TestDeclineRollOverAndThePool:
+    """The grab pool lives in the trade's staff group on Telegram: here everyone works on Telegram."""
+
+    @pytest.fixture
+    def desk(self) -> Desk:
+        return on_telegram()
+
+    @pytest.fixture
+    def zhang(self, desk: Desk, clock: Clock) -> Chat:
+        return Chat(desk, "7001", channel="telegram", language_hint="en", clock=clock)
+
+    @pytest.fixture
+    def li(self, desk: Desk, clock: Clock) -> Chat:
+        return Chat(desk, "5001", channel="telegram", language_hint="en", clock=clock)
+
+    @pytest.fixture
+    def chen(self, desk: Desk, clock: Clock) -> Chat:
+        return Chat(desk, "5100", channel="telegram", language_hint="en", clock=clock)
+
+    @pytest.fixture
+    def zhao(self, desk: Desk, clock: Clock) -> Chat:
+        return Chat(desk, "5003", channel="telegram", language_hint="en", clock=clock)
+
     def test_a_decline_with_nobody_left_goes_to_the_grab_pool_where_the_first_claim_wins(
         self, zhang: Chat, li: Chat, chen: Chat, zhao: Chat, desk: Desk
     ) -> None:
@@ -1108,9 +1130,9 @@ class TestEmergencies:
         with SqlAlchemyUnitOfWork(engine) as uow:
             uow.directory.sync(read_estate(directory))
             uow.commit()
-        desk = desk_on(SqlAlchemyUnitOfWork(engine))
+        desk = desk_on(SqlAlchemyUnitOfWork(engine), telegram=True)
         clock = Clock()
-        zhang = Chat(desk, "张三 Zhang San", language_hint="en", clock=clock)
+        zhang = Chat(desk, "7001", channel="telegram", language_hint="en", clock=clock)
         zhang.run([
             ("kitchen pipe leaking in 1-1-1201", """
                 How urgent is it? I suggest: Urgent.
@@ -1128,22 +1150,30 @@ class TestEmergencies:
                 Emergency: we will respond within 15 minutes.
                 If anyone is in danger, leave the area and call 119 (fire) or 110 (police) now."""),
         ])  # fmt: skip
-        li, zhao, chen = (
-            Chat(desk, name, language_hint="en", clock=clock)
-            for name in ("李伟 Li Wei", "赵强 Zhao Qiang", "陈静 Chen Jing")
-        )
+        names = {"5001": "李伟 Li Wei", "5003": "赵强 Zhao Qiang", "5100": "陈静 Chen Jing"}
+        li, zhao, chen = (Chat(desk, id, channel="telegram", language_hint="en", clock=clock) for id in names)
         for person in (li, zhao, chen):
             person.says("/jobs")
         (ticket,) = stored(desk)
         offer = ticket.history[-1]
         assert offer.action == "offer" and offer.details["to"] == ["李伟 Li Wei", "赵强 Zhao Qiang", "陈静 Chen Jing"]
 
+        for person in (li, zhao):
+            assert_answer(person.inbox(), lines(f"""
+                🚨 紧急工单：谁先接单谁去
+                {NUMBER} · 🚨 紧急 · 给排水（漏水、水管、下水道）
+                地点：1-1-1201
+                问题描述：kitchen pipe leaking in 1-1-1201
+                报修人：张三 Zhang San 13800000001
+                请于 11-27 11:01 前到场
+                请携带：管钳、生料带、备用阀门和垫圈、管道疏通器""", choices("🙋 抢单")))  # fmt: skip
+
         start = threading.Barrier(2)
         answers: dict[str, str] = {}
 
         def take(person: Chat) -> None:
             grab = encode(OnTicket("grab", NUMBER))
-            inbound = Inbound("console", person.chat, person.sender, payload=grab, language_hint="en")
+            inbound = Inbound("telegram", person.chat, person.sender, payload=grab, language_hint="en")
             start.wait()
             answers[person.sender] = "\n\n".join(render(r) for r in desk.handle(inbound, clock.now))
 
@@ -1155,12 +1185,14 @@ class TestEmergencies:
         (ticket,) = stored(desk)
         assert ticket.status is Status.ACCEPTED and [e.action for e in ticket.history].count("claim") == 1
         # Which of the two wins is the race's to decide; the other is told who did.
-        winner, loser = (li, zhao) if ticket.assignee_name == li.sender else (zhao, li)
+        winner, loser = (li, zhao) if ticket.assignee_name == names[li.sender] else (zhao, li)
         assert_answer(answers[winner.sender], lines(f"""
             You have {NUMBER}.
             {NUMBER} · 🚨 EMERGENCY · Plumbing (water, pipes, drains)
             Place: 1-1-1201
             Problem: kitchen pipe leaking in 1-1-1201
             Resident: 张三 Zhang San 13800000001""", ACCEPTED))  # fmt: skip
-        assert_answer(answers[loser.sender], f"Too late: {NUMBER} was already taken by {winner.sender}.")
-        assert_answer(loser.inbox(), f"✋ 工单 {NUMBER} 已被 {winner.sender} 接走。")  # who never chose a language
+        assert_answer(answers[loser.sender], f"Too late: {NUMBER} was already taken by {names[winner.sender]}.")
+        assert_answer(
+            loser.inbox(), f"✋ 工单 {NUMBER} 已被 {names[winner.sender]} 接走。"
+        )  # who never chose a language

@@ -103,7 +103,8 @@ class Work:
 
     def delivery_order(self, to: Staff | Resident | Address) -> list[Address]:
         """Where a person is reached, best first: the channel staff pinned, then the address used last, then the
-        rest in the directory's order. Only channels this deployment serves."""
+        rest in the directory's order; channels that only show pushes at the person's next look come after those
+        that deliver them, or a push would wait there unseen. Only channels this deployment serves."""
         channels = self.settings.channels
         if isinstance(to, Address):
             return [to] if to.channel in channels else []
@@ -114,9 +115,9 @@ class Work:
         prefer = to.prefer if isinstance(to, Staff) else None
         order = {a: i for i, a in enumerate(candidates)}
 
-        def rank(address: Address) -> tuple[bool, float, int]:
+        def rank(address: Address) -> tuple[bool, bool, float, int]:
             seen = used.get(address)
-            return (address.channel != prefer if prefer else False,
+            return (address.channel != prefer if prefer else False, not channels[address.channel].push,
                     -seen.timestamp() if seen else float("inf"), order[address])  # fmt: skip
 
         return sorted(candidates, key=rank)
