@@ -144,9 +144,15 @@ class _Telling:
         return self.audience.estate.staff_member(staff_id if isinstance(staff_id, int) else None)
 
     def reporter(self) -> Resident | Address | None:
-        ticket = self.ticket
-        resident = self.audience.estate.resident(ticket.reporter_resident_id)
-        return resident if resident is not None else ticket.reporter_address
+        """The resident who reported; when they can no longer be reached as such (the directory file gave the
+        address they registered from to someone else), whoever writes from that address now."""
+        ticket, estate = self.ticket, self.audience.estate
+        resident = estate.resident(ticket.reporter_resident_id)
+        address = ticket.reporter_address
+        if address is None or (resident is not None and resident.addresses):
+            return resident
+        owner = estate.person_at(address)
+        return owner if isinstance(owner, Resident) else address
 
     def followers(self) -> list[tuple[Resident | Address, Address | None, str]]:
         """(person, the group they reported from, its message): the reporter, then everyone who joined."""
@@ -513,7 +519,7 @@ class _Telling:
             self.answer(event, lambda t: t(
                 "Confirmed: {name} lives in {room}. Their reports are verified from now on."
             ).format(name=ticket.reporter, room=room))  # fmt: skip
-            reporter = self.reporter()
+            reporter = ticket.reporter_address or self.reporter()  # the account that was confirmed
             if reporter is not None:
                 self.tell(reporter, lambda t: t(
                     "Customer service confirmed that you live in {room}. Thank you!"

@@ -135,12 +135,13 @@ class DirectoryRepository(abc.ABC):
         """Changes whenever the estate's people or places change; None when there is no such estate."""
 
     @abc.abstractmethod
-    def link(self, estate_code: str, address: Address, person: PersonRef) -> bool:
+    def link(self, estate_code: str, address: Address, person: PersonRef, seen: datetime | None = None) -> bool:
         """The address belongs to this person from now on (a chat account customer service vouched for, the
-        console someone opened). False when it was theirs already."""
+        console someone opened). False when it was theirs already. `seen`: when they last wrote from it, which
+        the address's use was not recorded for while it was nobody's."""
 
     @abc.abstractmethod
-    def register(self, estate_code: str, name: str, room: str, address: Address) -> int:
+    def register(self, estate_code: str, name: str, room: str, address: Address, seen: datetime | None = None) -> int:
         """A resident who is not in the directory file, confirmed by customer service; their id."""
 
 

@@ -223,19 +223,21 @@ class FakeDirectoryRepository(DirectoryRepository):
     def version(self, code: str) -> int | None:
         return self.data.estates[code][0] if code in self.data.estates else None
 
-    def link(self, estate_code: str, address: Address, person: PersonRef) -> bool:
+    def link(self, estate_code: str, address: Address, person: PersonRef, seen: datetime | None = None) -> bool:
         if self.data.linked.get(address) == (estate_code, person):
             return False
+        if seen is not None and self.data.last_used.get(address, seen) <= seen:
+            self.data.last_used[address] = seen
         self.data.linked[address] = (estate_code, person)
         version, estate = self.data.estates[estate_code]
         self.data.estates[estate_code] = (version + 1, estate)
         return True
 
-    def register(self, estate_code: str, name: str, room: str, address: Address) -> int:
+    def register(self, estate_code: str, name: str, room: str, address: Address, seen: datetime | None = None) -> int:
         resident_id = 1000 + int(next(self.data.ids))
         registered = self.data.registered.setdefault(estate_code, [])
         registered.append(Resident(name, (room,), registered=True, id=resident_id))
-        self.link(estate_code, address, PersonRef("resident", resident_id))
+        self.link(estate_code, address, PersonRef("resident", resident_id), seen)
         return resident_id
 
 

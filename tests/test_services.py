@@ -14,7 +14,7 @@ from sqlalchemy import Engine
 from core.conversation.buttons import OnTicket, encode
 from core.conversation.messages import Capabilities, Inbound
 from core.desk import Desk
-from core.domain.directory import Staff
+from core.domain.directory import Resident, Staff
 from core.domain.lifecycle import Action
 from core.domain.model import Actor, Location, Material, Source, Status, TicketKind, Urgency
 from core.domain.people import Address
@@ -25,7 +25,7 @@ from core.services.delivery import undeliverable
 from core.services.tickets import find_ticket, open_ticket
 from storage.uow import SqlAlchemyUnitOfWork
 from tests.chat import Chat, Clock, assert_says, stored
-from tests.conftest import NOW, demo_estate, desk_on
+from tests.conftest import NOW, demo_estate, desk_on, on_telegram
 from tests.fakes import FakeUnitOfWork
 
 TODAY = "SG-20261127"
@@ -267,6 +267,73 @@ class TestRegistration:
             "  2. Somewhere else"
         )
         assert stored(desk)[0].verified
+
+    def test_after_it_is_resident_their_news_goes_to_the_account_that_was_confirmed(self) -> None:
+        desk = on_telegram()
+        clock = Clock()
+        chen = Chat(desk, "5100", channel="telegram", clock=clock)
+        chen.says("/jobs")
+        _, number = self.report_as_stranger(desk, clock)
+        chen.inbox()
+        chen.presses("张三")
+        stranger_address, zhang_address = Address("telegram", "8800"), Address("telegram", "7001")
+        assert [m.payload["text"] for m in queued(desk, stranger_address)] == ["客服已确认您住在 1-1-1201，谢谢！"]
+        li = Chat(desk, "5001", channel="telegram", clock=clock)
+        li.inbox()
+        li.presses("接单")
+        assert [m.payload["text"] for m in queued(desk, stranger_address)][1:] == [
+            f"🔧 {number}：维修师傅李伟将为您维修。"
+        ]
+        assert queued(desk, zhang_address) == []
+
+    def test_a_language_chosen_as_a_stranger_is_kept_once_registered(self, desk: Desk) -> None:
+        clock = Clock()
+        chen = Chat(desk, "陈静 Chen Jing", clock=clock)
+        chen.says("/jobs")
+        stranger = Chat(desk, "8800", channel="telegram", language_hint="zh-hans", clock=clock)
+        stranger.says("/lang")
+        stranger.presses("English")
+        through(stranger, "my kitchen tap is leaking", "1-1-1201", "urgent", "2", "1")
+        chen.inbox()
+        chen.presses("新住户")
+        assert stranger.says("/tickets") == (
+            "Your open tickets:\n"
+            f"• {TODAY}-0001 · Plumbing (water, pipes, drains) · a technician has been assigned\n"
+            f"  1. {TODAY}-0001"
+        )
+
+    def test_a_registered_resident_the_directory_file_then_lists_is_still_told_of_their_report(
+        self, engine: Engine
+    ) -> None:
+        uow = SqlAlchemyUnitOfWork(engine)
+        with uow:
+            uow.directory.sync(demo_estate())
+            uow.commit()
+        desk = desk_on(uow, telegram=True)
+        clock = Clock()
+        chen = Chat(desk, "5100", channel="telegram", clock=clock)
+        chen.says("/jobs")
+        _, number = self.report_as_stranger(desk, clock)
+        chen.inbox()
+        chen.presses("新住户")
+        estate = demo_estate()
+        wu = Resident("Wu Xin", ("1-1-1201",), addresses=(Address("telegram", "8800"),))
+        with uow:  # management adds them to the file, with the account customer service confirmed
+            report = uow.directory.sync(replace(estate, residents=(*estate.residents, wu)))
+            uow.commit()
+        clock.now += timedelta(seconds=5)  # running desks look at the directory's version once a second
+        assert (report.added, report.deactivated) == ({"resident": 1}, {"resident": 1})
+        with uow:
+            residents = desk.estate(uow, clock.now).residents
+        assert [r.name for r in residents if "1-1-1201" in r.rooms] == ["张三 Zhang San", "Wu Xin"]
+        li = Chat(desk, "5001", channel="telegram", clock=clock)
+        li.inbox()
+        li.presses("接单")
+        assert [m.payload["text"] for m in queued(desk, Address("telegram", "8800"))][-1:] == [
+            f"🔧 {number}：维修师傅李伟将为您维修。"
+        ]
+        (ticket,) = stored(desk)
+        assert "unreachable" not in ticket.history[-1].details
 
 
 @pytest.mark.postgres

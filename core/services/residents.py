@@ -95,12 +95,17 @@ def confirm_registration(work: Work, staff: Staff, ticket: Ticket, resident_id: 
     if ticket.verified or room is None or address is None:
         work.say(N_("{number}: nothing to confirm."), number=ticket.number)
         return
+    # They wrote from that address last (it is where the report came from): pushes follow them there.
     if resident_id is None:
-        resident_id = work.uow.directory.register(work.estate.code, ticket.reporter, room, address)
+        resident_id = work.uow.directory.register(work.estate.code, ticket.reporter, room, address, seen=work.now)
     else:
-        work.uow.directory.link(work.estate.code, address, PersonRef("resident", resident_id))
+        work.uow.directory.link(work.estate.code, address, PersonRef("resident", resident_id), seen=work.now)
         resident = work.estate.resident(resident_id)
         ticket.reporter = resident.name if resident is not None else ticket.reporter
+    person = PersonRef("resident", resident_id)
+    chosen = work.uow.people.locale(address)  # a language picked while a stranger stays theirs
+    if chosen is not None and work.uow.people.locale(person) is None:
+        work.uow.people.set_locale(person, chosen, work.now)
     ticket.verified = True
     ticket.reporter_resident_id = resident_id
     work.change(ticket, Action.NOTE, registration_confirmed=room)

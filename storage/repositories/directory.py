@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import builtins
 from collections.abc import Callable, Iterable
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import bindparam, delete, select, update
@@ -108,6 +109,7 @@ class SqlAlchemyDirectoryRepository(DirectoryRepository):
             self._sync_section(report, kind, table, row.id, entries, columns, addressed.get(kind, set()))
         self.session.flush()
         self._sync_addresses(row.id, estate)
+        self._retire_unreachable_registrations(report, row.id)
         if report.changed:
             row.version = (row.version or 0) + 1
         self.session.flush()
@@ -180,6 +182,21 @@ class SqlAlchemyDirectoryRepository(DirectoryRepository):
                 and key not in wanted]  # fmt: skip
         for channel, id_ in gone:
             self.session.execute(delete(AddressRow).where(AddressRow.channel == channel, AddressRow.address == id_))
+
+    def _retire_unreachable_registrations(self, report: SyncReport, estate_id: int) -> None:
+        """A resident customer service registered is the address they wrote from; when the file gives every such
+        address to one of its own residents, that is who they are now, and the registration is retired."""
+        self.session.flush()
+        reached = select(AddressRow.person_id).where(AddressRow.person_kind == "resident")
+        stale_ones = select(ResidentRow).where(
+            ResidentRow.estate_id == estate_id,
+            ResidentRow.origin == REGISTERED,
+            ResidentRow.active.is_(True),
+            ResidentRow.id.not_in(reached),
+        )
+        for stale in self.session.scalars(stale_ones):
+            stale.active = False
+            report.count("deactivated", "resident")
 
     def version(self, code: str) -> int | None:
         return self.session.connection().execute(ESTATE_VERSION, {"code": code}).scalar()
@@ -281,7 +298,7 @@ class SqlAlchemyDirectoryRepository(DirectoryRepository):
     def codes(self) -> builtins.list[str]:
         return builtins.list(self.session.scalars(select(EstateRow.code).order_by(EstateRow.code)))
 
-    def link(self, estate_code: str, address: Address, person: PersonRef) -> bool:
+    def link(self, estate_code: str, address: Address, person: PersonRef, seen: datetime | None = None) -> bool:
         estate_id = self.session.scalar(select(EstateRow.id).where(EstateRow.code == estate_code))
         if estate_id is None:
             raise LookupError(f'estate "{estate_code}" is not in the directory')
@@ -293,10 +310,12 @@ class SqlAlchemyDirectoryRepository(DirectoryRepository):
             self.session.add(stored)
         stored.estate_id, stored.person_kind, stored.person_id = estate_id, person.kind, person.id
         stored.origin = LINKED
+        if seen is not None and (stored.last_used_at is None or stored.last_used_at < seen):
+            stored.last_used_at = seen
         self._changed(estate_id)
         return True
 
-    def register(self, estate_code: str, name: str, room: str, address: Address) -> int:
+    def register(self, estate_code: str, name: str, room: str, address: Address, seen: datetime | None = None) -> int:
         estate_id = self.session.scalar(select(EstateRow.id).where(EstateRow.code == estate_code))
         if estate_id is None:
             raise LookupError(f'estate "{estate_code}" is not in the directory')
@@ -313,7 +332,7 @@ class SqlAlchemyDirectoryRepository(DirectoryRepository):
                           origin=REGISTERED)  # fmt: skip
         self.session.add(row)
         self.session.flush()
-        self.link(estate_code, address, PersonRef("resident", row.id))
+        self.link(estate_code, address, PersonRef("resident", row.id), seen)
         return row.id
 
     def _changed(self, estate_id: int) -> None:
