@@ -459,6 +459,44 @@ class TestSupervisors:
             (zhang, INBOX, lines(f"✅ {number}: 李伟 says the repair is done. Is it fixed?", choices("✅ Fixed", "❌ Not fixed"))),
         ])  # fmt: skip
 
+    def test_a_job_whose_cost_waits_for_approval_is_not_put_on_hold(
+        self, zhang: Chat, li: Chat, chen: Chat, desk: Desk
+    ) -> None:
+        """Approving the cost finishes the job: on hold, the approval would be recorded and the work done lost."""
+        in_english(li, chen)
+        number = report_leak(zhang)
+        li.inbox()
+        li.presses("Accept")
+        li.presses("Start")
+        li.presses("Done")
+        li.says("replaced the pipe")
+        li.says("pipe 1 800")
+        li.run([
+            (f"/status {number}", f"""
+                {number} · ⚠️ Urgent · Plumbing (water, pipes, drains)
+                Place: 1-1-1201
+                Problem: kitchen pipe leaking in 1-1-1201
+                Resident: 张三 Zhang San 13800000001
+                Status: in progress
+                Assigned to: 李伟 Li Wei
+                Due: 11-28 10:33
+                History:
+                  11-27 10:33 张三 Zhang San: reported
+                  11-27 10:33 dispatch: assigned
+                  11-27 10:33 李伟 Li Wei: accepted
+                  11-27 10:34 李伟 Li Wei: started
+                  11-27 10:35 李伟 Li Wei: asked for approval"""),  # no step offered until the supervisor decides
+        ])  # fmt: skip
+        # On hold, tapped on the message that showed the job started:
+        assert_answer(
+            li.says(payload=encode(OnTicket("hold", number))),
+            f"{number} is already waiting for a supervisor's decision.",
+        )
+        chen.inbox()
+        chen.presses("Approve")
+        (ticket,) = stored(desk)
+        assert (ticket.status, ticket.cost, ticket.resolution) == (Status.RESOLVED, 800.0, "replaced the pipe")
+
     def test_a_rejected_change_of_plan_goes_back_to_the_technician_and_the_job_goes_on(
         self, zhang: Chat, li: Chat, chen: Chat, desk: Desk
     ) -> None:

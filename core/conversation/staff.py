@@ -115,6 +115,15 @@ def still(turn: Turn, ticket: Ticket, condition: bool) -> bool:
     return condition
 
 
+def can_take(turn: Turn, ticket: Ticket, verb: str) -> bool:
+    """Whether the job can take this step now; when not, the person is told why."""
+    if STEPS[verb][0] in allowed_actions(ticket):
+        return True
+    if not waiting_for_supervisor(turn, ticket):
+        still(turn, ticket, False)
+    return False
+
+
 def may_still(turn: Turn, verb: str) -> Ticket | None:
     """The ticket a question is about, when its answer may still be acted on by this person: checked on arrival."""
     ticket = the_ticket(turn, turn.state.ticket)
@@ -304,7 +313,7 @@ def on_ticket(turn: Turn, button: OnTicket) -> None:
         if allowed(turn, "register"):
             register(turn, ticket, button.argument)
     elif verb in STEPS:
-        if allowed(turn, verb, ticket) and still(turn, ticket, STEPS[verb][0] in allowed_actions(ticket)):
+        if allowed(turn, verb, ticket) and can_take(turn, ticket, verb):
             job_step(turn, ticket, verb, button.argument)
     else:
         turn.say(t("That button belongs to an earlier message."))

@@ -136,8 +136,16 @@ STATUS_WORDS = {
 def allowed_actions(ticket: Ticket) -> list[Action]:
     """The actions the ticket can take next, in table order."""
     return [
-        action for (action, kind), row in TRANSITIONS.items() if kind is ticket.kind and ticket.status in row.sources
+        action
+        for (action, kind), row in TRANSITIONS.items()
+        if kind is ticket.kind and ticket.status in row.sources and not _done_but_for_the_cost(ticket, action)
     ]
+
+
+def _done_but_for_the_cost(ticket: Ticket, action: Action) -> bool:
+    """A job whose cost waits for approval is finished: approving it resolves the job, which could not happen
+    from on hold, so it is not put on hold meanwhile."""
+    return action is Action.HOLD and (ticket.pending_approval or {}).get("request") == "cost"
 
 
 def transition_for(ticket: Ticket, action: Action) -> Transition:
@@ -149,6 +157,8 @@ def transition_for(ticket: Ticket, action: Action) -> Transition:
             f"ticket {ticket.number or ticket.id} is {STATUS_WORDS[ticket.status]}; "
             f"it cannot {action.value.replace('_', ' ')} now"
         )
+    if _done_but_for_the_cost(ticket, action):
+        raise IllegalTransition(f"ticket {ticket.number or ticket.id} waits for its cost to be approved")
     return row
 
 
