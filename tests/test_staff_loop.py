@@ -688,6 +688,34 @@ class TestSupervisors:
         )
         assert ticket.history[0].actor.name == "陈静 Chen Jing" and ticket.status is Status.ASSIGNED
 
+    def test_a_command_in_the_middle_of_new_picks_the_report_up_again(self, chen: Chat) -> None:
+        """A number typed after /queue answers the report's question, not a list the command showed."""
+        in_english(chen)
+        urgency = """
+            How urgent is it? I suggest: Urgent.
+              1. ✓ Urgent: today, please
+              2. Emergency: unsafe, or water/power/lift out
+              3. Normal: within a few days"""
+        chen.run([
+            ("/new 1-2-803 toilet blocked", urgency),
+            ("/queue", replies("""
+                📋 Queue
+
+                Unassigned (0)
+
+                Overdue (0)
+
+                On hold (0)
+
+                Waiting for approval (0)""", "Let's continue your report.", urgency)),
+            ("3", lines("""
+                Please check your report:
+                Place: 1-2-803
+                Problem: 1-2-803 toilet blocked
+                Type: Plumbing (water, pipes, drains)
+                Urgency: Normal""", choices("✅ Submit", "✏️ Change something", "✖️ Cancel"))),
+        ])  # fmt: skip
+
     def test_new_for_a_room_where_nobody_lives_is_a_walk_in(self, li: Chat, chen: Chat, desk: Desk) -> None:
         in_english(chen, li)
         chen.run([

@@ -207,6 +207,7 @@ def _run(turn: Turn) -> None:
             conversation.unknown_command(turn, "/" + word)
         else:
             handler(turn, rest.strip())
+        _carry_on(turn, flow)
         return
     chosen = turn.pick()
     if isinstance(chosen, Outdated):
@@ -217,6 +218,7 @@ def _run(turn: Turn) -> None:
         if flow is not None and not flow.survives_commands:
             state.leave()
         conversation.on_ticket(turn, chosen)
+        _carry_on(turn, flow)
         return
     if isinstance(chosen, Pick):
         if chosen.what == "lang" and chosen.value in LOCALES and turn.shown(chosen):
@@ -245,6 +247,13 @@ def _run(turn: Turn) -> None:
     row = flow.steps[state.step]
     outcome = row.answer(turn)
     turn.go(row.then[outcome])
+
+
+def _carry_on(turn: Turn, flow: Flow | None) -> None:
+    """After a command or a ticket's button in the middle of a flow that survives them, its open question again,
+    so that a number typed next answers it; unless the command asked something of its own or went elsewhere."""
+    if flow is not None and flow.survives_commands and turn.flow is flow and not turn.question:
+        turn.conversation.resume(turn)
 
 
 def _drop_if_lapsed(turn: Turn, answering: bool) -> None:

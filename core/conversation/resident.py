@@ -709,10 +709,8 @@ def continue_privately(turn: Turn) -> None:
 
 
 def after_command(turn: Turn, offer_menu: bool = False) -> None:
-    """A command answered in the middle of a report picks the report up again; else, when asked, the menu."""
-    if turn.flow is not None:
-        resume(turn)
-    elif offer_menu:
+    """Outside a report, when asked, the menu (in the middle of one, the engine picks the report up again)."""
+    if turn.flow is None and offer_menu:
         menu(turn)
 
 
@@ -764,7 +762,6 @@ def show_my_tickets(turn: Turn, rest: str) -> None:
     if not found.choices:
         found = Reply(found.text, (turn.choice(Pick("menu", "repair"), turn.t("🔧 Report a repair")),))
     turn.say_privately([found])
-    after_command(turn)
 
 
 def example_number(turn: Turn) -> str:
@@ -804,7 +801,6 @@ def on_ticket(turn: Turn, button: OnTicket) -> None:
     if ticket is None:
         turn.say_privately([Reply(t("I can't find a ticket {number} of yours. Send /tickets to see them.").format(
             number=button.number))])  # fmt: skip
-        after_command(turn)
         return
     number, status = ticket.number, status_for_resident(ticket, t)
     if button.verb == "status":
@@ -820,13 +816,10 @@ def on_ticket(turn: Turn, button: OnTicket) -> None:
         chase(turn, ticket)
     elif button.verb in ("fixed", "notfixed"):
         verdict(turn, ticket, fixed=button.verb == "fixed")
-        return
     elif button.verb == "rate" and button.argument.isdecimal() and 1 <= int(button.argument) <= 5:
         rate(turn, ticket, int(button.argument))
-        return
     else:
         turn.say(t("That button belongs to an earlier question."))
-    after_command(turn)
 
 
 def chase(turn: Turn, ticket: Ticket) -> None:

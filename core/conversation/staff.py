@@ -391,10 +391,10 @@ def my_jobs(turn: Turn, greet: bool = False) -> None:
     mine = [x for x in turn.context.look.jobs(staff) if x.status is not Status.RESOLVED]
     head = t("Hello {name}!").format(name=first_name(staff.name)) + " " if greet else ""
     if not mine:
-        turn.ask(head + t("You have no open jobs. /help shows what I can do."))
+        turn.say(head + t("You have no open jobs. /help shows what I can do."))
         return
     lines = [head + t("Your open jobs:")] + ["• " + line(x, t) for x in mine]
-    turn.ask("\n".join(lines), [Choice(OnTicket("view", x.number), x.number) for x in mine[:10]])
+    turn.say("\n".join(lines), [Choice(OnTicket("view", x.number), x.number) for x in mine[:10]])
 
 
 def queue(turn: Turn) -> None:
@@ -414,7 +414,7 @@ def queue(turn: Turn) -> None:
             lines.append("• " + line(ticket, t))
             if ticket not in shown:
                 shown.append(ticket)
-    turn.ask("\n".join(lines), [Choice(OnTicket("view", x.number), x.number) for x in shown[:10]])
+    turn.say("\n".join(lines), [Choice(OnTicket("view", x.number), x.number) for x in shown[:10]])
 
 
 # --- commands ------------------------------------------------------------------------------------------------------
