@@ -115,6 +115,7 @@ STEP_DONE: dict[str, str] = {
 NEW_JOB = N_("🔧 New job for you")
 REWORK = N_("🔁 Rework on {number} ({count}): the resident says “{reason}”")
 TAKEN = N_("✋ {number} was taken by {name}.")
+JOINED = N_("You have joined {number}; {count} residents reported this fault. We'll tell you when it is fixed.")
 
 
 class _Telling:
@@ -506,9 +507,7 @@ class _Telling:
 
     def joined(self, event: HistoryEvent) -> None:
         ticket = self.ticket
-        self.answer(event, lambda t: t(
-            "You have joined {number}; {count} residents reported this fault. We'll tell you when it is fixed."
-        ).format(number=ticket.number, count=ticket.reporters))  # fmt: skip
+        self.answer(event, lambda t: t(JOINED).format(number=ticket.number, count=ticket.reporters))
 
     def noted(self, event: HistoryEvent) -> None:
         ticket = self.ticket

@@ -443,7 +443,7 @@ def show_jobs(turn: Turn, rest: str) -> None:
 
 
 def cancel(turn: Turn, rest: str) -> None:
-    if turn.state.flow in ("repair", "feedback"):
+    if turn.state.flow == "repair":
         turn.state.leave()
         turn.say(turn.t("Report discarded; nothing was sent."))
     else:
@@ -522,7 +522,7 @@ def idle(turn: Turn) -> None:
 
 
 STAFF = Conversation(
-    flows={flow.name: flow for flow in (DECLINE, PLAN, DONE, REPLY, resident.REPAIR, resident.FEEDBACK)},
+    flows={flow.name: flow for flow in (DECLINE, PLAN, DONE, REPLY, resident.REPAIR)},
     commands={
         "start": show_help, "help": show_help, "menu": show_help, "jobs": show_jobs, "mytickets": show_jobs,
         "tickets": show_jobs, "queue": show_queue, "assign": assigning(reassign=False),

@@ -52,7 +52,7 @@ def dispatch(work: Work, ticket: Ticket) -> Decision:
 
 def assign(work: Work, staff: Staff, ticket: Ticket, chosen: Staff, reassign: bool) -> None:
     """/assign and /reassign from the dispatch desk."""
-    if _refused(work, staff, "reassign" if reassign else "assign", ticket):
+    if refused(work, staff, "reassign" if reassign else "assign", ticket):
         return
     if not ticket.is_active or ticket.assignee_id == chosen.id:
         work.say(CHANGED, number=ticket.number)
@@ -64,7 +64,7 @@ def assign(work: Work, staff: Staff, ticket: Ticket, chosen: Staff, reassign: bo
 
 
 def decline(work: Work, staff: Staff, ticket: Ticket, reason: str) -> None:
-    if _refused(work, staff, "decline", ticket) or not _still(work, ticket, Action.DECLINE):
+    if refused(work, staff, "decline", ticket) or not still_possible(work, ticket, Action.DECLINE):
         return
     work.change(ticket, Action.DECLINE, reason=reason, assignee_id=ticket.assignee_id)
     dispatch(work, ticket)
@@ -72,7 +72,7 @@ def decline(work: Work, staff: Staff, ticket: Ticket, reason: str) -> None:
 
 def grab(work: Work, staff: Staff, ticket: Ticket) -> None:
     """From the grab pool or an emergency offer: the first to claim it gets it."""
-    if _refused(work, staff, "grab", ticket):
+    if refused(work, staff, "grab", ticket):
         return
     if ticket.status is not Status.NEW:
         taken = ticket.assignee_name or work.t("someone else")
@@ -102,7 +102,7 @@ def roll_over(work: Work) -> list[str]:
     return moved
 
 
-def _refused(work: Work, staff: Staff, verb: str, ticket: Ticket) -> bool:
+def refused(work: Work, staff: Staff, verb: str, ticket: Ticket) -> bool:
     """Checked again under lock: the conversation checked before, but the ticket may have changed since."""
     reason = refusal(staff, verb, ticket)
     if reason is not None:
@@ -110,7 +110,7 @@ def _refused(work: Work, staff: Staff, verb: str, ticket: Ticket) -> bool:
     return reason is not None
 
 
-def _still(work: Work, ticket: Ticket, action: Action) -> bool:
+def still_possible(work: Work, ticket: Ticket, action: Action) -> bool:
     if action in allowed_actions(ticket):
         return True
     work.say(CHANGED, number=ticket.number)

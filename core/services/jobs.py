@@ -10,7 +10,7 @@ from core.domain.directory import Staff
 from core.domain.lifecycle import Action, allowed_actions
 from core.domain.model import Actor, Attachment, Material, Status, Ticket
 from core.i18n import N_
-from core.services.dispatching import CHANGED, _refused, _still
+from core.services.dispatching import CHANGED, refused, still_possible
 from core.services.work import Work
 
 MONEY = re.compile(r"(?:[¥￥]\s*(\d+(?:\.\d+)?))|(\d+(?:\.\d+)?)\s*(?:元|yuan|rmb|cny)", re.IGNORECASE)
@@ -19,7 +19,7 @@ MONEY = re.compile(r"(?:[¥￥]\s*(\d+(?:\.\d+)?))|(\d+(?:\.\d+)?)\s*(?:元|yuan
 def take_step(work: Work, staff: Staff, ticket: Ticket, verb: str, argument: str) -> None:
     """accept, on the way (argument: minutes), arrived, start, on hold (argument: why), resume."""
     action = STEPS[verb][0]
-    if _refused(work, staff, verb, ticket) or not _still(work, ticket, action):
+    if refused(work, staff, verb, ticket) or not still_possible(work, ticket, action):
         return
     details: dict[str, Any] = {}
     if verb == "way":
@@ -30,7 +30,7 @@ def take_step(work: Work, staff: Staff, ticket: Ticket, verb: str, argument: str
 
 
 def change_plan(work: Work, staff: Staff, ticket: Ticket, text: str) -> None:
-    if _refused(work, staff, "plan", ticket) or not _still(work, ticket, Action.REQUEST_APPROVAL):
+    if refused(work, staff, "plan", ticket) or not still_possible(work, ticket, Action.REQUEST_APPROVAL):
         return
     if ticket.pending_approval is not None:
         work.say(N_("{number} is already waiting for a supervisor's decision."), number=ticket.number)
@@ -43,7 +43,7 @@ def change_plan(work: Work, staff: Staff, ticket: Ticket, text: str) -> None:
 def finish(work: Work, staff: Staff, ticket: Ticket, note: str, materials: tuple[Material, ...],
            photo: Attachment | None) -> None:  # fmt: skip
     """Done: a cost above the threshold waits for a supervisor's approval first."""
-    if _refused(work, staff, "done", ticket) or not _still(work, ticket, Action.RESOLVE):
+    if refused(work, staff, "done", ticket) or not still_possible(work, ticket, Action.RESOLVE):
         return
     if ticket.pending_approval is not None:
         work.say(N_("{number} is already waiting for a supervisor's decision."), number=ticket.number)
@@ -60,7 +60,7 @@ def finish(work: Work, staff: Staff, ticket: Ticket, note: str, materials: tuple
 
 def decide(work: Work, staff: Staff, ticket: Ticket, approve: bool) -> None:
     """A supervisor's answer to a change of plan or a cost; an approved cost marks the job done for its technician."""
-    if _refused(work, staff, "approve", ticket):
+    if refused(work, staff, "approve", ticket):
         return
     pending = ticket.pending_approval
     if pending is None or ticket.status not in (Status.ACCEPTED, Status.IN_PROGRESS, Status.ON_HOLD):
@@ -76,7 +76,7 @@ def decide(work: Work, staff: Staff, ticket: Ticket, approve: bool) -> None:
 
 def send_reply(work: Work, staff: Staff, ticket: Ticket, text: str, resolve: bool) -> None:
     """A department's answer to feedback: sent to the resident, and the ticket answered or kept open."""
-    if _refused(work, staff, "reply", ticket):
+    if refused(work, staff, "reply", ticket):
         return
     if not ticket.is_active:
         work.say(CHANGED, number=ticket.number)

@@ -11,6 +11,7 @@ from core.domain.model import Status, Subscriber, Ticket
 from core.domain.people import Address, PersonRef
 from core.domain.roles import refusal
 from core.i18n import N_
+from core.notices import JOINED
 from core.services.work import Work
 
 CHANGED = N_("Sorry, {number} changed a moment ago: it is {status} now. Send /status {number} to see it.")
@@ -55,11 +56,7 @@ def join(work: Work, speaker: Speaker, ticket: Ticket, origin: Address | None, o
         work.forget_followers(ticket)
         work.change(ticket, Action.JOIN)
     else:
-        work.say(
-            N_("You have joined {number}; {count} residents reported this fault. We'll tell you when it is fixed."),
-            number=ticket.number,
-            count=ticket.reporters,
-        )
+        work.say(JOINED, number=ticket.number, count=ticket.reporters)  # they had joined before
 
 
 def verdict(work: Work, speaker: Speaker, ticket: Ticket, fixed: bool, reason: str = "") -> None:
