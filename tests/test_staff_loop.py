@@ -325,6 +325,21 @@ class TestLateAnswers:
             You have no open jobs. /help shows what I can do.""")  # fmt: skip
         assert_answer(li.says(payload=encode(OnTicket("accept", "NOPE"))), "There is no ticket NOPE.")
 
+    def test_a_button_of_a_repair_on_feedback_and_back_is_answered(self, zhang: Chat, chen: Chat, desk: Desk) -> None:
+        """No message carries them, but a button's data can be made up: the answer says so, and nothing changes."""
+        in_english(chen)
+        repair = report_leak(zhang)
+        for said in ("/feedback the guard at gate 2 was rude", "skip", "with my name", "submit"):
+            zhang.says(said)
+        feedback = f"{TODAY}-0002"
+        before = stored(desk)
+        assert [t.kind.value for t in before] == ["repair", "feedback"]
+        for verb, number in (("reply", repair), ("done", feedback), ("accept", feedback)):
+            assert_answer(
+                chen.says(payload=encode(OnTicket(verb, number))), "That button belongs to an earlier message."
+            )
+        assert stored(desk) == before
+
 
 class TestStrangers:
     def test_customer_service_is_asked_once_to_confirm_a_stranger_who_reports_twice(

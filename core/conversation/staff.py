@@ -290,7 +290,10 @@ def on_ticket(turn: Turn, button: OnTicket) -> None:
     if ticket is None:
         return
     number = ticket.number
-    if verb == "view":
+    feedback = ticket.kind is TicketKind.FEEDBACK
+    if (verb == "reply" and not feedback) or (verb in STEPS and feedback):  # a button no message of ours carries
+        turn.say(t("That button belongs to an earlier message."))
+    elif verb == "view":
         view(turn, ticket)
     elif verb == "grab":
         if allowed(turn, "grab", ticket):
