@@ -586,3 +586,29 @@ def test_upgrading_moves_chat_ids_contacts_registrations_and_settings_to_people(
         assert uow.people.locale(Address("telegram", "77")) == "zh_CN"
         assert uow.directory.version("SG") == 2  # running processes read the directory again
     engine.dispose()
+
+
+def test_upgrading_gives_registered_strangers_who_share_a_name_names_of_their_own(database_url: str) -> None:
+    """0004: registrations become residents of origin "registered", unique by name; strangers who share a display
+    name are told apart by their room, as `register` does, and by a number when that is taken too."""
+    engine = _at_revision(database_url, "0003")
+    now = NOW.replace(tzinfo=None) if engine.dialect.name == "sqlite" else NOW
+    with engine.begin() as connection:
+        connection.execute(text("INSERT INTO estates (code, name, version) VALUES ('SG', 'x', 1)"))
+        connection.execute(text(
+            "INSERT INTO registrations (ref, name, room, confirmed_by, confirmed_at) VALUES"
+            " ('telegram:9', 'Li', '1-2-804', 'Chen', :first), ('telegram:10', 'Li', '1-1-1201', 'Chen', :second),"
+            " ('telegram:11', 'Li', '1-1-1201', 'Chen', :third)"
+        ), {"first": now, "second": now + timedelta(minutes=1), "third": now + timedelta(minutes=2)})  # fmt: skip
+    upgrade(engine)
+    with SqlAlchemyUnitOfWork(engine) as uow:
+        estate = uow.directory.get("SG")
+        assert estate is not None
+        found = {user: estate.person_at(Address("telegram", user)) for user in ("9", "10", "11")}
+        assert {user: person.name for user, person in found.items() if person is not None} == {
+            "9": "Li",
+            "10": "Li (1-1-1201)",
+            "11": "Li (1-1-1201, 2)",
+        }
+        assert found["10"].rooms == ("1-1-1201",)  # type: ignore[union-attr]
+    engine.dispose()

@@ -94,14 +94,24 @@ def upgrade() -> None:
         batch_op.create_unique_constraint(batch_op.f('uq_residents_estate_id_origin_name'),
                                           ['estate_id', 'origin', 'name'])
     # A registered stranger becomes a resident of the room customer service confirmed (of the only estate
-    # that existed then: registrations did not record theirs).
+    # that existed then: registrations did not record theirs). Two strangers can share a display name, and
+    # registered residents are unique by name: the later ones are told apart as the directory's `register`
+    # does, by the room and then by a number.
     estate_id = bind.execute(sa.text('SELECT min(id) FROM estates')).scalar()
     residents = _table('residents', 'estate_id', 'name', 'active', 'rooms', 'phone', 'locale', 'origin')
-    for ref, name, room in bind.execute(sa.text('SELECT ref, name, room FROM registrations')).all():
+    taken: set[str] = set()
+    for ref, name, room in bind.execute(
+        sa.text('SELECT ref, name, room FROM registrations ORDER BY confirmed_at, ref')
+    ).all():
         channel, _, user = ref.partition(':')
         if estate_id is None or (channel, user) in owner:
             continue
-        bind.execute(sa.insert(residents).values(estate_id=estate_id, name=name, active=True, rooms=[room],
+        unique, n = name, 1
+        while unique in taken:
+            n += 1
+            unique = f'{name} ({room})' if n == 2 else f'{name} ({room}, {n - 1})'
+        taken.add(unique)
+        bind.execute(sa.insert(residents).values(estate_id=estate_id, name=unique, active=True, rooms=[room],
                                                  phone='', locale=None, origin='registered'))
         new_id = bind.execute(sa.text("SELECT max(id) FROM residents WHERE origin = 'registered'")).scalar()
         add(channel, user, estate_id, 'resident', int(new_id), 'linked', 0)
