@@ -586,3 +586,74 @@ def test_upgrading_moves_chat_ids_contacts_registrations_and_settings_to_people(
         assert uow.people.locale(Address("telegram", "77")) == "zh_CN"
         assert uow.directory.version("SG") == 2  # running processes read the directory again
     engine.dispose()
+
+
+def test_upgrading_gives_registered_strangers_who_share_a_name_names_of_their_own(database_url: str) -> None:
+    """0004: registrations become residents of origin "registered", unique by name; strangers who share a display
+    name are told apart by their room, as `register` does, and by a number when that is taken too."""
+    engine = _at_revision(database_url, "0003")
+    now = NOW.replace(tzinfo=None) if engine.dialect.name == "sqlite" else NOW
+    with engine.begin() as connection:
+        connection.execute(text("INSERT INTO estates (code, name, version) VALUES ('SG', 'x', 1)"))
+        connection.execute(text(
+            "INSERT INTO registrations (ref, name, room, confirmed_by, confirmed_at) VALUES"
+            " ('telegram:9', 'Li', '1-2-804', 'Chen', :first), ('telegram:10', 'Li', '1-1-1201', 'Chen', :second),"
+            " ('telegram:11', 'Li', '1-1-1201', 'Chen', :third)"
+        ), {"first": now, "second": now + timedelta(minutes=1), "third": now + timedelta(minutes=2)})  # fmt: skip
+    upgrade(engine)
+    with SqlAlchemyUnitOfWork(engine) as uow:
+        estate = uow.directory.get("SG")
+        assert estate is not None
+        found = {user: estate.person_at(Address("telegram", user)) for user in ("9", "10", "11")}
+        assert {user: person.name for user, person in found.items() if person is not None} == {
+            "9": "Li",
+            "10": "Li (1-1-1201)",
+            "11": "Li (1-1-1201, 2)",
+        }
+        assert found["10"].rooms == ("1-1-1201",)  # type: ignore[union-attr]
+    engine.dispose()
+
+
+def test_upgrading_gives_a_chat_id_to_the_person_the_old_code_found_there(database_url: str) -> None:
+    """0004: an address has one owner. A rename in the directory file deactivated the old row and added a new one
+    with the same chat id, and the old code looked only at active people (staff, then residents, then a
+    registration): the active person gets the address and its settings, whatever the order of the rows."""
+    engine = _at_revision(database_url, "0003")
+    now = NOW.replace(tzinfo=None) if engine.dialect.name == "sqlite" else NOW
+    with engine.begin() as connection:
+        connection.execute(text("INSERT INTO estates (code, name, version) VALUES ('SG', 'x', 1)"))
+        connection.execute(text(
+            "INSERT INTO residents (estate_id, name, active, rooms, phone, telegram_id) VALUES"
+            " (1, '张三', false, '[\"1-1-1201\"]', '', 7001), (1, '张三 Zhang San', true, '[\"1-1-1201\"]', '', 7001),"
+            " (1, 'Old tenant', false, '[\"1-2-804\"]', '', 9)"
+        ))  # fmt: skip
+        connection.execute(text(
+            "INSERT INTO staff (estate_id, name, active, roles, trades, departments, shifts, telegram_id, phone)"
+            " VALUES (1, 'Wang', false, '[]', '[]', '[]', '[]', 5002, ''),"
+            " (1, 'Wang Fang', true, '[]', '[]', '[]', '[]', 5002, '')"
+        ))  # fmt: skip
+        connection.execute(text(
+            "INSERT INTO staff_contacts (channel, \"user\", staff_id, seen_at) VALUES ('telegram', '5002', 1, :now)"
+        ), {"now": now})  # fmt: skip
+        connection.execute(text(
+            "INSERT INTO registrations (ref, name, room, confirmed_by, confirmed_at) VALUES"
+            " ('telegram:9', 'Guest', '1-2-804', 'Chen', :now), ('telegram:7001', 'Zhang', '1-1-1201', 'Chen', :now)"
+        ), {"now": now})  # fmt: skip
+        connection.execute(text(
+            "INSERT INTO user_settings (channel, \"user\", locale, updated_at) VALUES"
+            " ('telegram', '7001', 'en', :now), ('telegram', '5002', 'zh_CN', :now), ('telegram', '9', 'en', :now)"
+        ), {"now": now})  # fmt: skip
+    upgrade(engine)
+    with SqlAlchemyUnitOfWork(engine) as uow:
+        estate = uow.directory.get("SG")
+        assert estate is not None
+        zhang, wang, guest = (estate.person_at(Address("telegram", user)) for user in ("7001", "5002", "9"))
+        assert zhang is not None and zhang.name == "张三 Zhang San"
+        assert wang is not None and wang.name == "Wang Fang"
+        # The old tenant had left, so the old code found the registration for their chat id.
+        assert guest is not None and guest.name == "Guest"
+        assert uow.people.locale(zhang.ref) == "en" and uow.people.locale(wang.ref) == "zh_CN"
+        assert uow.people.locale(guest.ref) == "en"
+        held = uow.session.execute(text("SELECT person_kind, person_id FROM addresses")).all()
+        assert sorted(held) == sorted([("resident", zhang.ref.id), ("staff", wang.ref.id), ("resident", guest.ref.id)])
+    engine.dispose()

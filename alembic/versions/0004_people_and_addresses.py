@@ -75,18 +75,38 @@ def upgrade() -> None:
             rows.append({'channel': channel, 'address': address, 'estate_id': estate_id, 'person_kind': kind,
                          'person_id': person_id, 'origin': origin, 'position': position, 'last_used_at': used})
 
-    for table, columns in PEOPLE_COLUMNS.items():
-        names = [c for c, _ in columns]
-        for row in bind.execute(sa.select(_table(table, 'id', 'estate_id', *names))).mappings():
-            for position, (column, channel) in enumerate(columns):
-                if row[column] is not None:
-                    add(channel, str(row[column]), row['estate_id'], PERSON_KIND[table], row['id'], 'directory',
-                        position)
-    staff_estate = dict(bind.execute(sa.text('SELECT id, estate_id FROM staff')).all())
-    for channel, user, staff_id, seen in bind.execute(
-        sa.text('SELECT channel, "user", staff_id, seen_at FROM staff_contacts')
-    ).all():
-        add(channel, user, staff_estate[staff_id], 'staff', staff_id, 'linked', 99, seen)
+    # The first to claim an address owns it, so claims are made in the order the old code looked for the person
+    # behind a chat: active staff, then active residents (by their directory columns), then a registration. It
+    # never looked at people no longer active, and the directory file deactivated a renamed person's row with its
+    # chat ids kept, beside a new row with the same ids: inactive rows come last and get only what nobody holds.
+    # Staff contacts only said where to push, so a registration for the chat goes before them.
+    people = {
+        table: bind.execute(sa.select(_table(table, 'id', 'estate_id', 'active', *[c for c, _ in columns]))
+                            .order_by(sa.column('id'))).mappings().all()
+        for table, columns in PEOPLE_COLUMNS.items()
+    }
+    staff_active = {row['id']: bool(row['active']) for row in people['staff']}
+    staff_estate = {row['id']: row['estate_id'] for row in people['staff']}
+    contacts = bind.execute(
+        sa.text('SELECT channel, "user", staff_id, seen_at FROM staff_contacts ORDER BY seen_at, channel, "user"')
+    ).all()
+
+    def claim_directory(active: bool) -> None:
+        for table, columns in PEOPLE_COLUMNS.items():
+            for row in people[table]:
+                if bool(row['active']) != active:
+                    continue
+                for position, (column, channel) in enumerate(columns):
+                    if row[column] is not None:
+                        add(channel, str(row[column]), row['estate_id'], PERSON_KIND[table], row['id'], 'directory',
+                            position)
+
+    def claim_contacts(active: bool) -> None:
+        for channel, user, staff_id, seen in contacts:
+            if staff_active[staff_id] == active:
+                add(channel, user, staff_estate[staff_id], 'staff', staff_id, 'linked', 99, seen)
+
+    claim_directory(active=True)
 
     with op.batch_alter_table('residents', schema=None) as batch_op:
         batch_op.add_column(sa.Column('origin', sa.String(length=16), nullable=False, server_default='directory'))
@@ -94,25 +114,39 @@ def upgrade() -> None:
         batch_op.create_unique_constraint(batch_op.f('uq_residents_estate_id_origin_name'),
                                           ['estate_id', 'origin', 'name'])
     # A registered stranger becomes a resident of the room customer service confirmed (of the only estate
-    # that existed then: registrations did not record theirs).
+    # that existed then: registrations did not record theirs). Two strangers can share a display name, and
+    # registered residents are unique by name: the later ones are told apart as the directory's `register`
+    # does, by the room and then by a number.
     estate_id = bind.execute(sa.text('SELECT min(id) FROM estates')).scalar()
     residents = _table('residents', 'estate_id', 'name', 'active', 'rooms', 'phone', 'locale', 'origin')
-    for ref, name, room in bind.execute(sa.text('SELECT ref, name, room FROM registrations')).all():
+    taken: set[str] = set()
+    for ref, name, room in bind.execute(
+        sa.text('SELECT ref, name, room FROM registrations ORDER BY confirmed_at, ref')
+    ).all():
         channel, _, user = ref.partition(':')
         if estate_id is None or (channel, user) in owner:
             continue
-        bind.execute(sa.insert(residents).values(estate_id=estate_id, name=name, active=True, rooms=[room],
+        unique, n = name, 1
+        while unique in taken:
+            n += 1
+            unique = f'{name} ({room})' if n == 2 else f'{name} ({room}, {n - 1})'
+        taken.add(unique)
+        bind.execute(sa.insert(residents).values(estate_id=estate_id, name=unique, active=True, rooms=[room],
                                                  phone='', locale=None, origin='registered'))
         new_id = bind.execute(sa.text("SELECT max(id) FROM residents WHERE origin = 'registered'")).scalar()
         add(channel, user, estate_id, 'resident', int(new_id), 'linked', 0)
+    claim_contacts(active=True)
+    claim_directory(active=False)
+    claim_contacts(active=False)
     if rows:
         bind.execute(sa.insert(addresses), rows)
 
+    # Settings go to whoever now owns the address; one person who had them under several chat ids keeps the latest.
     settings = _table('person_settings', 'who', 'locale', 'updated_at')
     moved = [
         {'who': owner.get((channel, user), f'address:{channel}:{user}'), 'locale': locale, 'updated_at': updated}
         for channel, user, locale, updated in bind.execute(
-            sa.text('SELECT channel, "user", locale, updated_at FROM user_settings')
+            sa.text('SELECT channel, "user", locale, updated_at FROM user_settings ORDER BY updated_at')
         ).all()
     ]
     if moved:
