@@ -1,5 +1,6 @@
 """Where `baoxiu run` answers: a message that breaks its turn costs only itself (the pool's own isolation is
-tests/test_pool.py); a database that is away is not the message's fault."""
+tests/test_pool.py); a database that is away is not the message's fault; the apology is in the language the desk
+would have answered in."""
 
 from __future__ import annotations
 
@@ -14,13 +15,15 @@ from sqlalchemy.exc import OperationalError
 from bot.config import parse_config
 from bot.runtime.pool import WorkerDied
 from bot.runtime.workers import DeskProcesses, InLoopDesk
-from core.conversation.context import DeskSettings
 from core.conversation.messages import Inbound, Reply
+from core.desk import Desk
+from core.domain.people import Address
 from core.ports import OutboxMessage
-from tests.conftest import desk_on
+from tests.conftest import demo_estate, desk_on
 from tests.fakes import FakeUnitOfWork
 
 NOW = datetime(2026, 11, 27, 2, 30, tzinfo=UTC)
+EMILY, ZHANG = "7002", "7001"  # the demo estate's residents on Telegram: Emily's directory locale is "en"
 SORRY_EN = "Sorry, something went wrong with your message. It has been recorded and our staff will look into it."
 SORRY_ZH = "抱歉，处理您的消息时出了问题。我们已记录下来，工作人员会跟进处理。"
 
@@ -29,8 +32,18 @@ def render(inbound: Inbound, reply: Reply) -> list[tuple[str, dict[str, Any]]]:
     return [(inbound.chat, {"text": reply.text})]
 
 
-def message(native_id: str, language: str = "en") -> Inbound:
-    return Inbound("telegram", native_id, native_id, "hello", native_id=native_id, language_hint=language)
+def message(native_id: str, language: str = "en", sender: str | None = None) -> Inbound:
+    sender = sender or native_id
+    return Inbound("telegram", sender, sender, "hello", native_id=native_id, language_hint=language)
+
+
+def demo_desk() -> Desk:
+    """The desk of this process (it rejects, and reads the apology's language), on the demo estate."""
+    uow = FakeUnitOfWork()
+    with uow:
+        uow.directory.sync(demo_estate())
+        uow.commit()
+    return desk_on(uow)
 
 
 class Pool:
@@ -55,11 +68,12 @@ class Pool:
         """Nothing to stop."""
 
 
-def runner(pool: Pool) -> tuple[DeskProcesses, FakeUnitOfWork, list[OutboxMessage]]:
-    uow, queued = FakeUnitOfWork(), list[OutboxMessage]()
-    processes = DeskProcesses(parse_config({}, environ={}), "SG", 2, uow, on_queued=queued.extend)
+def runner(pool: Pool, desk: Desk | None = None) -> tuple[DeskProcesses, FakeUnitOfWork, list[OutboxMessage]]:
+    desk, queued = desk or demo_desk(), list[OutboxMessage]()
+    processes = DeskProcesses(parse_config({}, environ={}), "SG", 2, desk, on_queued=queued.extend)
     processes.pool = pool  # type: ignore[assignment]
-    return processes, uow, queued
+    assert isinstance(desk.uow, FakeUnitOfWork)
+    return processes, desk.uow, queued
 
 
 def rejected(uow: FakeUnitOfWork) -> dict[tuple[str, str], str]:
@@ -108,19 +122,38 @@ def test_a_database_that_is_away_is_not_the_messages_fault() -> None:
     assert rejected(uow) == {} and queued == []
 
 
-class BrokenDesk:
-    """A desk whose every turn raises, as one with a bug would."""
-
-    def __init__(self, settings: DeskSettings) -> None:
-        self.uow, self.settings = FakeUnitOfWork(), settings
+class BrokenDesk(Desk):
+    """The demo desk, whose every turn raises, as one with a bug would."""
 
     def handle(self, inbound: Inbound, now: datetime, render: Any = None) -> list[Reply]:
         raise KeyError("a bug")
 
 
 def test_on_sqlite_too_a_turn_that_raises_is_rejected_with_an_apology() -> None:
-    desk, queued = BrokenDesk(desk_on(FakeUnitOfWork()).settings), list[OutboxMessage]()
-    in_loop = InLoopDesk(desk, on_queued=queued.extend)  # type: ignore[arg-type]
+    demo, queued = demo_desk(), list[OutboxMessage]()
+    desk = BrokenDesk(demo.uow, demo.settings)
+    in_loop = InLoopDesk(desk, on_queued=queued.extend)
     assert asyncio.run(in_loop.handle(message("10", "en-GB"), NOW, render)) == []
     assert [m.payload["text"] for m in queued] == [SORRY_EN]
-    assert rejected(desk.uow) == {("telegram", "10"): "rejected"}
+    assert rejected(demo.uow) == {("telegram", "10"): "rejected"}  # type: ignore[arg-type]
+
+
+def test_the_apology_is_in_the_language_the_person_chose_or_the_directory_gives() -> None:
+    """Both residents' chat apps are in Chinese: Emily's directory entry says English, 张三 chose English (/lang)."""
+    desk = demo_desk()
+    with desk.uow as uow:
+        zhang = desk.estate(uow, NOW).person_at(Address("telegram", ZHANG))
+        assert zhang is not None
+        uow.people.set_locale(zhang.ref, "en", NOW)
+        uow.commit()
+    processes, _, queued = runner(Pool(raising={"17": RuntimeError("a bug"), "18": RuntimeError("a bug")}), desk)
+    asyncio.run(processes.handle(message("17", "zh-hans", sender=EMILY), NOW, render))
+    asyncio.run(processes.handle(message("18", "zh-hans", sender=ZHANG), NOW, render))
+    assert [(m.recipient, m.payload["text"]) for m in queued] == [(EMILY, SORRY_EN), (ZHANG, SORRY_EN)]
+
+
+def test_when_the_language_cannot_be_read_the_apology_is_in_the_chat_apps() -> None:
+    desk = desk_on(FakeUnitOfWork())  # no estate: reading the sender fails, as with the database away
+    processes, uow, queued = runner(Pool(raising={"19": RuntimeError("a bug")}), desk)
+    asyncio.run(processes.handle(message("19", "zh-hans", sender=EMILY), NOW, render))
+    assert [m.payload["text"] for m in queued] == [SORRY_ZH] and rejected(uow) == {("telegram", "19"): "rejected"}

@@ -24,12 +24,11 @@ from typing import Protocol
 from sqlalchemy.exc import OperationalError
 
 from bot.config import Config
-from bot.i18n import translator
 from bot.runtime.pool import WorkerDied, WorkerPool
 from core.conversation.messages import Inbound, Reply
-from core.desk import Desk, Render
-from core.i18n import N_, normalize_locale
-from core.ports import OutboxMessage, UnitOfWork
+from core.desk import Desk, Render, answer_language
+from core.i18n import N_
+from core.ports import OutboxMessage
 
 log = logging.getLogger(__name__)
 
@@ -53,11 +52,16 @@ class DeskRunner(Protocol):
     async def close(self) -> None: ...
 
 
-def reject(uow: UnitOfWork, default_locale: str, inbound: Inbound, now: datetime, render: Render,
-           reason: str) -> list[OutboxMessage]:  # fmt: skip
-    """The message could not be answered: record it as rejected (never to be tried again) and apologise."""
-    t = translator(normalize_locale(inbound.language_hint) or default_locale)
-    apology = Reply(t(SORRY))
+def reject(desk: Desk, inbound: Inbound, now: datetime, render: Render, reason: str) -> list[OutboxMessage]:
+    """The message could not be answered: record it as rejected (never to be tried again) and apologise, in the
+    language the desk answers its sender in."""
+    try:
+        locale = desk.language(inbound, now)
+    except Exception:  # whatever broke the turn may break this too: the apology goes out all the same
+        log.warning("the language of %s %s could not be read", inbound.channel, inbound.native_id, exc_info=True)
+        locale = answer_language(inbound, desk.settings.default_locale)
+    apology = Reply(desk.settings.translators(locale)(SORRY))
+    uow = desk.uow
     with uow:
         if not uow.conversations.reject(inbound.channel, inbound.native_id or now.isoformat(), reason, now):
             return []  # rejected (or answered) before: said once is enough
@@ -90,7 +94,7 @@ class InLoopDesk:
             raise  # the database is away: the update is delivered again
         except Exception as error:
             log.exception("message %s %s could not be answered; it is rejected", inbound.channel, inbound.native_id)
-            self.on_queued(reject(self.desk.uow, self.desk.settings.default_locale, inbound, now, render, repr(error)))
+            self.on_queued(reject(self.desk, inbound, now, render, repr(error)))
             return []
 
     async def close(self) -> None:
@@ -100,9 +104,10 @@ class InLoopDesk:
 class DeskProcesses:
     """Answers in a pool of worker processes; a message whose worker dies is tried once more on another."""
 
-    def __init__(self, config: Config, estate_code: str, workers: int, uow: UnitOfWork, on_queued: Queued) -> None:
+    def __init__(self, config: Config, estate_code: str, workers: int, desk: Desk, on_queued: Queued) -> None:
+        # `desk` is this process's: it rejects, and reads the language of the apology.
         self.config, self.estate_code, self.workers = config, estate_code, workers
-        self.uow, self.on_queued = uow, on_queued
+        self.desk, self.on_queued = desk, on_queued
         self.pool: WorkerPool | None = None
 
     async def start(self, renders: list[Render]) -> None:
@@ -138,9 +143,7 @@ class DeskProcesses:
                 break
             self.on_queued(queued)
             return replies
-        queued = await asyncio.to_thread(
-            reject, self.uow, self.config.app.locale, inbound, now, render, reason or "rejected"
-        )
+        queued = await asyncio.to_thread(reject, self.desk, inbound, now, render, reason or "rejected")
         self.on_queued(queued)
         return []
 
