@@ -87,6 +87,14 @@ def shown(replies: list[Reply]) -> list[Any] | None:
     return [c.dump() for c in offered[-1].choices if c.button is not None] if offered else []
 
 
+def answer_language(inbound: Inbound, default: str, speaker: Speaker | None = None, chosen: str | None = None) -> str:
+    """The language a message is answered in: what its sender chose with /lang (`chosen`), else their locale in the
+    directory, else their chat app's language, else the desk's `default`. Without the speaker (the database could
+    not be read), only the last two."""
+    person = (speaker.staff or speaker.resident) if speaker is not None else None
+    return chosen or (person.locale if person else None) or normalize_locale(inbound.language_hint) or default
+
+
 class Desk:
     """Where messages are answered; the channel adapters only translate to and from it."""
 
@@ -122,9 +130,7 @@ class Desk:
             opening = uow.conversations.open(inbound.channel, inbound.chat, inbound.sender, who(speaker), now, claim)
             if opening is None:
                 return []
-            person = speaker.staff or speaker.resident
-            locale = (opening.locale or (person.locale if person else None) or normalize_locale(inbound.language_hint)
-                      or self.settings.default_locale)  # fmt: skip
+            locale = answer_language(inbound, self.settings.default_locale, speaker, opening.locale)
             state = opening.state
             if inbound.resumed_from:  # the draft begun in that group goes on here
                 state = uow.conversations.get(inbound.channel, inbound.resumed_from, inbound.sender)
@@ -154,6 +160,14 @@ class Desk:
             uow.commit()
         self._tell_queued(queued)
         return replies
+
+    def language(self, inbound: Inbound, now: datetime) -> str:
+        """The language the sender of this message is answered in, read in a transaction of its own: for what is said
+        about a message that handle() did not answer (an apology)."""
+        with self.uow as uow:
+            speaker = speaker_of(self.estate(uow, now), inbound)
+            chosen = uow.people.locale(who(speaker))
+        return answer_language(inbound, self.settings.default_locale, speaker, chosen)
 
     def act(self, now: datetime, job: Callable[[Work], T]) -> T:
         """Work that comes from no conversation (the command line, a timer), in one transaction, and told."""

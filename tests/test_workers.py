@@ -1,5 +1,6 @@
 """Where `baoxiu run` answers: a message that breaks its turn costs only itself (the pool's own isolation is
-tests/test_pool.py); a database that is away is not the message's fault."""
+tests/test_pool.py); a database that is away is not the message's fault, and a message nobody would deliver again
+is tried again here, then rejected; the apology is in the language the desk would have answered in."""
 
 from __future__ import annotations
 
@@ -14,13 +15,16 @@ from sqlalchemy.exc import OperationalError
 from bot.config import parse_config
 from bot.runtime.pool import WorkerDied
 from bot.runtime.workers import DeskProcesses, InLoopDesk
-from core.conversation.context import DeskSettings
 from core.conversation.messages import Inbound, Reply
+from core.desk import Desk
+from core.domain.people import Address
 from core.ports import OutboxMessage
-from tests.conftest import desk_on
+from tests.conftest import demo_estate, desk_on
 from tests.fakes import FakeUnitOfWork
 
 NOW = datetime(2026, 11, 27, 2, 30, tzinfo=UTC)
+NO_WAIT = (0.0, 0.0, 0.0)  # three more tries, with no real time between them
+EMILY, ZHANG = "7002", "7001"  # the demo estate's residents on Telegram: Emily's directory locale is "en"
 SORRY_EN = "Sorry, something went wrong with your message. It has been recorded and our staff will look into it."
 SORRY_ZH = "抱歉，处理您的消息时出了问题。我们已记录下来，工作人员会跟进处理。"
 
@@ -29,15 +33,30 @@ def render(inbound: Inbound, reply: Reply) -> list[tuple[str, dict[str, Any]]]:
     return [(inbound.chat, {"text": reply.text})]
 
 
-def message(native_id: str, language: str = "en") -> Inbound:
-    return Inbound("telegram", native_id, native_id, "hello", native_id=native_id, language_hint=language)
+def message(native_id: str, language: str = "en", sender: str | None = None) -> Inbound:
+    sender = sender or native_id
+    return Inbound("telegram", sender, sender, "hello", native_id=native_id, language_hint=language)
+
+
+def database_error() -> OperationalError:
+    return OperationalError("SELECT 1", {}, Exception("connection refused"))
+
+
+def demo_desk() -> Desk:
+    """The desk of this process (it rejects, and reads the apology's language), on the demo estate."""
+    uow = FakeUnitOfWork()
+    with uow:
+        uow.directory.sync(demo_estate())
+        uow.commit()
+    return desk_on(uow)
 
 
 class Pool:
     """A stand-in for the worker pool: some messages kill their worker (so many times), some make the turn raise."""
 
-    def __init__(self, deaths: dict[str, int] | None = None, raising: dict[str, Exception] | None = None) -> None:
-        self.deaths, self.raising = dict(deaths or {}), dict(raising or {})
+    def __init__(self, deaths: dict[str, int] | None = None, raising: dict[str, Exception] | None = None,
+                 away: dict[str, int] | None = None) -> None:  # fmt: skip
+        self.deaths, self.raising, self.away = dict(deaths or {}), dict(raising or {}), dict(away or {})
         self.runs: list[str] = []
 
     async def run(self, function: Callable[..., Any], /, *args: Any) -> Any:
@@ -49,17 +68,21 @@ class Pool:
             raise WorkerDied(f"worker process 123 died running _handle (exit code -9) for {inbound.native_id}")
         if inbound.native_id in self.raising:
             raise self.raising[inbound.native_id]
+        if self.away.get(inbound.native_id, 0) > 0:  # the database fails this turn (so many times)
+            self.away[inbound.native_id] -= 1
+            raise database_error()
         return [Reply(f"answer to {inbound.native_id}")], [OutboxMessage(f"k{inbound.native_id}", "telegram", "c", {})]
 
     async def close(self) -> None:
         """Nothing to stop."""
 
 
-def runner(pool: Pool) -> tuple[DeskProcesses, FakeUnitOfWork, list[OutboxMessage]]:
-    uow, queued = FakeUnitOfWork(), list[OutboxMessage]()
-    processes = DeskProcesses(parse_config({}, environ={}), "SG", 2, uow, on_queued=queued.extend)
+def runner(pool: Pool, desk: Desk | None = None) -> tuple[DeskProcesses, FakeUnitOfWork, list[OutboxMessage]]:
+    desk, queued = desk or demo_desk(), list[OutboxMessage]()
+    processes = DeskProcesses(parse_config({}, environ={}), "SG", 2, desk, on_queued=queued.extend, again_after=NO_WAIT)
     processes.pool = pool  # type: ignore[assignment]
-    return processes, uow, queued
+    assert isinstance(desk.uow, FakeUnitOfWork)
+    return processes, desk.uow, queued
 
 
 def rejected(uow: FakeUnitOfWork) -> dict[tuple[str, str], str]:
@@ -100,27 +123,102 @@ def test_a_turn_that_raises_is_rejected_at_once_with_an_apology() -> None:
     assert [m.payload["text"] for m in queued] == [SORRY_EN]
 
 
-def test_a_database_that_is_away_is_not_the_messages_fault() -> None:
-    away = OperationalError("SELECT 1", {}, Exception("connection refused"))
-    processes, uow, queued = runner(Pool(raising={"9": away}))
-    with pytest.raises(OperationalError):
-        asyncio.run(processes.handle(message("9"), NOW, render))  # the update is delivered again later
+def test_a_database_that_is_away_is_left_to_a_channel_that_delivers_the_message_again() -> None:
+    processes, uow, queued = runner(Pool(raising={"9": database_error()}))
+    with pytest.raises(OperationalError):  # a webhook answers 5xx, and Telegram delivers the update again
+        asyncio.run(processes.handle(message("9"), NOW, render, delivered_again=True))
     assert rejected(uow) == {} and queued == []
+    with uow:  # nothing claimed it: the update delivered again is answered
+        assert uow.conversations.open("telegram", "9", "9", message("9").address, NOW, "9") is not None
 
 
-class BrokenDesk:
-    """A desk whose every turn raises, as one with a bug would."""
+def test_without_a_second_delivery_a_turn_the_database_failed_is_tried_again_and_answered() -> None:
+    pool = Pool(away={"11": 3})
+    processes, uow, queued = runner(pool)
+    replies = asyncio.run(processes.handle(message("11"), NOW, render))  # polling: nobody delivers it again
+    assert [r.text for r in replies] == ["answer to 11"]
+    assert pool.runs == ["11"] * 4 and [m.key for m in queued] == ["k11"] and rejected(uow) == {}
 
-    def __init__(self, settings: DeskSettings) -> None:
-        self.uow, self.settings = FakeUnitOfWork(), settings
+
+def test_without_a_second_delivery_a_database_that_stays_away_gets_the_message_rejected() -> None:
+    pool = Pool(away={"12": 99})
+    processes, uow, queued = runner(pool)
+    assert asyncio.run(processes.handle(message("12"), NOW, render)) == []
+    assert pool.runs == ["12"] * 4  # the first try and three more, not for ever
+    assert rejected(uow) == {("telegram", "12"): "rejected"}
+    assert [m.payload["text"] for m in queued] == [SORRY_EN]
+
+
+def test_a_worker_that_dies_and_a_database_that_fails_both_count_but_separately() -> None:
+    pool = Pool(deaths={"13": 1}, away={"13": 3})
+    processes, uow, queued = runner(pool)
+    assert [r.text for r in asyncio.run(processes.handle(message("13"), NOW, render))] == ["answer to 13"]
+    assert pool.runs == ["13"] * 5 and [m.key for m in queued] == ["k13"] and rejected(uow) == {}
+
+
+class BrokenDesk(Desk):
+    """The demo desk, whose every turn raises, as one with a bug would."""
 
     def handle(self, inbound: Inbound, now: datetime, render: Any = None) -> list[Reply]:
         raise KeyError("a bug")
 
 
+class FlakyDesk(Desk):
+    """The demo desk, whose first turns the database fails (so many times)."""
+
+    failures = 0
+
+    def handle(self, inbound: Inbound, now: datetime, render: Any = None) -> list[Reply]:
+        if self.failures > 0:
+            self.failures -= 1
+            raise database_error()
+        return super().handle(inbound, now, render)
+
+
+def in_loop(kind: type[Desk]) -> tuple[InLoopDesk, Desk, list[OutboxMessage]]:
+    demo, queued = demo_desk(), list[OutboxMessage]()
+    desk = kind(demo.uow, demo.settings)
+    desk.queued_listeners.append(queued.extend)
+    return InLoopDesk(desk, on_queued=queued.extend, again_after=NO_WAIT), desk, queued
+
+
 def test_on_sqlite_too_a_turn_that_raises_is_rejected_with_an_apology() -> None:
-    desk, queued = BrokenDesk(desk_on(FakeUnitOfWork()).settings), list[OutboxMessage]()
-    in_loop = InLoopDesk(desk, on_queued=queued.extend)  # type: ignore[arg-type]
-    assert asyncio.run(in_loop.handle(message("10", "en-GB"), NOW, render)) == []
+    runner, desk, queued = in_loop(BrokenDesk)
+    assert asyncio.run(runner.handle(message("10", "en-GB"), NOW, render)) == []
     assert [m.payload["text"] for m in queued] == [SORRY_EN]
-    assert rejected(desk.uow) == {("telegram", "10"): "rejected"}
+    assert rejected(desk.uow) == {("telegram", "10"): "rejected"}  # type: ignore[arg-type]
+
+
+def test_on_sqlite_too_a_turn_the_database_failed_is_tried_again_unless_the_message_comes_again() -> None:
+    runner, desk, queued = in_loop(FlakyDesk)
+    assert isinstance(desk, FlakyDesk)
+    desk.failures = 3
+    replies = asyncio.run(runner.handle(message("14", sender=EMILY), NOW, render))
+    assert replies and queued and rejected(desk.uow) == {}  # type: ignore[arg-type]
+    desk.failures = 1
+    with pytest.raises(OperationalError):
+        asyncio.run(runner.handle(message("15", sender=EMILY), NOW, render, delivered_again=True))
+    desk.failures = 4
+    assert asyncio.run(runner.handle(message("16", sender=EMILY), NOW, render)) == []
+    assert rejected(desk.uow) == {("telegram", "16"): "rejected"}  # type: ignore[arg-type]
+
+
+def test_the_apology_is_in_the_language_the_person_chose_or_the_directory_gives() -> None:
+    """Both residents' chat apps are in Chinese: Emily's directory entry says English, 张三 chose English (/lang)."""
+    desk = demo_desk()
+    with desk.uow as uow:
+        zhang = desk.estate(uow, NOW).person_at(Address("telegram", ZHANG))
+        assert zhang is not None
+        uow.people.set_locale(zhang.ref, "en", NOW)
+        uow.commit()
+    processes, _, queued = runner(Pool(raising={"17": RuntimeError("a bug"), "18": RuntimeError("a bug")}), desk)
+    asyncio.run(processes.handle(message("17", "zh-hans", sender=EMILY), NOW, render))
+    asyncio.run(processes.handle(message("18", "zh-hans", sender=ZHANG), NOW, render))
+    assert [(m.recipient, m.payload["text"]) for m in queued] == [(EMILY, SORRY_EN), (ZHANG, SORRY_EN)]
+
+
+def test_when_the_language_cannot_be_read_the_apology_is_in_the_chat_apps() -> None:
+    desk = desk_on(FakeUnitOfWork())  # no estate: reading the sender fails, as with the database away
+    processes, uow, queued = runner(Pool(raising={"19": RuntimeError("a bug")}), desk)
+    asyncio.run(processes.handle(message("19", "zh-hans", sender=EMILY), NOW, render))
+    assert [m.payload["text"] for m in queued] == [SORRY_ZH] and rejected(uow) == {("telegram", "19"): "rejected"}

@@ -141,8 +141,10 @@ class TelegramChannel:
         inbound = await self.translate(update)
         if inbound is None:
             return
+        # A webhook call that fails is made again by Telegram; an update fetched by polling is confirmed already.
+        delivered_again = self.settings.mode == "webhook"
         with metrics.HANDLING.labels(CHANNEL).time():
-            replies = await self.desk.handle(inbound, self.clock(), render)
+            replies = await self.desk.handle(inbound, self.clock(), render, delivered_again)
         if not replies and update.callback_query is None:
             metrics.DUPLICATES.labels(CHANNEL).inc()
         if update.callback_query is not None:

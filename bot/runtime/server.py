@@ -81,7 +81,7 @@ async def run(config: Config) -> None:
     runner: DeskRunner = InLoopDesk(desk, on_queued=sender.submit)
     if postgresql:
         workers = config.server.workers or default_workers()
-        runner = DeskProcesses(config, code, workers, bootstrap.unit_of_work(engine), on_queued=sender.submit)
+        runner = DeskProcesses(config, code, workers, desk, on_queued=sender.submit)
         log.info("baoxiu answers messages in %d worker processes", workers)
     for name in unserved(config):
         log.warning("[%s] is set, but this baoxiu does not serve that channel yet; it is ignored", name)

@@ -8,8 +8,11 @@ state lives in the database, any worker can take any message; one person's turns
 in the database, and their arrival order is kept by the channel (bot.runtime.order).
 
 A message that breaks its turn costs only itself: a turn that raises, or kills its worker twice, is
-answered with an apology and recorded as rejected, so that it is never tried again; a database that
-cannot be reached is not the message's fault, and the message waits to be delivered again.
+answered with an apology and recorded as rejected, so that it is never tried again. A database that is away
+(a deadlock, a dropped connection, a locked SQLite file) is not the message's fault. When the channel delivers the
+message again if it fails (Telegram's webhook, on a 5xx), the failure is left to that; when it does not (Telegram's
+polling: the update is confirmed as soon as it is fetched), the turn is tried again here a few times, and then
+rejected like any other that fails, since nobody would deliver it again.
 """
 
 from __future__ import annotations
@@ -17,25 +20,27 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Protocol
 
 from sqlalchemy.exc import OperationalError
 
 from bot.config import Config
-from bot.i18n import translator
 from bot.runtime.pool import WorkerDied, WorkerPool
 from core.conversation.messages import Inbound, Reply
-from core.desk import Desk, Render
-from core.i18n import N_, normalize_locale
-from core.ports import OutboxMessage, UnitOfWork
+from core.desk import Desk, Render, answer_language
+from core.i18n import N_
+from core.ports import OutboxMessage
 
 log = logging.getLogger(__name__)
 
 Queued = Callable[[list[OutboxMessage]], None]
 WORKER_NICENESS = 10
 SORRY = N_("Sorry, something went wrong with your message. It has been recorded and our staff will look into it.")
+# Seconds to wait before each new try of a turn the database failed, when the channel does not deliver the message
+# again: enough for a deadlock's other side to finish, a dropped connection to be replaced, a SQLite writer to end.
+AGAIN_AFTER = (0.2, 1.0, 3.0)
 
 
 class DeskRunner(Protocol):
@@ -48,16 +53,26 @@ class DeskRunner(Protocol):
     async def start(self, renders: list[Render]) -> None:
         """Ready to answer, for channels that render with these."""
 
-    async def handle(self, inbound: Inbound, now: datetime, render: Render) -> list[Reply]: ...
+    async def handle(
+        self, inbound: Inbound, now: datetime, render: Render, delivered_again: bool = False
+    ) -> list[Reply]:
+        """Answer the message, or reject it with an apology. `delivered_again`: the channel delivers the message
+        again when this raises (a webhook answered 5xx), so a database that is away raises OperationalError instead
+        of being waited for here."""
 
     async def close(self) -> None: ...
 
 
-def reject(uow: UnitOfWork, default_locale: str, inbound: Inbound, now: datetime, render: Render,
-           reason: str) -> list[OutboxMessage]:  # fmt: skip
-    """The message could not be answered: record it as rejected (never to be tried again) and apologise."""
-    t = translator(normalize_locale(inbound.language_hint) or default_locale)
-    apology = Reply(t(SORRY))
+def reject(desk: Desk, inbound: Inbound, now: datetime, render: Render, reason: str) -> list[OutboxMessage]:
+    """The message could not be answered: record it as rejected (never to be tried again) and apologise, in the
+    language the desk answers its sender in."""
+    try:
+        locale = desk.language(inbound, now)
+    except Exception:  # whatever broke the turn may break this too: the apology goes out all the same
+        log.warning("the language of %s %s could not be read", inbound.channel, inbound.native_id, exc_info=True)
+        locale = answer_language(inbound, desk.settings.default_locale)
+    apology = Reply(desk.settings.translators(locale)(SORRY))
+    uow = desk.uow
     with uow:
         if not uow.conversations.reject(inbound.channel, inbound.native_id or now.isoformat(), reason, now):
             return []  # rejected (or answered) before: said once is enough
@@ -69,12 +84,74 @@ def reject(uow: UnitOfWork, default_locale: str, inbound: Inbound, now: datetime
     return queued
 
 
-class InLoopDesk:
+class _Answering:
+    """What both runners do around a turn: try it again after a worker died or the database was away, and reject
+    it when it cannot be answered."""
+
+    def __init__(self, desk: Desk, on_queued: Queued, again_after: Sequence[float]) -> None:
+        # `desk` is this process's: it rejects, and reads the language of the apology.
+        self.desk, self.on_queued, self.again_after = desk, on_queued, again_after
+
+    async def _turn(self, inbound: Inbound, now: datetime, render: Render) -> tuple[list[Reply], list[OutboxMessage]]:
+        """The replies, and what the turn queued that the desk did not announce itself."""
+        raise NotImplementedError
+
+    async def handle(
+        self, inbound: Inbound, now: datetime, render: Render, delivered_again: bool = False
+    ) -> list[Reply]:
+        waits = iter(() if delivered_again else self.again_after)
+        deaths = 0
+        while True:
+            try:
+                replies, queued = await self._turn(inbound, now, render)
+            except WorkerDied as died:
+                # Its transaction died with the worker, or committed just before: either way trying again is
+                # safe, because a message with a native id that was handled before is not handled again.
+                deaths += 1
+                log.error("a desk worker died answering %s %s (try %d)", inbound.channel, inbound.native_id, deaths)
+                reason = str(died)
+                if deaths < 2:
+                    continue
+            except OperationalError as error:
+                # Rolled back (or, failing at commit, committed): trying again is safe for the same reason.
+                if delivered_again:
+                    raise  # the channel delivers it again later
+                wait = next(waits, None)
+                if wait is not None:
+                    log.warning("the database failed answering %s %s; trying again in %.1f s: %s",
+                                inbound.channel, inbound.native_id, wait, error)  # fmt: skip
+                    await asyncio.sleep(wait)
+                    continue
+                log.error("the database failed answering %s %s every time; it is rejected",
+                          inbound.channel, inbound.native_id, exc_info=True)  # fmt: skip
+                reason = repr(error)
+            except Exception as error:
+                log.exception("message %s %s could not be answered; it is rejected", inbound.channel, inbound.native_id)
+                reason = repr(error)
+            else:
+                if queued:
+                    self.on_queued(queued)
+                return replies
+            break
+        try:
+            self.on_queued(await self._reject(inbound, now, render, reason))
+        except OperationalError:
+            if not delivered_again:
+                log.error("the database is away: %s %s could be neither answered nor rejected, and is lost",
+                          inbound.channel, inbound.native_id)  # fmt: skip
+            raise
+        return []
+
+    async def _reject(self, inbound: Inbound, now: datetime, render: Render, reason: str) -> list[OutboxMessage]:
+        return reject(self.desk, inbound, now, render, reason)
+
+
+class InLoopDesk(_Answering):
     """Answers on the event loop's thread: SQLite's work is short and local, and handing it to another
     thread would cost more in hand-offs of the interpreter lock than it saves (measured)."""
 
-    def __init__(self, desk: Desk, on_queued: Queued) -> None:
-        self.desk, self.on_queued = desk, on_queued
+    def __init__(self, desk: Desk, on_queued: Queued, again_after: Sequence[float] = AGAIN_AFTER) -> None:
+        super().__init__(desk, on_queued, again_after)
 
     @property
     def parallel(self) -> int:
@@ -83,26 +160,20 @@ class InLoopDesk:
     async def start(self, renders: list[Render]) -> None:
         """Nothing to start."""
 
-    async def handle(self, inbound: Inbound, now: datetime, render: Render) -> list[Reply]:
-        try:
-            return self.desk.handle(inbound, now, render)
-        except OperationalError:
-            raise  # the database is away: the update is delivered again
-        except Exception as error:
-            log.exception("message %s %s could not be answered; it is rejected", inbound.channel, inbound.native_id)
-            self.on_queued(reject(self.desk.uow, self.desk.settings.default_locale, inbound, now, render, repr(error)))
-            return []
+    async def _turn(self, inbound: Inbound, now: datetime, render: Render) -> tuple[list[Reply], list[OutboxMessage]]:
+        return self.desk.handle(inbound, now, render), []  # the desk tells its listeners what it queued
 
     async def close(self) -> None:
         """Nothing to stop."""
 
 
-class DeskProcesses:
+class DeskProcesses(_Answering):
     """Answers in a pool of worker processes; a message whose worker dies is tried once more on another."""
 
-    def __init__(self, config: Config, estate_code: str, workers: int, uow: UnitOfWork, on_queued: Queued) -> None:
+    def __init__(self, config: Config, estate_code: str, workers: int, desk: Desk, on_queued: Queued,
+                 again_after: Sequence[float] = AGAIN_AFTER) -> None:  # fmt: skip
+        super().__init__(desk, on_queued, again_after)
         self.config, self.estate_code, self.workers = config, estate_code, workers
-        self.uow, self.on_queued = uow, on_queued
         self.pool: WorkerPool | None = None
 
     async def start(self, renders: list[Render]) -> None:
@@ -118,31 +189,12 @@ class DeskProcesses:
         # Several per worker: the next messages wait in the pool's queue while each worker answers one.
         return 4 * self.workers
 
-    async def handle(self, inbound: Inbound, now: datetime, render: Render) -> list[Reply]:
+    async def _turn(self, inbound: Inbound, now: datetime, render: Render) -> tuple[list[Reply], list[OutboxMessage]]:
         assert self.pool is not None, "start() first"
-        reason = ""
-        for attempt in (1, 2):
-            try:
-                replies, queued = await self.pool.run(_handle, inbound, now, render)
-            except WorkerDied as died:
-                # Its transaction died with the worker, or committed just before: either way trying again is
-                # safe, because a message with a native id that was handled before is not handled again.
-                log.error("a desk worker died answering %s %s (try %d)", inbound.channel, inbound.native_id, attempt)
-                reason = str(died)
-                continue
-            except OperationalError:
-                raise
-            except Exception as error:
-                log.exception("message %s %s could not be answered; it is rejected", inbound.channel, inbound.native_id)
-                reason = repr(error)
-                break
-            self.on_queued(queued)
-            return replies
-        queued = await asyncio.to_thread(
-            reject, self.uow, self.config.app.locale, inbound, now, render, reason or "rejected"
-        )
-        self.on_queued(queued)
-        return []
+        return await self.pool.run(_handle, inbound, now, render)
+
+    async def _reject(self, inbound: Inbound, now: datetime, render: Render, reason: str) -> list[OutboxMessage]:
+        return await asyncio.to_thread(reject, self.desk, inbound, now, render, reason)
 
     async def close(self) -> None:
         if self.pool is not None:
