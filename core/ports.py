@@ -135,6 +135,10 @@ class DirectoryRepository(abc.ABC):
         """Changes whenever the estate's people or places change; None when there is no such estate."""
 
     @abc.abstractmethod
+    def addresses(self, person: PersonRef) -> builtins.list[Address]:
+        """Where the person is reached now, in the directory's order, then those linked since."""
+
+    @abc.abstractmethod
     def link(self, estate_code: str, address: Address, person: PersonRef, seen: datetime | None = None) -> bool:
         """The address belongs to this person from now on (a chat account customer service vouched for, the
         console someone opened). False when it was theirs already. `seen`: when they last wrote from it, which

@@ -220,6 +220,16 @@ class FakeDirectoryRepository(DirectoryRepository):
     def codes(self) -> builtins.list[str]:
         return sorted(self.data.estates)
 
+    def addresses(self, person: PersonRef) -> builtins.list[Address]:
+        for code in self.data.estates:
+            estate = self.get(code)
+            assert estate is not None
+            people = estate.staff if person.kind == "staff" else estate.residents
+            found = next((p for p in people if p.id == person.id), None)
+            if found is not None:
+                return list(found.addresses)
+        return []
+
     def version(self, code: str) -> int | None:
         return self.data.estates[code][0] if code in self.data.estates else None
 

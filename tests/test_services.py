@@ -72,6 +72,9 @@ def desk_with(*, change: dict[str, dict[str, Any]] | None = None, **config: Any)
     return desk_on(uow, telegram=True, **config)
 
 
+SERVED = ("console", "telegram")
+
+
 class TestWhereAPersonIsReached:
     def test_a_push_goes_to_the_address_used_last(self) -> None:
         li_wechat = Address("wechat", "oSTAFF_liwei")
@@ -125,15 +128,35 @@ class TestWhereAPersonIsReached:
         (push,) = queued(desk, LI_TELEGRAM)
         with desk.uow as uow:  # Telegram says the bot was blocked: what the outbox sender does then
             uow.outbox.mark_dead(push.key, "Forbidden: bot was blocked by the user")
-            rerouted = undeliverable(uow, push, NOW)
+            rerouted = undeliverable(uow, push, NOW, SERVED)
             uow.commit()
         assert rerouted is not None and (rerouted.channel, rerouted.recipient) == ("console", LI_CONSOLE.id)
         assert_says(li.inbox(), f"🔧 您有新工单\n{TODAY}-0001")
         with desk.uow as uow:
-            assert undeliverable(uow, rerouted, NOW) is None  # the console refused too: nobody is left
+            assert undeliverable(uow, rerouted, NOW, SERVED) is None  # the console refused too: nobody is left
             uow.commit()
         (ticket,) = stored(desk)
         assert ticket.history[-1].action == "note" and ticket.history[-1].details == {"unreachable": ["李伟 Li Wei"]}
+
+    def test_an_address_linked_after_the_push_was_queued_is_tried_when_the_push_is_refused(self) -> None:
+        """He opens a console while the push waits; the desk that queued it had not seen that yet."""
+        desk = desk_with()
+        clock = Clock()
+        Chat(desk, LI_TELEGRAM.id, channel="telegram", clock=clock).says("/jobs")
+        through(Chat(desk, "张三 Zhang San", clock=clock), *ZHANG_REPORTS)
+        (push,) = queued(desk, LI_TELEGRAM)
+        assert push.payload["fallback"] == []  # he has no console yet
+        li = Chat(desk, "李伟 Li Wei", clock=clock)
+        li.says("/jobs")
+        with desk.uow as uow:
+            uow.outbox.mark_dead(push.key, "Forbidden: bot was blocked by the user")
+            rerouted = undeliverable(uow, push, NOW, SERVED)
+            uow.commit()
+        assert rerouted is not None and (rerouted.channel, rerouted.recipient) == ("console", LI_CONSOLE.id)
+        assert_says(li.inbox(), f"🔧 您有新工单\n{TODAY}-0001")
+        with desk.uow as uow:
+            assert undeliverable(uow, rerouted, NOW, SERVED) is None  # each address is tried once
+            uow.commit()
 
     def test_someone_with_no_address_on_a_channel_this_desk_serves_is_noted_as_unreachable(self) -> None:
         desk = desk_with(change={"张三 Zhang San": {"addresses": (Address("wechat", "oRES_zhangsan_0001"),)}})

@@ -433,6 +433,8 @@ class TestDirectoryAddresses:
             estate = uow.directory.get("SG")
             assert estate is not None and uow.directory.version("SG") == (first or 0) + 1
             assert estate.residents[0].addresses[-1] == Address("console", zhang.name)
+            assert uow.directory.addresses(zhang.ref) == list(estate.residents[0].addresses)
+            assert uow.directory.addresses(PersonRef("staff", 999)) == []
             assert estate.person_at(Address("console", zhang.name)) == estate.residents[0]
             assert estate.person_at(Address("telegram", "5001")) == estate.staff[0]
 

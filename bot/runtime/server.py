@@ -20,7 +20,7 @@ from bot import bootstrap, metrics
 from bot.channels.telegram import TelegramChannel
 from bot.channels.telegram import render as telegram_render
 from bot.config import Config
-from bot.runtime.outbox_sender import OutboxSender
+from bot.runtime.outbox_sender import DeadHook, OutboxSender
 from bot.runtime.workers import DeskProcesses, DeskRunner, InLoopDesk, default_workers
 from core.ports import OutboxMessage, UnitOfWork
 from core.services.delivery import undeliverable
@@ -51,9 +51,15 @@ def build_app(engine: Engine, uow: UnitOfWork, telegram: TelegramChannel | None)
     return Starlette(routes=routes)
 
 
-def reroute(uow: UnitOfWork, message: OutboxMessage, reason: str) -> None:
-    """A push the channel refused for good goes to the person's next address (core.services.delivery)."""
-    undeliverable(uow, message, datetime.now(UTC))
+def rerouting(config: Config) -> DeadHook:
+    """A push the channel refused for good goes to the person's next address on a channel served here
+    (core.services.delivery)."""
+    served = tuple(bootstrap.channels(config))
+
+    def reroute(uow: UnitOfWork, message: OutboxMessage, reason: str) -> None:
+        undeliverable(uow, message, datetime.now(UTC), served)
+
+    return reroute
 
 
 def unserved(config: Config) -> list[str]:
@@ -70,7 +76,7 @@ async def run(config: Config) -> None:
     uow = bootstrap.unit_of_work(engine)
     postgresql = engine.dialect.name == "postgresql"
     # On PostgreSQL the sender's reads and writes wait on the network: a thread lets the loop send meanwhile.
-    sender = OutboxSender(uow, transports={}, offload=postgresql, on_dead=reroute)
+    sender = OutboxSender(uow, transports={}, offload=postgresql, on_dead=rerouting(config))
     loop = asyncio.get_running_loop()
 
     # Desk work outside the loop's thread (a scheduled job, say) hands its messages to the loop's own thread.

@@ -98,6 +98,8 @@ class Work:
             return False
         first, *rest = addresses
         payload.update(ticket=ticket.number, person=_name(to), fallback=[[a.channel, a.id] for a in rest])
+        if not isinstance(to, Address):
+            payload["who"] = [to.ref.kind, to.ref.id]
         self.outgoing.append(OutboxMessage(f"notice:{key}", first.channel, first.id, payload))
         return True
 

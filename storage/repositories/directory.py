@@ -298,6 +298,14 @@ class SqlAlchemyDirectoryRepository(DirectoryRepository):
     def codes(self) -> builtins.list[str]:
         return builtins.list(self.session.scalars(select(EstateRow.code).order_by(EstateRow.code)))
 
+    def addresses(self, person: PersonRef) -> builtins.list[Address]:
+        rows = self.session.execute(
+            select(AddressRow.channel, AddressRow.address)
+            .where(AddressRow.person_kind == person.kind, AddressRow.person_id == person.id)
+            .order_by(AddressRow.origin != DIRECTORY, AddressRow.position, AddressRow.channel, AddressRow.address)
+        )
+        return [Address(channel, address) for channel, address in rows]
+
     def link(self, estate_code: str, address: Address, person: PersonRef, seen: datetime | None = None) -> bool:
         estate_id = self.session.scalar(select(EstateRow.id).where(EstateRow.code == estate_code))
         if estate_id is None:
