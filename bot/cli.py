@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import click
+from sqlalchemy import Engine
 
 from bot import bootstrap
 from bot.channels import CONSOLE
@@ -48,11 +49,13 @@ SETUP_ERROR = 2
 
 
 class Context:
-    """What every command shares: the config, read once, and the database, opened on first use."""
+    """What every command shares: the config, read once, and the database, opened on first use and closed
+    when the command ends."""
 
     def __init__(self, config_path: str | None) -> None:
         self.config_path = config_path
         self._config: Config | None = None
+        self._engine: Engine | None = None
 
     @property
     def config(self) -> Config:
@@ -60,8 +63,20 @@ class Context:
             self._config = load_config(self.config_path)
         return self._config
 
+    @property
+    def engine(self) -> Engine:
+        """The database on an up-to-date schema."""
+        if self._engine is None:
+            self._engine = bootstrap.open_database(self.config)
+        return self._engine
+
     def uow(self) -> UnitOfWork:
-        return bootstrap.unit_of_work(bootstrap.open_database(self.config))
+        return bootstrap.unit_of_work(self.engine)
+
+    def close(self) -> None:
+        if self._engine is not None:
+            self._engine.dispose()
+            self._engine = None
 
 
 def now() -> datetime:
@@ -99,6 +114,7 @@ class BaoxiuGroup(click.Group):
 def cli(ctx: click.Context, config_path: str | None) -> None:
     """baoxiu (报修): a chat-first repair and feedback desk."""
     ctx.obj = Context(config_path)
+    ctx.call_on_close(ctx.obj.close)
 
 
 pass_context = click.make_pass_decorator(Context)
@@ -119,7 +135,10 @@ def db_upgrade(context: Context) -> None:
     from storage.db import make_engine, upgrade
 
     engine = make_engine(context.config.database.url)
-    before, head = upgrade(engine)
+    try:
+        before, head = upgrade(engine)
+    finally:
+        engine.dispose()
     if before == head:
         click.echo(f"database is up to date (revision {head})")
     else:
@@ -132,7 +151,11 @@ def db_status(context: Context) -> None:
     """Show the schema revision of the database and of this baoxiu."""
     from storage.db import make_engine
 
-    current, head = schema_state(make_engine(context.config.database.url))
+    engine = make_engine(context.config.database.url)
+    try:
+        current, head = schema_state(engine)
+    finally:
+        engine.dispose()
     click.echo(f"database revision: {current or 'empty'}; this baoxiu: {head}")
 
 
@@ -222,7 +245,7 @@ def tickets_create(
     ticket_kind = TicketKind(kind)
     if anonymous and ticket_kind is not TicketKind.FEEDBACK:
         raise click.BadParameter("only feedback can be anonymous", param_hint="--anonymous")
-    engine = bootstrap.open_database(context.config)
+    engine = context.engine
     with bootstrap.unit_of_work(engine) as uow:
         code = bootstrap.estate_code(uow, context.config, estate_option)
     desk = bootstrap.build_desk(context.config, engine, code)
@@ -428,7 +451,7 @@ def console(context: Context, as_name: str | None, staff_name: str | None, estat
     """Chat with the bot in the terminal; pipe a conversation in, one message a line."""
     if as_name and staff_name:
         raise click.UsageError("use --as or --staff, not both")
-    engine = bootstrap.open_database(context.config)
+    engine = context.engine
     with bootstrap.unit_of_work(engine) as uow:
         code = bootstrap.estate_code(uow, context.config, estate_option)
         estate = uow.directory.get(code)

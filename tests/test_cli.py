@@ -1,12 +1,9 @@
-"""`baoxiu` as a user runs it: a real process, a real database, and one clear line when set-up is wrong."""
+"""`baoxiu` as a user runs it: a real database, one clear line when set-up is wrong; in this process, and as a
+real process where only that shows the difference (the entry point, the default database in the working folder)."""
 
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -18,35 +15,14 @@ from sqlalchemy import create_engine, inspect, text
 
 from storage.db import make_engine, schema_state
 from storage.uow import SqlAlchemyUnitOfWork
+from tests.command_line import Result, baoxiu, baoxiu_process
 from tests.conftest import DEMO_ESTATE, PG_URL, reset_postgres, round_the_clock
 
-BAOXIU = Path(sys.executable).parent / "baoxiu"
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 CONTRACT_FIELDS = {
     "id", "number", "kind", "status", "category", "urgency", "location", "description", "source", "reporter",
     "assignee", "created_at", "rating", "rework_count",
 }  # fmt: skip
-
-
-@dataclass(frozen=True)
-class Result:
-    code: int
-    out: str
-    err: str
-
-    def json(self) -> Any:
-        assert self.code == 0, self.err
-        return json.loads(self.out)
-
-
-def baoxiu(cwd: Path, *args: str, env: Mapping[str, str] | None = None) -> Result:
-    """Run the installed console script in cwd, with no BAOXIU_* setting but those given."""
-    environ = {k: v for k, v in os.environ.items() if not k.startswith("BAOXIU_")}
-    environ |= {"PYTHONUTF8": "1", **(env or {})}
-    done = subprocess.run(
-        [str(BAOXIU), *args], cwd=cwd, env=environ, capture_output=True, text=True, encoding="utf-8", timeout=120
-    )
-    return Result(done.returncode, done.stdout, done.stderr)
 
 
 def write_config(folder: Path, body: str, name: str = "baoxiu.toml") -> Path:
@@ -278,7 +254,7 @@ class TestFrontDesk:
 def test_without_any_config_it_uses_baoxiu_db_in_the_working_folder(tmp_path: Path) -> None:
     assert not (tmp_path / "baoxiu.db").exists()
 
-    result = baoxiu(tmp_path, "directory", "load", str(DEMO_ESTATE))
+    result = baoxiu_process(tmp_path, "directory", "load", str(DEMO_ESTATE))
 
     assert result.code == 0, result.err
     assert (tmp_path / "baoxiu.db").is_file()
@@ -445,4 +421,4 @@ def test_a_config_file_that_does_not_exist_is_one_line(tmp_path: Path, how: str)
 def test_a_database_file_that_is_not_a_database_is_one_line(tmp_path: Path) -> None:
     (tmp_path / "baoxiu.db").write_text("these are my notes, not a database\n", encoding="utf-8")
 
-    assert_setup_error(baoxiu(tmp_path, "tickets", "list"), "baoxiu.db")
+    assert_setup_error(baoxiu_process(tmp_path, "tickets", "list"), "baoxiu.db")

@@ -1,44 +1,24 @@
-"""`baoxiu console` as a new user runs it: a real process, a conversation piped in one message a line."""
+"""`baoxiu console` as a new user runs it: a conversation piped in one message a line (the first one into a real
+process, the others in this one)."""
 
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.command_line import Result, baoxiu, baoxiu_process
 from tests.conftest import DEMO_ESTATE, round_the_clock
 
-BAOXIU = Path(sys.executable).parent / "baoxiu"
 
-
-@dataclass(frozen=True)
-class Result:
-    code: int
-    out: str
-    err: str
-
-
-def baoxiu(cwd: Path, *args: str, lines: tuple[str, ...] = ()) -> Result:
-    """Run the installed console script in cwd with no BAOXIU_* setting, the lines piped to its standard input."""
-    environ = {k: v for k, v in os.environ.items() if not k.startswith("BAOXIU_")} | {"PYTHONUTF8": "1"}
-    done = subprocess.run(
-        [str(BAOXIU), *args],
-        cwd=cwd,
-        env=environ,
-        input="".join(f"{line}\n" for line in lines),
-        capture_output=True,
-        text=True,
-        encoding="utf-8",
-        timeout=120,
-    )
-    assert "Traceback" not in done.stdout + done.stderr, done.stderr
-    return Result(done.returncode, done.stdout, done.stderr)
+def piped(cwd: Path, *args: str, lines: tuple[str, ...] = (), process: bool = False) -> Result:
+    """`baoxiu ARGS` in cwd with the lines piped in, in this process or as a real one; never a traceback."""
+    result = (baoxiu_process if process else baoxiu)(cwd, *args, lines=lines)
+    assert "Traceback" not in result.out + result.err, result.err
+    return result
 
 
 def after(out: str, line: str) -> str:
@@ -100,13 +80,13 @@ class Session:
 @pytest.fixture(scope="module")
 def session(tmp_path_factory: pytest.TempPathFactory) -> Session:
     folder = tmp_path_factory.mktemp("console")
-    session = Session(folder, baoxiu(folder, "directory", "load", str(DEMO_ESTATE)))
+    session = Session(folder, piped(folder, "directory", "load", str(DEMO_ESTATE)))
     assert session.load.code == 0, session.load.err
-    session.chats["zhang"] = baoxiu(folder, "console", lines=LEAK_IN_CHINESE)
-    session.chats["emily"] = baoxiu(folder, "console", "--as", "Emily", lines=COMPLAINT_IN_ENGLISH)
-    session.chats["stranger"] = baoxiu(folder, "console", "--as", "Nobody Known", lines=STRANGER_IN_THE_GARAGE)
-    session.chats["odd"] = baoxiu(folder, "console", "--as", "Emily Brown", lines=ODD_LINES)
-    listed = baoxiu(folder, "tickets", "list", "--json")
+    session.chats["zhang"] = piped(folder, "console", lines=LEAK_IN_CHINESE, process=True)
+    session.chats["emily"] = piped(folder, "console", "--as", "Emily", lines=COMPLAINT_IN_ENGLISH)
+    session.chats["stranger"] = piped(folder, "console", "--as", "Nobody Known", lines=STRANGER_IN_THE_GARAGE)
+    session.chats["odd"] = piped(folder, "console", "--as", "Emily Brown", lines=ODD_LINES)
+    listed = piped(folder, "tickets", "list", "--json")
     assert listed.code == 0, listed.err
     session.tickets = json.loads(listed.out)
     return session
@@ -193,7 +173,7 @@ class TestOddInput:
 
 
 def test_without_a_directory_it_says_to_load_one_first(tmp_path: Path) -> None:
-    result = baoxiu(tmp_path, "console", lines=("厨房水管漏水",))
+    result = piped(tmp_path, "console", lines=("厨房水管漏水",))
 
     assert result.code == 1
     assert result.out == ""
@@ -204,25 +184,25 @@ class TestTwoTerminals:
     """A resident and a technician, each in their own `baoxiu console`, on one database."""
 
     def test_a_repair_goes_from_report_to_closed(self, tmp_path: Path) -> None:
-        assert baoxiu(tmp_path, "directory", "load", str(round_the_clock(tmp_path))).code == 0
+        assert piped(tmp_path, "directory", "load", str(round_the_clock(tmp_path))).code == 0
         technician = ("--staff", "Li Wei")
-        baoxiu(tmp_path, "console", *technician, lines=("/lang", "English"))  # so pushes reach this terminal
+        piped(tmp_path, "console", *technician, lines=("/lang", "English"))  # so pushes reach this terminal
 
-        resident = baoxiu(tmp_path, "console", lines=("/lang", "English", "kitchen pipe leaking in 1-1-1201",
+        resident = piped(tmp_path, "console", lines=("/lang", "English", "kitchen pipe leaking in 1-1-1201",
                                                       "1", "still broken", "submit"))  # fmt: skip
         number = after(resident.out, "submit").split("Ticket number: ")[1].split()[0]
 
-        accepted = baoxiu(tmp_path, "console", *technician, lines=("1",))
+        accepted = piped(tmp_path, "console", *technician, lines=("1",))
         assert f"🔔 🔧 New job for you\n{number}" in accepted.out
         assert f"You have {number}." in after(accepted.out, "1")
 
-        done = baoxiu(tmp_path, "console", *technician, lines=(f"/status {number}", "Done", "replaced the washer",
+        done = piped(tmp_path, "console", *technician, lines=(f"/status {number}", "Done", "replaced the washer",
                                                                "none"))  # fmt: skip
         assert f"{number} is done. The resident is asked to confirm the repair." in done.out
 
-        closing = baoxiu(tmp_path, "console", lines=("1", "5", "skip"))
+        closing = piped(tmp_path, "console", lines=("1", "5", "skip"))
         assert f"🔔 🔧 {number}: 李伟 will do your repair." in closing.out
         assert f"{number}: 李伟 says the repair is done. Is it fixed?" in closing.out
         assert f"Glad to hear it! {number} is closed." in after(closing.out, "1")
-        listed = json.loads(baoxiu(tmp_path, "tickets", "list", "--json").out)
+        listed = json.loads(piped(tmp_path, "tickets", "list", "--json").out)
         assert [(t["status"], t["rating"], t["assignee"]) for t in listed] == [("closed", 5, "李伟 Li Wei")]
