@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import functools
 import os
+import shutil
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, create_engine, text
+from sqlalchemy import Engine, create_engine, inspect, text
 from sqlalchemy.engine import make_url
 
 from core.desk import Desk
@@ -17,7 +19,8 @@ from core.domain.directory import Estate
 from core.domain.model import Ticket
 from core.domain.tickets import TicketDraft
 from core.ports import UnitOfWork
-from storage.db import make_engine, upgrade
+from storage.db import make_engine, schema_state, upgrade
+from storage.tables import Base
 from storage.uow import SqlAlchemyUnitOfWork
 from tests.fakes import FakeUnitOfWork
 
@@ -26,9 +29,15 @@ DEMO_ESTATE = REPO / "bot" / "demo_estate.toml"
 
 
 def round_the_clock(folder: Path) -> Path:
-    """The demo estate with its day shifts made round the clock, so that who gets a job does not depend on
-    the moment a test runs in real time (the console and Telegram tests do)."""
-    text = DEMO_ESTATE.read_text(encoding="utf-8").replace('"mon-fri 08:00-18:00"', '"daily 00:00-24:00"')
+    """The demo estate with every day shift made round the clock and nobody on nights, so that who gets a job
+    does not depend on the moment a test runs in real time (the console and Telegram tests do)."""
+    text = DEMO_ESTATE.read_text(encoding="utf-8")
+    for day_shift in ('"mon-fri 08:00-18:00"', '"mon-sun 08:00-20:00"', '"mon-sat 08:30-17:30"'):
+        assert day_shift in text, day_shift
+        text = text.replace(day_shift, '"daily 00:00-24:00"')
+    night = 'shifts = ["mon-sun 20:00-08:00"]'
+    assert night in text
+    text = text.replace(night, "shifts = []")
     path = folder / "estate.toml"
     path.write_text(text, encoding="utf-8")
     return path
@@ -69,9 +78,19 @@ def _for_another_mode(item: pytest.Item) -> bool:
     return marker is not None and callspec is not None and callspec.params.get("running") not in marker.args
 
 
+# The modules that start `baoxiu run` processes, slowest first. `make test` hands pytest-xdist's workers whole
+# modules (--dist loadfile: a module's deployments start once), and these go first so the workers end together.
+SLOW_FIRST = ("test_telegram.py", "test_harness.py", "test_processes.py", "test_polling_faults.py")
+
+
+def _slowness(item: pytest.Item) -> int:
+    name = item.path.name
+    return SLOW_FIRST.index(name) if name in SLOW_FIRST else len(SLOW_FIRST)
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Without BAOXIU_TEST_PG_URL, leave the PostgreSQL tests out and say so once."""
-    items[:] = [item for item in items if not _for_another_mode(item)]
+    items[:] = sorted((item for item in items if not _for_another_mode(item)), key=_slowness)
     if PG_URL:
         return
     left_out = [item for item in items if _needs_postgres(item)]
@@ -98,6 +117,7 @@ def reset_postgres(url: str) -> None:
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A database with nothing in it, not even a schema."""
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'baoxiu.db'}"
     assert PG_URL, "PostgreSQL tests are left out without BAOXIU_TEST_PG_URL"
@@ -105,21 +125,61 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     return PG_URL
 
 
-@pytest.fixture
-def engine(database_url: str) -> Iterator[Engine]:
-    engine = make_engine(database_url)
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A SQLite file migrated once, which every test that needs an empty schema gets a copy of."""
+    path = tmp_path_factory.mktemp("template") / "baoxiu.db"
+    engine = make_engine(f"sqlite:///{path}")
     upgrade(engine)
+    engine.dispose()  # the last connection to close folds the write-ahead log into the file
+    return path
+
+
+def _emptied_at_head(engine: Engine) -> bool:
+    """Empty every table when the schema is exactly the code's head (what migrating again would give); else
+    say it is not, and leave it alone."""
+    tables = [table.name for table in Base.metadata.sorted_tables]
+    with engine.begin() as connection:
+        if set(inspect(connection).get_table_names()) != {*tables, "alembic_version"}:
+            return False
+        if connection.execute(text("SELECT version_num FROM alembic_version")).scalar() != _head():
+            return False
+        connection.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+    return True
+
+
+@functools.cache
+def _head() -> str:
+    return schema_state(make_engine("sqlite://"))[1]
+
+
+def migrated(database: str, folder: Path, template: Path) -> Engine:
+    """An empty database at the schema's head, without migrating each time: on SQLite a copy of the template
+    in folder; on PostgreSQL the worker's database with its tables emptied, or made anew when a test changed it."""
+    if database == "sqlite":
+        path = folder / "baoxiu.db"
+        shutil.copyfile(template, path)
+        return make_engine(f"sqlite:///{path}")
+    assert PG_URL, "PostgreSQL tests are left out without BAOXIU_TEST_PG_URL"
+    engine = make_engine(PG_URL)
+    if not _emptied_at_head(engine):
+        reset_postgres(PG_URL)
+        upgrade(engine)
+    return engine
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def engine(request: pytest.FixtureRequest, tmp_path: Path, sqlite_template: Path) -> Iterator[Engine]:
+    """An empty database at the schema's head."""
+    engine = migrated(request.param, tmp_path, sqlite_template)
     yield engine
     engine.dispose()
 
 
 @pytest.fixture
-def pg_engine() -> Iterator[Engine]:
-    """An empty PostgreSQL database, for what only PostgreSQL does (tests marked postgres)."""
-    assert PG_URL, "PostgreSQL tests are left out without BAOXIU_TEST_PG_URL"
-    reset_postgres(PG_URL)
-    engine = make_engine(PG_URL)
-    upgrade(engine)
+def pg_engine(tmp_path: Path, sqlite_template: Path) -> Iterator[Engine]:
+    """An empty PostgreSQL database at the schema's head, for what only PostgreSQL does (tests marked postgres)."""
+    engine = migrated("postgresql", tmp_path, sqlite_template)
     yield engine
     engine.dispose()
 
@@ -182,10 +242,9 @@ def desk() -> Desk:
 
 
 @pytest.fixture
-def sqlite_desk(tmp_path: Path) -> Iterator[Desk]:
+def sqlite_desk(tmp_path: Path, sqlite_template: Path) -> Iterator[Desk]:
     """The demo estate on a fresh SQLite file, for the few conversations that must also be seen stored."""
-    engine = make_engine(f"sqlite:///{tmp_path / 'desk.db'}")
-    upgrade(engine)
+    engine = migrated("sqlite", tmp_path, sqlite_template)
     uow = SqlAlchemyUnitOfWork(engine)
     with uow:
         uow.directory.sync(demo_estate())

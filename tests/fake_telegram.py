@@ -46,6 +46,9 @@ class FakeTelegram:
     webhook: dict[str, str] = field(default_factory=dict)
     failures: dict[str, Failure] = field(default_factory=dict)
     files: dict[str, bytes] = field(default_factory=dict)
+    # Tells whether the bot has nothing left to send to a chat, when the test can look (baoxiu's outbox); without
+    # it, an answer counts as complete after a quiet moment.
+    nothing_left_for: Callable[[str], bool] | None = None
 
     def __post_init__(self) -> None:
         self._update_ids = itertools.count(1000)
@@ -151,8 +154,12 @@ class FakeTelegram:
         raise AssertionError(f"timed out waiting; sent so far: {json.dumps(self.sent[-5:], ensure_ascii=False)}")
 
     def wait_for_messages(self, chat: int | str, count: int, timeout: float = 10.0) -> list[dict[str, Any]]:
-        """At least `count` messages to the chat, and then a quiet moment, so a multi-part answer is complete."""
+        """At least `count` messages to the chat, and the answer they belong to complete (all its parts sent)."""
         self.wait_for(lambda: len(self.messages_to(chat)) >= count, timeout)
+        nothing_left_for = self.nothing_left_for
+        if nothing_left_for is not None:
+            self.wait_for(lambda: nothing_left_for(str(chat)), timeout)
+            return self.messages_to(chat)
         seen = -1
         while seen != len(self.sent):
             seen = len(self.sent)

@@ -24,7 +24,7 @@ from core.services.tickets import find_ticket
 from storage.db import DatabaseError, make_engine, schema_state, upgrade
 from storage.tables import Base
 from storage.uow import SqlAlchemyUnitOfWork
-from tests.conftest import NOW, PG_URL, add_ticket, demo_estate, reset_postgres
+from tests.conftest import NOW, add_ticket, demo_estate, migrated
 from tests.fakes import FakeUnitOfWork
 
 CLERK = Actor("operator", "front desk")
@@ -53,18 +53,12 @@ def leak_draft(**changes: object) -> TicketDraft:
 
 
 @pytest.fixture(params=["fake", "sqlite", "postgresql"])
-def any_uow(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[UnitOfWork]:
+def any_uow(request: pytest.FixtureRequest, tmp_path: Path, sqlite_template: Path) -> Iterator[UnitOfWork]:
     """The same behaviour from the fake and from both databases."""
     if request.param == "fake":
         yield FakeUnitOfWork()
         return
-    if request.param == "sqlite":
-        engine = make_engine(f"sqlite:///{tmp_path / 'baoxiu.db'}")
-    else:
-        assert PG_URL, "PostgreSQL tests are left out without BAOXIU_TEST_PG_URL"
-        reset_postgres(PG_URL)
-        engine = make_engine(PG_URL)
-    upgrade(engine)
+    engine = migrated(request.param, tmp_path, sqlite_template)
     yield SqlAlchemyUnitOfWork(engine)
     engine.dispose()
 
