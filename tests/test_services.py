@@ -166,6 +166,8 @@ class TestWhereAPersonIsReached:
         # 李伟 is reached on Telegram; 张三 only on WeChat, which this desk does not serve yet.
         assert ticket.history[2].details == {"unreachable": ["张三 Zhang San"]}
         assert queued(desk, LI_TELEGRAM)[0].payload["person"] == "李伟 Li Wei"
+        shown = Chat(desk, "陈静 Chen Jing").says(f"/status {ticket.number}")  # what a supervisor reads of it
+        assert shown.splitlines()[-3].endswith(" 系统派单：无法联系到张三 Zhang San"), shown
 
 
 class TestRolesDecideWhoHears:

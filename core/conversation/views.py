@@ -124,7 +124,10 @@ ACTION_WORDS: dict[str, str] = {
 def history_line(event: HistoryEvent, t: Translator, zone: tzinfo) -> str:
     who = t("dispatch") if event.actor.kind == "system" else event.actor.name
     word = ACTION_WORDS.get(event.action)
-    return t("{when} {who}: {what}").format(when=local(event.at, zone), who=who, what=t(word) if word else event.action)
+    what = t(word) if word else event.action
+    if event.action == Action.NOTE and event.details.get("unreachable"):
+        what = t("could not reach {names}").format(names=", ".join(map(str, event.details["unreachable"])))
+    return t("{when} {who}: {what}").format(when=local(event.at, zone), who=who, what=what)
 
 
 def status_for_resident(ticket: Ticket, t: Translator) -> str:
