@@ -75,6 +75,15 @@ def desk_with(*, change: dict[str, dict[str, Any]] | None = None, **config: Any)
 SERVED = ("console", "telegram")
 
 
+def refused(desk: Desk, push: OutboxMessage) -> OutboxMessage | None:
+    """The channel refused the push for good (the bot was blocked): what the outbox sender does then."""
+    with desk.uow as uow:
+        uow.outbox.mark_dead(push.key, "Forbidden: bot was blocked by the user")
+        rerouted = undeliverable(uow, push, NOW, SERVED)
+        uow.commit()
+    return rerouted
+
+
 class TestWhereAPersonIsReached:
     def test_a_push_goes_to_the_address_used_last(self) -> None:
         li_wechat = Address("wechat", "oSTAFF_liwei")
@@ -126,15 +135,10 @@ class TestWhereAPersonIsReached:
         Chat(desk, LI_TELEGRAM.id, channel="telegram", clock=clock).says("/jobs")  # Telegram used last
         through(Chat(desk, "张三 Zhang San", clock=clock), *ZHANG_REPORTS)
         (push,) = queued(desk, LI_TELEGRAM)
-        with desk.uow as uow:  # Telegram says the bot was blocked: what the outbox sender does then
-            uow.outbox.mark_dead(push.key, "Forbidden: bot was blocked by the user")
-            rerouted = undeliverable(uow, push, NOW, SERVED)
-            uow.commit()
+        rerouted = refused(desk, push)
         assert rerouted is not None and (rerouted.channel, rerouted.recipient) == ("console", LI_CONSOLE.id)
         assert_says(li.inbox(), f"🔧 您有新工单\n{TODAY}-0001")
-        with desk.uow as uow:
-            assert undeliverable(uow, rerouted, NOW, SERVED) is None  # the console refused too: nobody is left
-            uow.commit()
+        assert refused(desk, rerouted) is None  # the console refused too: nobody is left
         (ticket,) = stored(desk)
         assert ticket.history[-1].action == "note" and ticket.history[-1].details == {"unreachable": ["李伟 Li Wei"]}
 
@@ -148,15 +152,10 @@ class TestWhereAPersonIsReached:
         assert push.payload["fallback"] == []  # he has no console yet
         li = Chat(desk, "李伟 Li Wei", clock=clock)
         li.says("/jobs")
-        with desk.uow as uow:
-            uow.outbox.mark_dead(push.key, "Forbidden: bot was blocked by the user")
-            rerouted = undeliverable(uow, push, NOW, SERVED)
-            uow.commit()
+        rerouted = refused(desk, push)
         assert rerouted is not None and (rerouted.channel, rerouted.recipient) == ("console", LI_CONSOLE.id)
         assert_says(li.inbox(), f"🔧 您有新工单\n{TODAY}-0001")
-        with desk.uow as uow:
-            assert undeliverable(uow, rerouted, NOW, SERVED) is None  # each address is tried once
-            uow.commit()
+        assert refused(desk, rerouted) is None  # each address is tried once
 
     def test_someone_with_no_address_on_a_channel_this_desk_serves_is_noted_as_unreachable(self) -> None:
         desk = desk_with(change={"张三 Zhang San": {"addresses": (Address("wechat", "oRES_zhangsan_0001"),)}})
