@@ -19,7 +19,7 @@ from bot.channels import CONSOLE
 from bot.channels.console import ConsoleChat, interactive_lines
 from bot.config import Config, ConfigError, load_config
 from core.conversation.staff import find_staff
-from core.conversation.views import reporter_label
+from core.conversation.views import actor_for_staff, reporter_for_staff
 from core.domain.directory import DirectoryError, Estate, Resident, Staff
 from core.domain.errors import DomainError
 from core.domain.lifecycle import STATUS_WORDS
@@ -27,6 +27,7 @@ from core.domain.model import (
     FEEDBACK_CATEGORIES,
     REPAIR_CATEGORIES,
     Actor,
+    HistoryEvent,
     Location,
     Source,
     Status,
@@ -332,7 +333,11 @@ def tickets_show(context: Context, reference: str, as_json: bool) -> None:
         data["history"] = [
             {
                 "at": e.at.astimezone(zone).isoformat(),
-                "actor": {"kind": e.actor.kind, "name": e.actor.name, "id": e.actor.id},
+                "actor": {
+                    "kind": e.actor.kind,
+                    "name": actor_for_staff(ticket, e, ENGLISH),
+                    "id": None if hidden(ticket, e) else e.actor.id,
+                },
                 "action": e.action,
                 "from_status": e.from_status.value if e.from_status else None,
                 "to_status": e.to_status.value,
@@ -353,10 +358,10 @@ def tickets_show(context: Context, reference: str, as_json: bool) -> None:
         f"location:    {ticket.location.label()}{review}",
         f"description: {ticket.description}",
         f"source:      {ticket.source}",
-        f"reporter:    {reporter_label(ticket, ENGLISH)}{' (anonymous to staff)' if ticket.anonymous else ''}"
+        f"reporter:    {reporter_for_staff(ticket, ENGLISH)}"
         + (
             f", {ticket.reporter_contact}"
-            if ticket.reporter_contact and ticket.reporter_contact != ticket.reporter
+            if ticket.reporter_contact and ticket.reporter_contact != ticket.reporter and not ticket.anonymous
             else ""
         ),
         f"assignee:    {ticket.assignee_name or '-'}"
@@ -373,8 +378,13 @@ def tickets_show(context: Context, reference: str, as_json: bool) -> None:
     for e in ticket.history:
         move = f"{e.from_status or '-'} → {e.to_status}" if e.from_status != e.to_status else str(e.to_status)
         extra = "  " + json.dumps(e.details, ensure_ascii=False) if e.details else ""
-        lines.append(f"  {local(e.at)}  {e.actor.name:<14} {e.action:<12} {move}{extra}")
+        lines.append(f"  {local(e.at)}  {actor_for_staff(ticket, e, ENGLISH):<14} {e.action:<12} {move}{extra}")
     click.echo("\n".join(lines))
+
+
+def hidden(ticket: Ticket, event: HistoryEvent) -> bool:
+    """The anonymous reporter's own steps: shown without their name or id."""
+    return ticket.anonymous and event.actor.kind == "resident"
 
 
 def ticket_json(ticket: Ticket, config: Config) -> dict[str, Any]:
@@ -400,8 +410,8 @@ def ticket_json(ticket: Ticket, config: Config) -> dict[str, Any]:
         },
         "description": ticket.description,
         "source": ticket.source.value,
-        "reporter": reporter_label(ticket, ENGLISH),
-        "reporter_contact": ticket.reporter_contact,
+        "reporter": reporter_for_staff(ticket, ENGLISH),  # an anonymous reporter stays anonymous here too
+        "reporter_contact": None if ticket.anonymous else ticket.reporter_contact,
         "anonymous": ticket.anonymous,
         "verified": ticket.verified,
         "assignee": ticket.assignee_name or None,

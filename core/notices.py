@@ -513,6 +513,11 @@ class _Telling:
         ticket = self.ticket
         if "dispatch" in event.details:
             self.nobody(event)
+        if "revealed_to" in event.details:
+            contact = f" {ticket.reporter_contact}" if ticket.reporter_contact else ""
+            self.answer(event, lambda t: t(
+                "{number} was given by {name}{contact}. That you looked is kept in the ticket's history."
+            ).format(number=ticket.number, name=reporter_label(ticket, t), contact=contact))  # fmt: skip
         room = event.details.get("registration_confirmed")
         if room:
             self.answer(event, lambda t: t(

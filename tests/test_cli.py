@@ -422,3 +422,30 @@ def test_a_database_file_that_is_not_a_database_is_one_line(tmp_path: Path) -> N
     (tmp_path / "baoxiu.db").write_text("these are my notes, not a database\n", encoding="utf-8")
 
     assert_setup_error(baoxiu_process(tmp_path, "tickets", "list"), "baoxiu.db")
+
+
+# --- what staff read of anonymous feedback --------------------------------------------------------
+
+
+def test_anonymous_feedback_shows_no_name_or_contact_in_show_or_json(tmp_path: Path) -> None:
+    write_config(tmp_path, database_config(f"sqlite:///{tmp_path / 'desk.db'}"))
+    run = ("--config", "baoxiu.toml")
+    assert baoxiu(tmp_path, *run, "directory", "load", str(DEMO_ESTATE)).code == 0
+    created = baoxiu(tmp_path, *run, "tickets", "create", "--kind", "feedback", "--category", "security",
+                     "--location", "东门", "--description", "门岗保安态度很差", "--reporter", "张三",
+                     "--anonymous", "--json").json()  # fmt: skip
+    number = created["number"]
+
+    shown = baoxiu(tmp_path, *run, "tickets", "show", number)
+    as_json = baoxiu(tmp_path, *run, "tickets", "show", number, "--json").json()
+
+    assert shown.code == 0, shown.err
+    assert "reporter:    anonymous resident\n" in shown.out
+    assert "张三" not in shown.out + json.dumps(as_json, ensure_ascii=False)
+    assert "13800000001" not in shown.out + json.dumps(as_json, ensure_ascii=False)
+    assert (created["reporter"], created["reporter_contact"], created["anonymous"]) == (
+        "anonymous resident",
+        None,
+        True,
+    )
+    assert (as_json["reporter"], as_json["reporter_contact"]) == ("anonymous resident", None)

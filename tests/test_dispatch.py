@@ -141,6 +141,7 @@ EXPECTED = {
     "new": {S, C, M},
     "view": {A, S, C, M},
     "register": {S, C, M},
+    "reveal": {M},  # who gave anonymous feedback: managers only, and the look is recorded
 }
 MATRIX = [(role, verb, role in EXPECTED[verb]) for verb in VERBS for role in ROLES]
 

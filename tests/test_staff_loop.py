@@ -5,6 +5,7 @@ the bot's whole answer to them. Every person shares one clock: each message move
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
@@ -14,6 +15,7 @@ from bot.channels.console import render
 from core.conversation.buttons import OnTicket, encode
 from core.conversation.messages import Reply
 from core.desk import Desk
+from core.domain.directory import Staff
 from core.domain.model import Status
 from core.services.dispatching import roll_over
 from storage.uow import SqlAlchemyUnitOfWork
@@ -883,7 +885,7 @@ class TestFeedbackAndChasing:
         play([
             (chen, INBOX, f"""
                 💬 Feedback for 客服中心 Customer service
-                {NUMBER} · Service quality · anonymous
+                {NUMBER} · Service quality · anonymous resident
                 I want to complain about the guard at the gate, he was rude
                 Reply by: 11-27 14:32
                   1. ✍️ Reply"""),
@@ -902,6 +904,42 @@ class TestFeedbackAndChasing:
         ])  # fmt: skip
         (ticket,) = stored(desk)
         assert ticket.status is Status.CLOSED and ticket.resolution == "We have spoken to the guard; sorry."
+
+    def test_anonymous_feedback_is_anonymous_wherever_staff_look_until_a_manager_asks_on_the_record(
+        self, desk: Desk, chen: Chat, clock: Clock
+    ) -> None:
+        with desk.uow as uow:
+            estate = uow.directory.get("SG")
+            assert estate is not None
+            uow.directory.sync(replace(estate, staff=(*estate.staff, Staff("周敏 Zhou Min", ("manager",)))))
+            uow.commit()
+        zhou = Chat(desk, "周敏 Zhou Min", language_hint="en", clock=clock)
+        zhou.says("/jobs")  # his console: where what managers hear reaches him
+        emily = Chat(desk, "Emily Brown", clock=clock)
+        in_english(chen)
+        for says in ("feedback", "1", "the guard at the gate was rude to my mother", "skip", "anonymously", "1"):
+            emily.says(says)
+        emily.says("/chase " + NUMBER)
+        status = f"""
+            {NUMBER} · Normal · Service quality
+            Place: -
+            Problem: the guard at the gate was rude to my mother
+            Status: assigned
+            Assigned to: 客服中心 Customer service
+            Due: 11-30 10:33
+            History:
+              11-27 10:33 anonymous resident: reported
+              11-27 10:33 dispatch: assigned
+              11-27 10:33 anonymous resident: chased"""
+        looked = """
+              11-27 10:34 周敏 Zhou Min: looked up who gave this anonymous feedback"""
+        play([
+            (chen, f"/status {NUMBER}", lines(status, choices("✍️ Reply"))),
+            (chen, f"/reveal {NUMBER}", "Only a manager can see who gave anonymous feedback."),
+            (zhou, f"/reveal {NUMBER}", f"{NUMBER} was given by Emily Brown. That you looked is kept in the ticket's history."),
+            (chen, f"/status {NUMBER}", lines(status + looked, choices("✍️ Reply"))),
+        ])  # fmt: skip
+        assert "Emily" not in chen.inbox() + zhou.inbox()  # what the chase told them
 
     def test_a_reply_that_keeps_the_feedback_open_then_one_that_answers_it(
         self, desk: Desk, chen: Chat, clock: Clock

@@ -115,7 +115,14 @@ class ConfirmRegistration:
     resident_id: int | None  # the resident of the room they are; None: a new resident of that room
 
 
+@dataclass(frozen=True)
+class Reveal:
+    """A manager asks who gave an anonymous feedback: answered, and recorded in the ticket's history."""
+
+    number: str
+
+
 Command = (
     SubmitTicket | Withdraw | Chase | Join | ConfirmFix | RejectFix | Rate | SetLanguage | TakeStep | Decline
-    | ChangePlan | Finish | Grab | Decide | SendReply | Assign | ConfirmRegistration
+    | ChangePlan | Finish | Grab | Decide | SendReply | Assign | ConfirmRegistration | Reveal
 )  # fmt: skip

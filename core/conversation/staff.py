@@ -20,6 +20,7 @@ from core.conversation.commands import (
     Decline,
     Finish,
     Grab,
+    Reveal,
     SendReply,
     TakeStep,
 )
@@ -377,7 +378,7 @@ def view(turn: Turn, ticket: Ticket) -> None:
     if ticket.rework_count:
         lines.append(t("Reworks: {count}").format(count=ticket.rework_count))
     lines.append(t("History:"))
-    lines += ["  " + history_line(e, t, zone) for e in ticket.history[-8:]]
+    lines += ["  " + history_line(ticket, e, t, zone) for e in ticket.history[-8:]]
     choices: tuple[Choice, ...] = ()
     if ticket.pending_approval is not None and may(staff, Grant.APPROVE):
         lines.append(approval_request(ticket, t, turn.context.settings.dispatch))
@@ -432,6 +433,8 @@ def help_text(turn: Turn) -> str:
     if may(staff, Grant.DISPATCH):
         lines.append(t("• /queue: unassigned, overdue, on hold and waiting for approval"))
         lines.append(t("• /assign NUMBER NAME · /reassign NUMBER NAME · /new: a report on a resident's behalf"))
+    if may(staff, Grant.REVEAL):
+        lines.append(t("• /reveal NUMBER: who gave an anonymous feedback (kept in its history)"))
     lines.append(t("• /lang: 中文 / English"))
     return "\n".join(lines)
 
@@ -508,6 +511,18 @@ def show_status(turn: Turn, rest: str) -> None:
         view(turn, ticket)
 
 
+def reveal(turn: Turn, rest: str) -> None:
+    """/reveal NUMBER: a manager's deliberate look at who gave an anonymous feedback."""
+    if not allowed(turn, "reveal"):
+        return
+    if not rest:
+        turn.say(turn.t("Please write it as: /{command} NUMBER").format(command="reveal"))
+        return
+    ticket = the_ticket(turn, rest.split()[0])
+    if ticket is not None:
+        turn.emit(Reveal(ticket.number))
+
+
 def ask_language(turn: Turn, rest: str) -> None:
     turn.ask("请选择语言 / Choose your language", [turn.choice(Pick("lang", "zh_CN"), "中文"),
                                                    turn.choice(Pick("lang", "en"), "English")])  # fmt: skip
@@ -530,7 +545,7 @@ STAFF = Conversation(
         "start": show_help, "help": show_help, "menu": show_help, "jobs": show_jobs, "mytickets": show_jobs,
         "tickets": show_jobs, "queue": show_queue, "assign": assigning(reassign=False),
         "reassign": assigning(reassign=True), "new": new_report, "status": show_status, "cancel": cancel,
-        "lang": ask_language, "language": ask_language,
+        "lang": ask_language, "language": ask_language, "reveal": reveal,
     },
     on_ticket=on_ticket,
     idle=idle,

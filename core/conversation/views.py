@@ -75,6 +75,23 @@ def duration_text(span: timedelta, t: Translator) -> str:
 # --- residents -----------------------------------------------------------------------------------------------
 
 
+ANONYMOUS_RESIDENT = N_("anonymous resident")
+
+
+def reporter_for_staff(ticket: Ticket, t: Translator) -> str:
+    """Who reported it, as staff may see it: never the name of a resident who asked to stay anonymous."""
+    return t(ANONYMOUS_RESIDENT) if ticket.anonymous else reporter_label(ticket, t)
+
+
+def actor_for_staff(ticket: Ticket, event: HistoryEvent, t: Translator) -> str:
+    """Who did something to the ticket, as staff may see it: the anonymous reporter stays anonymous."""
+    if event.actor.kind == "system":
+        return t("dispatch")  # the only actor that is not a person (core.domain.model.SYSTEM)
+    if ticket.anonymous and event.actor.kind == "resident":
+        return t(ANONYMOUS_RESIDENT)
+    return event.actor.name
+
+
 def reporter_label(ticket: Ticket, t: Translator) -> str:
     """Who reported it: a resident or a caller by name; else, in the reader's language, how it came in."""
     if ticket.reporter:
@@ -121,10 +138,13 @@ ACTION_WORDS: dict[str, str] = {
 }
 
 
-def history_line(event: HistoryEvent, t: Translator, zone: tzinfo) -> str:
-    who = t("dispatch") if event.actor.kind == "system" else event.actor.name
+def history_line(ticket: Ticket, event: HistoryEvent, t: Translator, zone: tzinfo) -> str:
+    """One event of the ticket's history, for staff."""
+    who = actor_for_staff(ticket, event, t)
     word = ACTION_WORDS.get(event.action)
     what = t(word) if word else event.action
+    if event.action == Action.NOTE and event.details.get("revealed_to"):
+        what = t("looked up who gave this anonymous feedback")
     if event.action == Action.NOTE and event.details.get("unreachable"):
         what = t("could not reach {names}").format(names=", ".join(map(str, event.details["unreachable"])))
     return t("{when} {who}: {what}").format(when=local(event.at, zone), who=who, what=what)
@@ -266,7 +286,7 @@ def line(ticket: Ticket, t: Translator) -> str:
 
 
 def feedback_card(ticket: Ticket, t: Translator, zone: tzinfo) -> str:
-    who = t("anonymous") if ticket.anonymous else reporter_label(ticket, t)
+    who = reporter_for_staff(ticket, t)
     lines = [
         t("💬 Feedback for {department}").format(department=ticket.department),
         f"{ticket.number} · {category_label(ticket.category, t)} · {who}",

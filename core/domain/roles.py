@@ -19,6 +19,7 @@ class Grant(enum.StrEnum):
     SEE_ALL = "see_all"  # any ticket, not only their own jobs
     ANSWER_FEEDBACK = "answer_feedback"  # reply to any feedback, not only their department's
     HEAR_ESCALATIONS = "hear_escalations"  # jobs nobody can take, repeated chases, repeated reworks
+    REVEAL = "reveal"  # the name of a resident who gave feedback anonymously, recorded in the ticket's history
 
 
 G = Grant
@@ -27,7 +28,7 @@ SUPERVISING = frozenset({G.STEP_FOR_OTHERS, G.APPROVE, G.DISPATCH, G.REGISTER, G
 ROLES: dict[str, frozenset[Grant]] = {
     "technician": frozenset({G.WORK_JOBS}),
     "supervisor": SUPERVISING,
-    "manager": SUPERVISING,
+    "manager": SUPERVISING | {G.REVEAL},
     "customer_service": frozenset({G.DISPATCH, G.REGISTER, G.SEE_ALL, G.ANSWER_FEEDBACK}),
 }
 
@@ -71,6 +72,7 @@ NEEDS: dict[str, tuple[Grant, str]] = {
     "queue": (G.DISPATCH, N_("Only supervisors and customer service can do that.")),
     "new": (G.DISPATCH, N_("Only supervisors and customer service can do that.")),
     "register": (G.REGISTER, N_("Only customer service or a supervisor can confirm a registration.")),
+    "reveal": (G.REVEAL, N_("Only a manager can see who gave anonymous feedback.")),
 }
 VERBS = (*sorted(JOB_STEPS), "grab", "reply", "view", *sorted(NEEDS))
 

@@ -88,3 +88,5 @@ def _on_ticket(work: Work, speaker: Speaker, command: c.Command, ticket: Ticket)
             dispatching.assign(work, staff, ticket, chosen, command.reassign)
     elif isinstance(command, c.ConfirmRegistration):
         residents.confirm_registration(work, staff, ticket, command.resident_id)
+    elif isinstance(command, c.Reveal):
+        jobs.reveal(work, staff, ticket)

@@ -83,3 +83,13 @@ def send_reply(work: Work, staff: Staff, ticket: Ticket, text: str, resolve: boo
         return
     action = Action.RESOLVE if resolve and Action.RESOLVE in allowed_actions(ticket) else Action.REPLY
     work.change(ticket, action, reply=text)
+
+
+def reveal(work: Work, staff: Staff, ticket: Ticket) -> None:
+    """Who gave an anonymous feedback, for a manager who asks: a deliberate look, kept in the history."""
+    if refused(work, staff, "reveal", ticket):
+        return
+    if not ticket.anonymous:
+        work.say(N_("{number} is not anonymous: staff see who reported it."), number=ticket.number)
+        return
+    work.change(ticket, Action.NOTE, Actor("staff", staff.name, staff.id), revealed_to=staff.name)

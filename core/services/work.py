@@ -7,6 +7,7 @@ from typing import Any
 
 from core.conversation.context import DeskSettings, Speaker
 from core.conversation.messages import Reply
+from core.conversation.views import ANONYMOUS_RESIDENT
 from core.domain.directory import Estate, Resident, Staff
 from core.domain.lifecycle import Action, apply
 from core.domain.model import SYSTEM, Actor, HistoryEvent, Subscriber, Ticket
@@ -75,7 +76,7 @@ class Work:
             for n, notice in enumerate(told(ticket, events, self)):
                 key = f"{ticket.number}:{len(ticket.history)}:{n}"
                 if not self._route(key, ticket, notice.to, notice.reply):
-                    name = _name(notice.to)
+                    name = _name(ticket, notice.to)
                     if name not in unreachable:
                         unreachable.append(name)
             if unreachable:
@@ -97,7 +98,7 @@ class Work:
         if not addresses:
             return False
         first, *rest = addresses
-        payload.update(ticket=ticket.number, person=_name(to), fallback=[[a.channel, a.id] for a in rest])
+        payload.update(ticket=ticket.number, person=_name(ticket, to), fallback=[[a.channel, a.id] for a in rest])
         if not isinstance(to, Address):
             payload["who"] = [to.ref.kind, to.ref.id]
         self.outgoing.append(OutboxMessage(f"notice:{key}", first.channel, first.id, payload))
@@ -156,9 +157,13 @@ class Work:
         self._followers.pop(ticket.id or 0, None)
 
 
-def _name(to: Recipient) -> str:
-    if isinstance(to, Address):
-        return f"{to.channel} {to.id}"
+def _name(ticket: Ticket, to: Recipient) -> str:
+    """Who a notice was for, as the history may name them: an anonymous reporter is not named there."""
     if isinstance(to, ToGroup):
         return f"{to.address.channel} {to.address.id}"
+    resident_id = to.id if isinstance(to, Resident) else None
+    if ticket.anonymous and ticket.reported_by(resident_id, to if isinstance(to, Address) else None):
+        return ANONYMOUS_RESIDENT
+    if isinstance(to, Address):
+        return f"{to.channel} {to.id}"
     return getattr(to, "name", "")
