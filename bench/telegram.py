@@ -35,7 +35,7 @@ from tests.fake_telegram import TOKEN, text_update  # noqa: E402
 PYTHON = sys.executable
 BAOXIU = str(Path(sys.executable).parent / "baoxiu")
 SECRET = "bench-secret"
-CONVERSATION = ["厨房水管漏水", "1-2-502", "1", "2", "1", "卫生间灯不亮了", "1-2-502", "1", "2", "1"]
+CONVERSATION = ["厨房水管漏水", "1-2-502", "2", "2", "1", "卫生间灯不亮了", "1-2-502", "2", "2", "1"]
 
 
 def free_port() -> int:

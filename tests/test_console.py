@@ -58,7 +58,7 @@ ODD_LINES = (
     "👍👍",
     "   ",
     LONG_LINE,
-    "1",  # How urgent is it? 1. ✓ Urgent
+    "2",  # How urgent is it? 2. ✓ Urgent
     "still broken",
     "submit",
 )
@@ -107,7 +107,9 @@ class TestALeakReportedInChinese:
             assert f"» {line}\n" in out
         assert "问题在哪里？" in after(out, "厨房水管漏水")
         assert "  1. 1-1-1201\n" in after(out, "厨房水管漏水")
-        assert "情况有多紧急？建议选择：加急。\n  1. ✓ 加急" in after(out, "1")
+        assert "情况有多紧急？建议选择：加急。\n  1. 紧急：有安全隐患，或停水、停电、电梯停运\n  2. ✓ 加急" in after(
+            out, "1"
+        )
         assert "请先自查" in after(out, "一般")
         assert "  2. 🔧 仍未修好，请派人上门\n" in after(out, "一般")
         assert "紧急程度：一般\n  1. ✅ 提交\n" in after(out, "还是坏")
@@ -189,7 +191,7 @@ class TestTwoTerminals:
         piped(tmp_path, "console", *technician, lines=("/lang", "English"))  # so pushes reach this terminal
 
         resident = piped(tmp_path, "console", lines=("/lang", "English", "kitchen pipe leaking in 1-1-1201",
-                                                      "1", "still broken", "submit"))  # fmt: skip
+                                                      "2", "still broken", "submit"))  # fmt: skip
         number = after(resident.out, "submit").split("Ticket number: ")[1].split()[0]
 
         accepted = piped(tmp_path, "console", *technician, lines=("1",))

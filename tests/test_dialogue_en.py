@@ -35,14 +35,14 @@ SUGGEST_EMERGENCY = block("""
       3. Normal: within a few days""")
 SUGGEST_URGENT = block("""
     How urgent is it? I suggest: Urgent.
-      1. ✓ Urgent: today, please
-      2. Emergency: unsafe, or water/power/lift out
+      1. Emergency: unsafe, or water/power/lift out
+      2. ✓ Urgent: today, please
       3. Normal: within a few days""")
 SUGGEST_NORMAL = block("""
     How urgent is it? I suggest: Normal.
-      1. ✓ Normal: within a few days
-      2. Emergency: unsafe, or water/power/lift out
-      3. Urgent: today, please""")
+      1. Emergency: unsafe, or water/power/lift out
+      2. Urgent: today, please
+      3. ✓ Normal: within a few days""")
 VALVE_CHECK = block("""
     Quick check: is the valve under the sink or the main water valve fully open? For a leak, closing the valve stops the water until the technician arrives. For no water, ask a neighbour whether they have water too.
       1. ✅ Fixed it myself
@@ -80,7 +80,7 @@ class TestRepairFromOneMessage:
     def test_a_described_fault_goes_straight_to_the_missing_questions(self, emily: Chat, desk: Desk) -> None:
         emily.run([
             ("kitchen pipe leaking in 1-1-1201", SUGGEST_URGENT),
-            ("1", VALVE_CHECK),
+            ("2", VALVE_CHECK),  # the suggested one: the list keeps one order, so 2 is always Urgent
             ("2", """
                 Please check your report:
                 Place: 1-1-1201
@@ -513,10 +513,10 @@ class TestMyTickets:
         Chat(desk, "张三 Zhang San").run([
             ("1-1-1201 厨房漏水", """
                 情况有多紧急？建议选择：加急。
-                  1. ✓ 加急：请当天处理
-                  2. 紧急：有安全隐患，或停水、停电、电梯停运
+                  1. 紧急：有安全隐患，或停水、停电、电梯停运
+                  2. ✓ 加急：请当天处理
                   3. 一般：几天内处理即可"""),
-            ("1", """
+            ("2", """
                 请先自查：水槽下方的阀门或入户总阀是否完全打开？如果漏水，可先关闭阀门止水，等待维修师傅上门。如果停水，可以问问邻居家是否也停水。
                   1. ✅ 我已自行解决
                   2. 🔧 仍未修好，请派人上门"""),
@@ -705,9 +705,9 @@ def test_a_report_waiting_to_join_a_ticket_that_closed_meanwhile_goes_on_as_its_
     Chat(desk, "张三 Zhang San").run([
         ("车库的灯坏了", """
             情况有多紧急？建议选择：一般。
-              1. ✓ 一般：几天内处理即可
-              2. 紧急：有安全隐患，或停水、停电、电梯停运
-              3. 加急：请当天处理"""),
+              1. 紧急：有安全隐患，或停水、停电、电梯停运
+              2. 加急：请当天处理
+              3. ✓ 一般：几天内处理即可"""),
         ("一般", """
             请核对您的报修信息：
             地点：地下车库 Underground garage

@@ -59,7 +59,7 @@ message: st.SearchStrategy[dict[str, Any]] = st.builds(
 
 # Whole reports, so that random noise lands before, inside and after real submissions.
 FLOWS = [
-    ["kitchen pipe leaking in 1-1-1201", "1", "2", "1"],
+    ["kitchen pipe leaking in 1-1-1201", "2", "2", "1"],
     ["3号楼电梯坏了有人被困", "1"],
     ["2", "3", "rubbish everywhere", "skip", "1", "1"],
     ["/report the breaker trips in 1-1-1201", "normal", "fixed"],

@@ -108,8 +108,8 @@ def report_leak(resident: Chat) -> str:
     resident.run([
         ("kitchen pipe leaking in 1-1-1201", """
             How urgent is it? I suggest: Urgent.
-              1. ✓ Urgent: today, please
-              2. Emergency: unsafe, or water/power/lift out
+              1. Emergency: unsafe, or water/power/lift out
+              2. ✓ Urgent: today, please
               3. Normal: within a few days"""),
         ("urgent", """
             Quick check: is the valve under the sink or the main water valve fully open? For a leak, closing the valve stops the water until the technician arrives. For no water, ask a neighbour whether they have water too.
@@ -354,8 +354,8 @@ class TestStrangers:
             stranger.run([
                 (fault, """
                     How urgent is it? I suggest: Urgent.
-                      1. ✓ Urgent: today, please
-                      2. Emergency: unsafe, or water/power/lift out
+                      1. Emergency: unsafe, or water/power/lift out
+                      2. ✓ Urgent: today, please
                       3. Normal: within a few days"""),
                 ("urgent", """
                     Quick check: is the valve under the sink or the main water valve fully open? For a leak, closing the valve stops the water until the technician arrives. For no water, ask a neighbour whether they have water too.
@@ -680,8 +680,8 @@ class TestSupervisors:
             ("1-1-1201", "What is wrong? Describe it in a few words; a photo helps too."),
             ("toilet blocked", """
                 How urgent is it? I suggest: Urgent.
-                  1. ✓ Urgent: today, please
-                  2. Emergency: unsafe, or water/power/lift out
+                  1. Emergency: unsafe, or water/power/lift out
+                  2. ✓ Urgent: today, please
                   3. Normal: within a few days"""),
             # No self-check: the resident is on the phone, not at the valve.
             ("normal", lines("""
@@ -710,8 +710,8 @@ class TestSupervisors:
         in_english(chen)
         urgency = """
             How urgent is it? I suggest: Urgent.
-              1. ✓ Urgent: today, please
-              2. Emergency: unsafe, or water/power/lift out
+              1. Emergency: unsafe, or water/power/lift out
+              2. ✓ Urgent: today, please
               3. Normal: within a few days"""
         chen.run([
             ("/new 1-2-803 toilet blocked", urgency),
@@ -742,9 +742,9 @@ class TestSupervisors:
             ("1-2-803", "What is wrong? Describe it in a few words; a photo helps too."),
             ("the front door lock is broken", """
                 How urgent is it? I suggest: Normal.
-                  1. ✓ Normal: within a few days
-                  2. Emergency: unsafe, or water/power/lift out
-                  3. Urgent: today, please"""),
+                  1. Emergency: unsafe, or water/power/lift out
+                  2. Urgent: today, please
+                  3. ✓ Normal: within a few days"""),
             ("normal", lines("""
                 Please check your report:
                 Place: 1-2-803
@@ -1046,8 +1046,8 @@ class TestInChinese:
         zhang.run([
             ("1-1-1201 厨房水管漏水", """
                 情况有多紧急？建议选择：加急。
-                  1. ✓ 加急：请当天处理
-                  2. 紧急：有安全隐患，或停水、停电、电梯停运
+                  1. 紧急：有安全隐患，或停水、停电、电梯停运
+                  2. ✓ 加急：请当天处理
                   3. 一般：几天内处理即可"""),
             ("加急", """
                 请先自查：水槽下方的阀门或入户总阀是否完全打开？如果漏水，可先关闭阀门止水，等待维修师傅上门。如果停水，可以问问邻居家是否也停水。
@@ -1192,8 +1192,8 @@ class TestInChinese:
             ("1-2-803", "遇到了什么问题？请简单描述一下，附上照片会更好。"),
             ("入户门锁坏了", """
                 情况有多紧急？建议选择：加急。
-                  1. ✓ 加急：请当天处理
-                  2. 紧急：有安全隐患，或停水、停电、电梯停运
+                  1. 紧急：有安全隐患，或停水、停电、电梯停运
+                  2. ✓ 加急：请当天处理
                   3. 一般：几天内处理即可"""),
             ("一般", lines("""
                 请核对您的报修信息：
@@ -1255,8 +1255,8 @@ class TestEmergencies:
         zhang.run([
             ("kitchen pipe leaking in 1-1-1201", """
                 How urgent is it? I suggest: Urgent.
-                  1. ✓ Urgent: today, please
-                  2. Emergency: unsafe, or water/power/lift out
+                  1. Emergency: unsafe, or water/power/lift out
+                  2. ✓ Urgent: today, please
                   3. Normal: within a few days"""),
             ("emergency", lines("""
                 Please check your report:

@@ -434,17 +434,17 @@ class TestConfiguredDialogue:
         Chat(desk, "Emily Brown").run([
             ("the water heater is broken in 3-1-2302", """
                 How urgent is it? I suggest: Normal.
-                  1. ✓ Normal: within a few days
-                  2. Emergency: unsafe, or water/power/lift out
-                  3. Urgent: today, please"""),
+                  1. Emergency: unsafe, or water/power/lift out
+                  2. Urgent: today, please
+                  3. ✓ Normal: within a few days"""),
         ])  # fmt: skip
 
     def test_a_configured_self_check_is_offered_in_the_resident_s_language(self, configured_desk: Desk) -> None:
         Chat(configured_desk, "张三 Zhang San").run([
             ("1-1-1201 的门锁坏了", """
                 情况有多紧急？建议选择：加急。
-                  1. ✓ 加急：请当天处理
-                  2. 紧急：有安全隐患，或停水、停电、电梯停运
+                  1. 紧急：有安全隐患，或停水、停电、电梯停运
+                  2. ✓ 加急：请当天处理
                   3. 一般：几天内处理即可"""),
             ("一般", """
                 请先检查门锁是否被反锁。
@@ -454,9 +454,9 @@ class TestConfiguredDialogue:
         Chat(configured_desk, "Emily Brown").run([
             ("the door lock is broken in 3-1-2302", """
                 How urgent is it? I suggest: Normal.
-                  1. ✓ Normal: within a few days
-                  2. Emergency: unsafe, or water/power/lift out
-                  3. Urgent: today, please"""),
+                  1. Emergency: unsafe, or water/power/lift out
+                  2. Urgent: today, please
+                  3. ✓ Normal: within a few days"""),
             ("normal", """
                 Is the door locked from the inside?
                   1. ✅ Fixed it myself

@@ -310,13 +310,11 @@ def ask_urgency(turn: Turn) -> None:
     proposed = turn.context.rules.urgency(draft.description)
     if draft.category == "lift" and proposed is Urgency.NORMAL:
         proposed = Urgency.URGENT
+    # One fixed order, most urgent first, so that a typed "2" means the same in every report.
     choices = [
         turn.choice(Pick("urgency", u.value), ("✓ " if u is proposed else "") + t(URGENCY_LABELS[u])) for u in Urgency
     ]
-    turn.ask(
-        t("How urgent is it? I suggest: {urgency}.").format(urgency=t(URGENCY_WORDS[proposed])),
-        sorted(choices, key=lambda c: not c.label.startswith("✓")),
-    )
+    turn.ask(t("How urgent is it? I suggest: {urgency}.").format(urgency=t(URGENCY_WORDS[proposed])), choices)
 
 
 def answer_urgency(turn: Turn) -> str:
