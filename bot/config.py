@@ -184,23 +184,59 @@ def _check_type(where: str, value: Any, expected: Any) -> Any:
     return value
 
 
+# BAOXIU_* variables that are not settings: the config file's name, and the test suite's own (BAOXIU_TEST_*).
+NOT_SETTINGS = ("BAOXIU_CONFIG",)
+TRUE, FALSE = ("true", "yes", "1", "on"), ("false", "no", "0", "off")
+
+
+def environment_name(section: str, key: str) -> str:
+    return f"BAOXIU_{section.upper()}_{key.upper()}"
+
+
+def _check_environment(environ: typing.Mapping[str, str]) -> None:
+    """A BAOXIU_* variable that names no setting is a mistake to point out, as an unknown key in the file is."""
+    names = [environment_name(section, key) for section, keys in known_keys().items() for key in keys]
+    for variable in sorted(environ):
+        if not variable.startswith("BAOXIU_") or variable in NOT_SETTINGS or variable.startswith("BAOXIU_TEST_"):
+            continue
+        if variable not in names:
+            raise ConfigError(f"unknown setting {variable} in the environment{closest(variable, names)}")
+
+
 def _from_environment(section: str, key: str, expected: Any, environ: typing.Mapping[str, str]) -> Any:
     """`BAOXIU_TELEGRAM_TOKEN` and the like, so secrets stay out of files."""
-    raw = environ.get(f"BAOXIU_{section.upper()}_{key.upper()}")
+    name = environment_name(section, key)
+    raw = environ.get(name)
     if raw is None:
         return None
-    if expected is int:
-        try:
+    try:
+        if expected is int:
             return int(raw)
-        except ValueError:
-            raise ConfigError(f"BAOXIU_{section.upper()}_{key.upper()}: must be a whole number") from None
+        if expected is float:
+            return float(raw)
+    except ValueError:
+        raise ConfigError(f"{name} (from the environment): must be {_type_name(expected)}, not {raw!r}") from None
+    if expected is bool:
+        if raw.strip().lower() not in TRUE + FALSE:
+            raise ConfigError(f"{name} (from the environment): must be true or false, not {raw!r}")
+        return raw.strip().lower() in TRUE
     if expected is str:
         return raw
-    return None
+    raise ConfigError(f"{name} (from the environment): {section}.{key} can only be set in the config file")
+
+
+def _blame_environment(message: str, from_environment: set[tuple[str, str]]) -> str:
+    """An error about a value that came from the environment names the variable, not the file's key."""
+    for section, key in from_environment:
+        if message.startswith(f"{section}.{key}:"):
+            return f"{environment_name(section, key)} (from the environment){message[len(section) + len(key) + 1 :]}"
+    return message
 
 
 def parse_config(data: dict[str, Any], environ: typing.Mapping[str, str], path: Path | None = None) -> Config:
+    _check_environment(environ)
     sections: dict[str, Any] = {}
+    from_environment: set[tuple[str, str]] = set()
     for name, value in data.items():
         if name not in SECTIONS and name != "triage":
             raise ConfigError(f"unknown section [{name}]{closest(name, list(SECTIONS))}")
@@ -219,13 +255,17 @@ def parse_config(data: dict[str, Any], environ: typing.Mapping[str, str], path: 
             from_env = _from_environment(name, key, hints[key], environ)
             if from_env is not None:
                 values[key] = from_env
+                from_environment.add((name, key))
         sections[name] = section(**values)
     try:
         triage = rules_from_config(data.get("triage", {}))
     except ValueError as error:
         raise ConfigError(str(error)) from None
     config = Config(**sections, triage=triage, path=path)
-    _check_values(config)
+    try:
+        _check_values(config)
+    except ConfigError as error:
+        raise ConfigError(_blame_environment(str(error), from_environment)) from None
     return config
 
 

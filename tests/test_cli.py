@@ -407,6 +407,42 @@ def test_a_bad_config_is_one_line_and_exit_status_2(tmp_path: Path, config: str,
     assert not (tmp_path / "baoxiu.db").exists()  # a broken config never falls back to the default
 
 
+BAD_ENVIRONMENTS = [
+    pytest.param({"BAOXIU_TELEGRAM_TOKNE": "123:abc"},
+                 ("unknown setting BAOXIU_TELEGRAM_TOKNE in the environment", '(did you mean "BAOXIU_TELEGRAM_TOKEN"?)'),
+                 id="misspelt-variable"),
+    pytest.param({"BAOXIU_TELEGRAM_MODE": "pol"},
+                 ('BAOXIU_TELEGRAM_MODE (from the environment): "pol" is not "polling" or "webhook"',),
+                 id="wrong-value"),
+    pytest.param({"BAOXIU_SERVER_PORT": "80a"},
+                 ("BAOXIU_SERVER_PORT (from the environment): must be a whole number, not '80a'",), id="not-a-number"),
+    pytest.param({"BAOXIU_DISPATCH_COST_APPROVAL_THRESHOLD": "lots"},
+                 ("BAOXIU_DISPATCH_COST_APPROVAL_THRESHOLD (from the environment): must be a number",),
+                 id="not-a-decimal"),
+    pytest.param({"BAOXIU_DISPATCH_TOOLS": "wrench"},
+                 ("BAOXIU_DISPATCH_TOOLS (from the environment): dispatch.tools can only be set in the config file",),
+                 id="a-table"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("env", "fragments"), BAD_ENVIRONMENTS)
+def test_a_bad_setting_in_the_environment_is_one_line_that_names_the_variable(
+    tmp_path: Path, env: dict[str, str], fragments: tuple[str, ...]
+) -> None:
+    assert_setup_error(baoxiu(tmp_path, "tickets", "list", env=env), *fragments)
+    assert not (tmp_path / "baoxiu.db").exists()
+
+
+def test_variables_that_are_not_settings_are_left_alone_and_settings_are_read(tmp_path: Path) -> None:
+    env = {"BAOXIU_TEST_PG_URL": "postgresql+psycopg://nobody@127.0.0.1:1/none",
+           "BAOXIU_DISPATCH_COST_APPROVAL_THRESHOLD": "800.5", "BAOXIU_DATABASE_URL": f"sqlite:///{tmp_path / 'e.db'}"}  # fmt: skip
+
+    result = baoxiu(tmp_path, "tickets", "list", env=env)
+
+    assert (result.code, result.out, result.err) == (0, "no tickets\n", "")
+    assert (tmp_path / "e.db").is_file() and not (tmp_path / "baoxiu.db").exists()
+
+
 @pytest.mark.parametrize("how", ["option", "environment"])
 def test_a_config_file_that_does_not_exist_is_one_line(tmp_path: Path, how: str) -> None:
     if how == "option":

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -15,8 +16,9 @@ from bot.i18n import translator
 from core.desk import Desk
 from core.domain.model import Urgency
 from core.domain.triage import TriageRules
+from tests import triage_example
 from tests.chat import Chat, stored
-from tests.conftest import desk_on
+from tests.conftest import REPO, desk_on
 
 BAOXIU = Path(sys.executable).parent / "baoxiu"
 RULES = TriageRules()
@@ -238,6 +240,26 @@ class TestOutOfScope:
 
 
 class TestConfiguredRules:
+    def test_the_example_config_shows_the_shipped_rules_and_uncommenting_them_changes_nothing(self) -> None:
+        example = (REPO / "config.example.toml").read_text(encoding="utf-8")
+        shown = example[example.index("[triage]\n") :]
+        assert shown == triage_example.block(), "run: .venv/bin/python -m tests.triage_example"
+        uncommented = "\n".join(line[2:] if line.startswith("# ") and ("=" in line or line.startswith("# [")) else line
+                                 for line in shown.splitlines())  # fmt: skip
+        rules = parse_config(tomllib.loads(uncommented), environ={}).triage
+        shipped = TriageRules()
+        for key in ("emergency_keywords", "urgent_keywords", "safety_keywords", "fault_keywords",
+                    "category_keywords", "feedback_keywords"):  # fmt: skip
+            assert getattr(rules, key) == getattr(shipped, key), key
+        for locale in ("zh_CN", "en"):
+            t = translator(locale)
+            for category in ("plumbing", "electrical", "hvac", "civil"):
+                assert rules.self_check(category, t) == shipped.self_check(category, t), (locale, category)
+            for text in ("水费太贵了", "the traffic light outside is broken", "邻居打架"):
+                ours, theirs = rules.out_of_scope_for(text), shipped.out_of_scope_for(text)
+                assert ours is not None and theirs is not None, text
+                assert rules.pointer(ours, t) == shipped.pointer(theirs, t), (locale, text)
+
     def test_without_a_triage_section_the_shipped_rules_apply(self) -> None:
         assert parse_config({}, environ={}).triage == TriageRules()
         assert configured({}) == TriageRules()
