@@ -363,7 +363,8 @@ def tickets_show(context: Context, reference: str, as_json: bool) -> None:
             f", {ticket.reporter_contact}"
             if ticket.reporter_contact and ticket.reporter_contact != ticket.reporter and not ticket.anonymous
             else ""
-        ),
+        )
+        + ("  (unverified: not in the directory yet)" if not ticket.verified else ""),
         f"assignee:    {ticket.assignee_name or '-'}"
         + (f"  department: {ticket.department}" if ticket.department else ""),
         f"created:     {local(ticket.created_at)}",

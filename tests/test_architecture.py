@@ -110,24 +110,6 @@ def test_the_example_config_documents_every_key_and_loads() -> None:
     parse_config(data, environ={})
 
 
-def test_the_commented_triage_examples_in_the_example_config_are_valid() -> None:
-    import tomllib
-
-    from bot.config import parse_config
-
-    text = (REPO / "config.example.toml").read_text(encoding="utf-8")
-    triage = text[text.index("[triage]") :]
-
-    def uncomment(line: str) -> str:
-        is_setting = line.startswith("# ") and ("=" in line or line.startswith("# ["))
-        return line[2:] if is_setting else line
-
-    uncommented = "\n".join(uncomment(line) for line in triage.splitlines())
-    rules = parse_config(tomllib.loads(uncommented), environ={}).triage
-    assert "escalator" in rules.category_keywords["lift"]
-    assert rules.self_checks["electrical"] == {}
-
-
 def test_channels_not_served_yet_are_said_so_in_the_example_and_when_set() -> None:
     """Defect 9: [wechat] and [wecom] are read (a contract) but nothing serves them yet."""
     import tomllib

@@ -150,6 +150,8 @@ class TestSomeoneNotInTheDirectory:
         assert chat.err == "note: Nobody Known is not in the directory; chatting as an unknown resident\n"
         assert f"工单号：{ticket['number']}" in chat.out
         assert ticket["verified"] is False
+        shown = piped(session.folder, "tickets", "show", ticket["number"]).out
+        assert "\nreporter:    Nobody Known  (unverified: not in the directory yet)\n" in shown
         assert (ticket["location"], ticket["category"], ticket["urgency"]) == (
             "地下车库 Underground garage", "electrical", "normal",
         )  # fmt: skip

@@ -345,9 +345,9 @@ class TestLateAnswers:
 
 class TestStrangers:
     def test_customer_service_is_asked_once_to_confirm_a_stranger_who_reports_twice(
-        self, desk: Desk, chen: Chat, clock: Clock
+        self, desk: Desk, chen: Chat, li: Chat, clock: Clock
     ) -> None:
-        in_english(chen)
+        in_english(chen, li)
         stranger = Chat(desk, "Wu Xin", language_hint="en", clock=clock)
         for number, fault in ((f"{TODAY}-0001", "kitchen pipe leaking in 1-2-502"),
                               (f"{TODAY}-0002", "bathroom pipe leaking in 1-2-502")):  # fmt: skip
@@ -377,6 +377,8 @@ class TestStrangers:
                 {TODAY}-0001: a report from Wu Xin, who is not in the directory and says they live in 1-2-502.
                   1. ✅ Confirm their registration"""),
         ])  # fmt: skip
+        # The technician knows that the resident is who they say they are, not yet confirmed.
+        assert li.inbox().count("Resident: Wu Xin (not in the directory yet)\n") == 2
 
 
 class TestPermissions:

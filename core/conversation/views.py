@@ -214,6 +214,8 @@ def summary(ticket: Ticket, t: Translator, personal: bool) -> str:
         lines.append(t("👥 Reported by {count} residents").format(count=ticket.reporters))
     if personal and ticket.kind is TicketKind.REPAIR:
         contact = " ".join(dict.fromkeys(p for p in (reporter_label(ticket, t), ticket.reporter_contact) if p))
+        if not ticket.verified:  # who they say they are, not yet confirmed by customer service
+            contact = t("{contact} (not in the directory yet)").format(contact=contact or "-")
         lines.append(t("Resident: {contact}").format(contact=contact or "-"))
     return "\n".join(lines)
 
