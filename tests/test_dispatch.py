@@ -105,6 +105,21 @@ def test_dispatch_chooses(
     assert reason in decision.reason
 
 
+def test_an_emergency_assigned_then_declined_is_offered_to_the_others_on_duty_not_back_to_who_declined() -> None:
+    job = ticket(urgency=Urgency.EMERGENCY)
+    supervisor = Actor("staff", "Ed Sup")
+    apply(job, Action.ASSIGN, supervisor, NOW, assignee="Bo Day", assignee_id=ID["Bo Day"])  # /assign
+    apply(job, Action.DECLINE, Actor("staff", "Bo Day"), NOW, reason="busy", assignee_id=ID["Bo Day"])
+    decision = decide(ESTATE, job, local(27, 10), {}, CAP)
+    assert (decision.kind, [s.name for s in decision.staff]) == ("offer", ["Ann Day", "Ed Sup"])
+    assert "emergency: offered to 1 on duty for plumbing" in decision.reason
+    apply(job, Action.ASSIGN, supervisor, NOW, assignee="Ann Day", assignee_id=ID["Ann Day"])
+    apply(job, Action.DECLINE, Actor("staff", "Ann Day"), NOW, reason="off", assignee_id=ID["Ann Day"])
+    decision = decide(ESTATE, job, local(27, 10), {}, CAP)  # all on duty passed it on: the trade's group
+    assert (decision.kind, [s.name for s in decision.staff]) == ("offer", ["Ed Sup"])
+    assert [g.name for g in decision.groups] == ["Duty group"]
+
+
 def test_a_technician_who_declined_is_not_asked_again_until_rework() -> None:
     job = ticket()
     system = Actor("system", "dispatch")

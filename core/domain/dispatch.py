@@ -119,8 +119,8 @@ def decide(estate: Estate, ticket: Ticket, local: datetime, loads: dict[int, Wor
     if ticket.category not in TRADES:
         return Decision("nobody", f'no trade handles "{ticket.category}": a supervisor assigns it', supervisors(estate))
     trade = ticket.category
-    if ticket.urgency is Urgency.EMERGENCY:
-        crew = on_duty(estate, trade, local)
+    if ticket.urgency is Urgency.EMERGENCY:  # offered again without whoever took it and passed it on
+        crew = tuple(s for s in on_duty(estate, trade, local) if s.id not in passed_over(ticket))
         told = crew + tuple(s for s in supervisors(estate) if s not in crew)
         groups = () if crew else pool_groups(estate, trade)
         reason = f"emergency: offered to {len(crew)} on duty for {trade} and the supervisors"
