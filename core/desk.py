@@ -50,8 +50,14 @@ class Look:
 
     def reported_by(self, speaker: Speaker) -> list[Ticket]:
         query = TicketQuery(estate_code=self.estate.code, reporter_resident_id=speaker.resident_id,
-                            reporter_address=speaker.address, open_only=True)  # fmt: skip
+                            reporter_address=speaker.address, joined=True, open_only=True)  # fmt: skip
         return self.uow.tickets.list(query)
+
+    def joined(self, ticket: Ticket, speaker: Speaker) -> bool:
+        if ticket.id is None:
+            return False
+        return any((speaker.resident_id is not None and s.resident_id == speaker.resident_id)
+                   or s.address == speaker.address for s in self.uow.tickets.subscribers(ticket.id))  # fmt: skip
 
     def latest_number(self, speaker: Speaker) -> str | None:
         return self.uow.tickets.latest_number(self.estate.code, speaker.resident_id, speaker.address)

@@ -116,6 +116,13 @@ NEW_JOB = N_("🔧 New job for you")
 REWORK = N_("🔁 Rework on {number} ({count}): the resident says “{reason}”")
 TAKEN = N_("✋ {number} was taken by {name}.")
 JOINED = N_("You have joined {number}; {count} residents reported this fault. We'll tell you when it is fixed.")
+# A fault our staff found (a patrol): the resident who joins is the first to report it.
+JOINED_FIRST = N_("You have joined {number}, which our staff found; we'll tell you when it is fixed.")
+
+
+def joined(ticket: Ticket) -> str:
+    """What a resident who joined the ticket is told (a text to translate)."""
+    return JOINED if ticket.reporters > 1 else JOINED_FIRST
 
 
 class _Telling:
@@ -507,7 +514,7 @@ class _Telling:
 
     def joined(self, event: HistoryEvent) -> None:
         ticket = self.ticket
-        self.answer(event, lambda t: t(JOINED).format(number=ticket.number, count=ticket.reporters))
+        self.answer(event, lambda t: t(joined(ticket)).format(number=ticket.number, count=ticket.reporters))
 
     def noted(self, event: HistoryEvent) -> None:
         ticket = self.ticket

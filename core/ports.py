@@ -58,6 +58,7 @@ class TicketQuery:
     estate_code: str | None = None
     reporter_resident_id: int | None = None
     reporter_address: Address | None = None  # with reporter_resident_id: tickets of either
+    joined: bool = False  # with a reporter: also the tickets they joined instead of reporting again
     open_only: bool = False
     assignee_id: int | None = None
 

@@ -108,6 +108,10 @@ class FakeTicketRepository(TicketRepository):
                 mine.append(t.reporter_resident_id == query.reporter_resident_id)
             if query.reporter_address is not None:
                 mine.append(t.reporter_address == query.reporter_address)
+            if query.joined and t.id is not None:
+                mine += [(query.reporter_resident_id is not None and s.resident_id == query.reporter_resident_id)
+                         or (query.reporter_address is not None and s.address == query.reporter_address)
+                         for s in self.data.subscribers.get(t.id, [])]  # fmt: skip
             return (
                 (query.status is None or t.status is query.status)
                 and (not query.open_only or t.status in OPEN_STATUSES)

@@ -732,6 +732,50 @@ def test_a_report_waiting_to_join_a_ticket_that_closed_meanwhile_goes_on_as_its_
     emily.run([("/help", replies(HELP, "Let's continue your report.", SUGGEST_NORMAL))])
 
 
+def test_a_ticket_joined_is_in_the_residents_tickets_to_see_and_chase_but_not_to_withdraw(
+    desk: Desk, emily: Chat
+) -> None:
+    zhang = Chat(desk, "张三 Zhang San")
+    for says in ("车库的灯坏了", "一般", "1"):
+        zhang.says(says)
+    emily.says("the garage light is broken")
+    emily.run([
+        ("1", f"You have joined {NUMBER}; 2 residents reported this fault. We'll tell you when it is fixed."),
+        ("/tickets", lines(f"""
+            Your open tickets:
+            • {NUMBER} · Electrical (power, lights, sockets) · a technician has been assigned""", choices(NUMBER))),
+        (Press(NUMBER), lines(f"""
+            {NUMBER} · Electrical (power, lights, sockets)
+            Status: a technician has been assigned
+            Place: 地下车库 Underground garage
+            Problem: 车库的灯坏了
+            Reported: 2026-11-27 10:31
+            Technician: 王芳""", choices("⏰ Chase"))),
+        (f"/withdraw {NUMBER}", f"I can't find a ticket {NUMBER} of yours. Send /tickets to see them."),
+        (f"/chase {NUMBER}", f"We've reminded the team about {NUMBER}. Thank you for your patience."),
+    ])  # fmt: skip
+    assert stored(desk)[0].status is Status.ASSIGNED
+
+
+def test_a_patrol_finding_joined_by_one_resident_is_reported_by_one_resident(desk: Desk, emily: Chat) -> None:
+    from core.domain.model import Actor, Location, Source, TicketKind, Urgency
+    from core.domain.tickets import TicketDraft
+    from core.services.tickets import open_ticket
+
+    draft = TicketDraft(kind=TicketKind.REPAIR, source=Source.PATROL, location=Location(common_area="地下车库 Underground garage"),
+                        category="electrical", description="B1 区两盏灯不亮", urgency=Urgency.NORMAL,
+                        reporter="")  # fmt: skip
+    desk.act(emily.now, lambda work: open_ticket(work, draft, Actor("staff", "赵强 Zhao Qiang")))
+    emily.run([
+        ("the garage light is broken", f"""
+            {NUMBER} is already open for this: Electrical (power, lights, sockets) at 地下车库 Underground garage, found by our staff. Join it to get its updates, instead of a new report?
+              1. 👍 Join it
+              2. New report"""),
+        ("1", f"You have joined {NUMBER}, which our staff found; we'll tell you when it is fixed."),
+    ])  # fmt: skip
+    assert stored(desk)[0].reporters == 1
+
+
 def test_ticket_details_asked_for_in_a_group_are_answered_privately(desk: Desk, emily: Chat) -> None:
     from core.conversation.messages import ChatKind
 

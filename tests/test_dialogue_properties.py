@@ -90,6 +90,9 @@ class NoTickets:
     def reported_by(self, speaker: Speaker) -> list[Ticket]:
         return []
 
+    def joined(self, ticket: Ticket, speaker: Speaker) -> bool:
+        return False
+
     def latest_number(self, speaker: Speaker) -> str | None:
         return None
 

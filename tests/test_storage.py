@@ -6,6 +6,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -224,6 +225,27 @@ class TestTickets:
         with any_uow as uow:
             assert uow.tickets.open_area_reports("SG") == [(ticket.number, "3号楼电梯 Building 3 lifts", "lift", 3)]
             assert [s.address for s in uow.tickets.subscribers(ticket.id)] == [first.address, second.address]
+
+    def test_a_patrol_finding_joined_once_is_reported_by_one_and_listed_among_the_joiners_tickets(
+        self, any_uow: UnitOfWork
+    ) -> None:
+        load_demo(any_uow)
+        garage = Location(common_area="地下车库 Underground garage")
+        joiner = Subscriber("Emily Brown", resident_id=2, address=Address("telegram", "7002"))
+        with any_uow as uow:
+            found = add_ticket(uow, leak_draft(location=garage, source=Source.PATROL, reporter=""), NOW)
+            own = add_ticket(uow, leak_draft(reporter_resident_id=2), NOW)
+            assert found.id is not None and uow.tickets.subscribe(found.id, joiner, NOW)
+            apply(found, Action.JOIN, CLERK, NOW)
+            uow.tickets.save(found)
+            uow.commit()
+        with any_uow as uow:
+            assert uow.tickets.open_area_reports("SG") == [(found.number, "地下车库 Underground garage", "plumbing", 1)]
+            by_id, by_address = TicketQuery(reporter_resident_id=2), TicketQuery(reporter_address=joiner.address)
+            assert [t.number for t in uow.tickets.list(by_id)] == [own.number]
+            assert [t.number for t in uow.tickets.list(replace(by_id, joined=True))] == [found.number, own.number]
+            assert [t.number for t in uow.tickets.list(replace(by_address, joined=True))] == [found.number]
+            assert uow.tickets.get_by_number(found.number).reporters == 1  # type: ignore[union-attr]
 
     def test_a_technicians_workload_counts_what_they_hold_and_when_they_were_last_given_a_job(
         self, any_uow: UnitOfWork

@@ -80,7 +80,10 @@ class Lookup(Protocol):
     def ticket(self, number: str) -> Ticket | None: ...
 
     def reported_by(self, speaker: Speaker) -> list[Ticket]:
-        """Their open tickets, oldest first."""
+        """Their open tickets, and those they joined, oldest first."""
+
+    def joined(self, ticket: Ticket, speaker: Speaker) -> bool:
+        """Whether they joined this ticket instead of reporting the same fault again."""
 
     def latest_number(self, speaker: Speaker) -> str | None:
         """Their most recent ticket, open or not."""

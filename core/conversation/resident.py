@@ -276,11 +276,15 @@ def answer_category(turn: Turn) -> str:
 def ask_join(turn: Turn) -> None:
     report = same_open_report(turn)
     assert report is not None, "the flow's order asks this only when there is one"
+    reported = (
+        N_("{number} is already open for this: {category} at {place}, reported by {count} resident(s). "
+           "Join it to get its updates, instead of a new report?")
+        if report.reporters
+        else N_("{number} is already open for this: {category} at {place}, found by our staff. "
+                "Join it to get its updates, instead of a new report?")
+    )  # fmt: skip
     turn.ask(
-        turn.t(
-            "{number} is already open for this: {category} at {place}, reported by {count} resident(s). "
-            "Join it to get its updates, instead of a new report?"
-        ).format(
+        turn.t(reported).format(
             number=report.number,
             category=category_label(report.category, turn.t),
             place=report.common_area,
@@ -783,19 +787,23 @@ def about_one(verb: str) -> Callable[[Turn, str], None]:
     return command
 
 
-def own_ticket(turn: Turn, number: str) -> Ticket | None:
-    """Their ticket, or None (another resident's ticket is not even said to exist)."""
+def own_ticket(turn: Turn, number: str, joined_too: bool = False) -> Ticket | None:
+    """Their ticket (with `joined_too`, or one they joined), or None: another resident's ticket is not even said
+    to exist."""
     ticket = turn.context.look.ticket(number)
     speaker = turn.context.speaker
-    if ticket is None or not ticket.reported_by(speaker.resident_id, speaker.address):
+    if ticket is None:
         return None
-    return ticket
+    if ticket.reported_by(speaker.resident_id, speaker.address):
+        return ticket
+    return ticket if joined_too and turn.context.look.joined(ticket, speaker) else None
 
 
 def on_ticket(turn: Turn, button: OnTicket) -> None:
     """The buttons on a resident's tickets, valid whenever pressed: see, withdraw, chase, and the verdict."""
     t = turn.t
-    ticket = own_ticket(turn, button.number)
+    # Who joined a ticket follows it: they see it and may chase it; the verdict and withdrawing are the reporter's.
+    ticket = own_ticket(turn, button.number, joined_too=button.verb in ("status", "chase"))
     if ticket is None:
         turn.say_privately([Reply(t("I can't find a ticket {number} of yours. Send /tickets to see them.").format(
             number=button.number))])  # fmt: skip

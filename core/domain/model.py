@@ -28,6 +28,9 @@ class Urgency(enum.StrEnum):
     NORMAL = "normal"
 
 
+FOUND_BY_STAFF = frozenset({Source.PATROL, Source.PREVENTIVE})  # no resident reported these
+
+
 class Status(enum.StrEnum):
     NEW = "new"
     ASSIGNED = "assigned"
@@ -187,8 +190,9 @@ class Ticket:
 
     @property
     def reporters(self) -> int:
-        """The reporter and every resident who joined the ticket instead of reporting it again."""
-        return 1 + sum(1 for event in self.history if event.action == "join")
+        """The residents who reported it: its reporter, unless staff found it (a patrol, planned work), and
+        every resident who joined the ticket instead of reporting it again."""
+        return int(self.source not in FOUND_BY_STAFF) + sum(1 for event in self.history if event.action == "join")
 
     def reported_by(self, resident_id: int | None, address: Address | None) -> bool:
         """Whether this person reported it: a known resident by their id, a stranger by where they wrote from."""

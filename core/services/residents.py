@@ -11,14 +11,23 @@ from core.domain.model import Status, Subscriber, Ticket
 from core.domain.people import Address, PersonRef
 from core.domain.roles import refusal
 from core.i18n import N_
-from core.notices import JOINED
+from core.notices import joined
 from core.services.work import Work
 
 CHANGED = N_("Sorry, {number} changed a moment ago: it is {status} now. Send /status {number} to see it.")
 
 
-def _own(work: Work, speaker: Speaker, ticket: Ticket) -> bool:
+def _own(work: Work, speaker: Speaker, ticket: Ticket, joined_too: bool = False) -> bool:
     if ticket.reported_by(speaker.resident_id, speaker.address):
+        return True
+    if (
+        joined_too
+        and ticket.id is not None
+        and any(
+            (speaker.resident_id is not None and s.resident_id == speaker.resident_id) or s.address == speaker.address
+            for s in work.uow.tickets.subscribers(ticket.id)
+        )
+    ):
         return True
     work.say(N_("I can't find a ticket {number} of yours. Send /tickets to see them."), number=ticket.number)
     return False
@@ -38,7 +47,7 @@ def withdraw(work: Work, speaker: Speaker, ticket: Ticket) -> None:
 
 
 def chase(work: Work, speaker: Speaker, ticket: Ticket) -> None:
-    if not _own(work, speaker, ticket):
+    if not _own(work, speaker, ticket, joined_too=True):
         return
     if not ticket.is_active:
         _changed(work, ticket)
@@ -56,7 +65,7 @@ def join(work: Work, speaker: Speaker, ticket: Ticket, origin: Address | None, o
         work.forget_followers(ticket)
         work.change(ticket, Action.JOIN)
     else:
-        work.say(JOINED, number=ticket.number, count=ticket.reporters)  # they had joined before
+        work.say(joined(ticket), number=ticket.number, count=ticket.reporters)  # they had joined before
 
 
 def verdict(work: Work, speaker: Speaker, ticket: Ticket, fixed: bool, reason: str = "") -> None:

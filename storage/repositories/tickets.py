@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from core.domain.dispatch import Workload
 from core.domain.model import (
     ACTIVE_STATUSES,
+    FOUND_BY_STAFF,
     HELD_STATUSES,
     OPEN_STATUSES,
     Actor,
@@ -52,8 +53,9 @@ _JOINS = (
     .correlate(TicketRow)
     .scalar_subquery()
 )
+FOUND_BY_STAFF_SOURCES = {source.value for source in FOUND_BY_STAFF}
 OPEN_AREA_REPORTS = (
-    select(TicketRow.number, TicketRow.location_area, TicketRow.category, _JOINS)
+    select(TicketRow.number, TicketRow.location_area, TicketRow.category, TicketRow.source, _JOINS)
     .join(EstateRow, EstateRow.id == TicketRow.estate_id)
     .where(
         EstateRow.code == bindparam("code"),
@@ -148,11 +150,17 @@ class SqlAlchemyTicketRepository(TicketRepository):
         if query.estate_code is not None:
             statement = statement.where(EstateRow.code == query.estate_code)
         reporter = []
+        joined = []
         if query.reporter_resident_id is not None:
             reporter.append(TicketRow.reporter_resident_id == query.reporter_resident_id)
+            joined.append(TicketSubscriberRow.resident_id == query.reporter_resident_id)
         if query.reporter_address is not None:
             reporter.append(and_(TicketRow.reporter_channel == query.reporter_address.channel,
                                  TicketRow.reporter_address == query.reporter_address.id))  # fmt: skip
+            joined.append(and_(TicketSubscriberRow.channel == query.reporter_address.channel,
+                               TicketSubscriberRow.address == query.reporter_address.id))  # fmt: skip
+        if query.joined and joined:
+            reporter.append(TicketRow.id.in_(select(TicketSubscriberRow.ticket_id).where(or_(*joined))))
         if reporter:
             statement = statement.where(or_(*reporter))
         if query.assignee_id is not None:
@@ -245,7 +253,8 @@ class SqlAlchemyTicketRepository(TicketRepository):
 
     def open_area_reports(self, estate_code: str) -> builtins.list[tuple[str, str, str, int]]:
         rows = self.session.connection().execute(OPEN_AREA_REPORTS, {"code": estate_code})
-        return [(number, area, category, 1 + (joined or 0)) for number, area, category, joined in rows]
+        return [(number, area, category, int(source not in FOUND_BY_STAFF_SOURCES) + (joined or 0))
+                for number, area, category, source, joined in rows]  # fmt: skip
 
     def _append_events(self, ticket: Ticket) -> None:
         assert ticket.id is not None
