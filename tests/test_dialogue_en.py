@@ -27,7 +27,7 @@ WHERE = block("""
       1. 3-1-2302
       2. Somewhere else""")
 WHAT = "What is wrong? Describe it in a few words; a photo helps too."
-# The proposed urgency comes first, ticked; the other two keep their order.
+# One fixed order, most urgent first, so that a number means the same in every report; the proposal is ticked.
 SUGGEST_EMERGENCY = block("""
     How urgent is it? I suggest: Emergency.
       1. ✓ Emergency: unsafe, or water/power/lift out
@@ -793,3 +793,29 @@ def test_ticket_details_asked_for_in_a_group_are_answered_privately(desk: Desk, 
         Reported: 2026-11-27 10:31
         Technician: 李伟""")  # fmt: skip
     assert [c.label for c in details.choices] == ["⏰ Chase"]
+
+
+class TestTypedAnswers:
+    """On WeChat every answer is typed: each choice by its words as well as its number."""
+
+    def test_part_of_a_label_and_the_words_people_use_pick_the_choice(self, emily: Chat, desk: Desk) -> None:
+        read_back = lines("""
+            Please check your report:
+            Place: 3-1-2302
+            Problem: kitchen pipe leaking
+            Type: Plumbing (water, pipes, drains)
+            Urgency: Urgent""", SUBMIT)  # fmt: skip
+        emily.run([
+            ("kitchen pipe leaking", WHERE),
+            ("3-1-2302", SUGGEST_URGENT),
+            ("today, please", VALVE_CHECK),
+            ("send someone", read_back),
+            ("change something", """
+                What would you like to change?
+                  1. Place
+                  2. Problem
+                  3. Type
+                  4. Urgency"""),
+            ("never mind", lines("Report discarded; nothing was sent.", MENU)),
+        ])  # fmt: skip
+        assert stored(desk) == []

@@ -25,7 +25,7 @@ WHERE = block("""
       1. 1-1-1201
       2. 其他地点""")
 WHAT = "遇到了什么问题？请简单描述一下，附上照片会更好。"
-# The proposed urgency comes first, ticked; the other two keep their order (紧急, 加急, 一般).
+# One fixed order (紧急, 加急, 一般), so that a number means the same in every report; the proposal is ticked.
 SUGGEST_EMERGENCY = block("""
     情况有多紧急？建议选择：紧急。
       1. ✓ 紧急：有安全隐患，或停水、停电、电梯停运
@@ -301,3 +301,55 @@ class TestLanguage:
             ("/cancel", lines("当前没有可以取消的内容。", MENU)),
             ("", replies("您好！请简单说说遇到了什么问题，或从菜单中选择。", lines("请问有什么可以帮您？", MENU))),
         ])  # fmt: skip
+
+
+VALVE_CHECK = block("""
+    请先自查：水槽下方的阀门或入户总阀是否完全打开？如果漏水，可先关闭阀门止水，等待维修师傅上门。如果停水，可以问问邻居家是否也停水。
+      1. ✅ 我已自行解决
+      2. 🔧 仍未修好，请派人上门""")
+LEAK_READ_BACK = lines(
+    """
+    请核对您的报修信息：
+    地点：1-1-1201
+    问题描述：厨房水管漏水
+    类型：给排水（漏水、水管、下水道）
+    紧急程度：加急""",
+    SUBMIT,
+)
+DISCARDED = lines("已放弃本次报修，未提交任何内容。", MENU)
+
+
+class TestTypedAnswers:
+    """On WeChat every answer is typed: each choice by its words as well as its number."""
+
+    def test_part_of_a_label_and_the_words_people_use_pick_the_choice(self, zhang: Chat, desk: Desk) -> None:
+        zhang.run([
+            ("厨房水管漏水", WHERE),
+            ("1", SUGGEST_URGENT),
+            ("加急", VALVE_CHECK),
+            ("仍未修好", LEAK_READ_BACK),
+            ("修改信息", """
+                您想修改哪一项？
+                  1. 地点
+                  2. 问题描述
+                  3. 类型
+                  4. 紧急程度"""),
+            ("紧急程度", SUGGEST_URGENT),
+            ("加急", LEAK_READ_BACK),
+            ("取消", DISCARDED),
+        ])  # fmt: skip
+        assert stored(desk) == []
+
+    @pytest.mark.parametrize("typed", ["我已自行解决", "自己修好了", "好了"])
+    def test_fixed_it_myself_in_words(self, zhang: Chat, desk: Desk, typed: str) -> None:
+        zhang.run([("厨房水管漏水", WHERE), ("1", SUGGEST_URGENT), ("2", VALVE_CHECK)])
+        zhang.run([(typed, f"太好了，已经恢复正常！已记录为 {NUMBER}（已自行解决），不会再派维修师傅上门。")])
+        assert [t.status for t in stored(desk)] == [Status.CLOSED]
+
+    @pytest.mark.parametrize("typed", ["算了", "不报了", "取消"])
+    def test_letting_go_at_any_question_drops_the_report_and_is_never_taken_as_an_answer(
+        self, zhang: Chat, desk: Desk, typed: str
+    ) -> None:
+        zhang.run([("厨房水管漏水", WHERE), (typed, DISCARDED)])
+        zhang.run([("车库的灯坏了", SUGGEST_NORMAL), (typed, DISCARDED)])
+        assert stored(desk) == []

@@ -22,7 +22,7 @@ from core.conversation.commands import Command, SetLanguage
 from core.conversation.context import Context
 from core.conversation.messages import Choice, Inbound, Reply
 from core.conversation.state import State
-from core.conversation.vocabulary import bare, fold, keys_for, meaningful
+from core.conversation.vocabulary import LET_GO, bare, fold, keys_for, meaningful, segments
 from core.i18n import LOCALES, Translator
 
 NEXT, SAME, WAIT, END = "→next", "→same", "→wait", "→end"
@@ -124,9 +124,11 @@ class Turn:
         if folded.isdecimal() and 1 <= int(folded) <= len(offered):
             return offered[int(folded) - 1].button
         for c in offered:
-            if folded in (fold(c.label), bare(c.label)) or folded in (fold(k) for k in c.keys):
+            if folded in (fold(c.label), bare(c.label)) or folded in (fold(k) for k in (*c.keys, *keys_for(c.button))):
                 return c.button
-        return None
+        # A part of one label alone ("仍未修好"): taken when it names that choice and no other.
+        named = [c for c in offered if folded in segments(c.label)]
+        return named[0].button if len(named) == 1 else None
 
     def shown(self, button: Button) -> bool:
         return any(c.button == button for c in self.state.shown)
@@ -233,6 +235,9 @@ def _run(turn: Turn) -> None:
             turn.ask_again(turn.t(conversation.stale))
             return
         turn.chosen = chosen
+    elif turn.flow is not None and fold(turn.text) in LET_GO and "cancel" in conversation.commands:
+        conversation.commands["cancel"](turn, "")  # "算了" drops the dialogue as /cancel does, never its answer
+        return
     elif state.shown and turn.text.isdecimal() and len(turn.text) <= 2:
         offered = sum(1 for c in state.shown if c.button is not None)
         turn.ask_again(turn.t("Please pick a number from 1 to {last}.").format(last=offered))

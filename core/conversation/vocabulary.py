@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import unicodedata
 
-from core.conversation.buttons import Button, Pick
+from core.conversation.buttons import Button, OnTicket, Pick
 from core.domain.model import FEEDBACK_CATEGORIES, REPAIR_CATEGORIES, Urgency
 from core.i18n import N_, Translator
 
@@ -50,11 +50,41 @@ KEYS: dict[Pick, tuple[str, ...]] = {
     Pick("menu", "tickets"): ("my tickets", "tickets", "status", "我的工单", "工单", "进度"),
     Pick("menu", "help"): ("help", "帮助", "?", "？"),
     Pick("menu", "lang"): ("language", "lang", "语言"),
-    Pick("yes"): ("yes", "y", "ok", "confirm", "submit", "是", "是的", "对", "确认", "提交", "好"),
-    Pick("change"): ("change", "edit", "修改", "改"),
-    Pick("cancel"): ("cancel", "discard", "取消", "放弃"),
-    Pick("fixed"): ("fixed", "solved", "fixed it", "好了", "解决了", "修好了"),
-    Pick("broken"): ("still broken", "broken", "no", "还是坏", "没好", "不行"),
+    Pick("yes"): ("yes", "y", "ok", "confirm", "submit", "send", "是", "是的", "对", "确认", "提交", "好", "发送"),
+    Pick("change"): ("change", "edit", "change something", "修改", "改", "修改信息", "更改"),
+    Pick("cancel"): ("cancel", "discard", "取消", "放弃", "算了", "不报了", "never mind", "forget it"),
+    Pick("fixed"): (
+        "fixed",
+        "solved",
+        "fixed it",
+        "fixed it myself",
+        "it works",
+        "works now",
+        "好了",
+        "解决了",
+        "修好了",
+        "已修好",
+        "自己修好了",
+        "我已自行解决",
+        "自行解决",
+        "没问题了",
+    ),
+    Pick("broken"): (
+        "still broken",
+        "broken",
+        "not fixed",
+        "no",
+        "send someone",
+        "还是坏",
+        "没好",
+        "不行",
+        "没修好",
+        "仍未修好",
+        "还没好",
+        "坏的",
+        "派人",
+        "请派人上门",
+    ),
     Pick("skip"): ("skip", "none", "no", "跳过", "没有", "无", "0"),
     Pick("named"): ("with my name", "named", "实名"),
     Pick("anonymous"): ("anonymous", "anonymously", "匿名"),
@@ -75,8 +105,51 @@ for _category in (*REPAIR_CATEGORIES, *FEEDBACK_CATEGORIES):
     KEYS[Pick("category", _category)] = (_category, _category.replace("_", " "), *CATEGORY_WORDS_ZH[_category])
 
 
+# Typed words for the steps on a ticket (pushes to staff, and the resident's verdict), by verb.
+VERB_KEYS: dict[str, tuple[str, ...]] = {
+    "fixed": ("fixed", "yes", "settled", "solved", "已修好", "修好了", "好了", "解决了", "已解决", "是"),
+    "notfixed": (
+        "not fixed",
+        "no",
+        "not settled",
+        "still broken",
+        "没修好",
+        "没好",
+        "还是坏",
+        "没解决",
+        "未解决",
+        "否",
+    ),
+    "accept": ("accept", "ok", "接单", "接", "好"),
+    "decline": ("decline", "退单", "不接"),
+    "way": ("on my way", "going", "出发", "我已出发", "在路上"),
+    "arrive": ("arrived", "here", "到了", "已到场", "到场"),
+    "start": ("start", "开始", "开始维修"),
+    "done": ("done", "finished", "完工", "完成", "修好了"),
+    "hold": ("hold", "on hold", "pause", "暂停"),
+    "resume": ("resume", "continue", "继续"),
+    "plan": ("change of plan", "plan", "变更方案", "改方案"),
+    "grab": ("take it", "i'll take it", "mine", "我来", "抢单", "接单"),
+    "approve": ("approve", "yes", "同意", "批准"),
+    "reject": ("reject", "no", "不同意", "驳回"),
+    "reply": ("reply", "回复"),
+}
+# Whole messages that mean "leave it" in the middle of a dialogue: they drop what is being written.
+LET_GO = ("cancel", "never mind", "nevermind", "forget it", "stop", "取消", "算了", "不报了", "不用了", "放弃")
+
+
 def keys_for(button: Button | None) -> tuple[str, ...]:
+    if isinstance(button, OnTicket):
+        return VERB_KEYS.get(button.verb, ())
     return KEYS.get(button, ()) if isinstance(button, Pick) else ()
+
+
+def segments(label: str) -> tuple[str, ...]:
+    """The parts of a label a person may type alone: "仍未修好" for "🔧 仍未修好，请派人上门", "still broken" for
+    "🔧 Still broken: send someone"."""
+    clauses = [fold(p) for p in re.split(r"[:：;；()（）]", bare(label))]
+    parts = [fold(p) for clause in clauses for p in re.split(r"[，,/]", clause)]
+    return tuple(dict.fromkeys(part for part in (*clauses, *parts) if part))
 
 
 FEEDBACK_STARTERS = ("投诉", "建议", "表扬", "反馈", "complain", "complaint", "suggestion", "suggest", "feedback")
