@@ -381,6 +381,33 @@ class TestStrangers:
         assert li.inbox().count("Resident: Wu Xin (not in the directory yet)\n") == 2
 
 
+class TestTypedSteps:
+    def test_the_arrival_time_is_tapped_or_typed_in_minutes_and_a_wrong_answer_asks_again(
+        self, zhang: Chat, li: Chat
+    ) -> None:
+        in_english(li)
+        number = report_leak(zhang)
+        li.inbox()
+        when = lines("When will you be there?", choices("15 min", "30 min", "60 min"))
+        li.run([
+            ("1", yours()),
+            ("on my way", when),
+            ("soon", replies("Please tap one, or type the minutes, e.g. 45.", when)),
+            ("0", replies("Please pick a number from 1 to 3.", when)),
+            ("45 minutes", lines(f"{number}: the resident expects you in about 45 minutes.",
+                                 choices("📍 Arrived", "🛠️ Start", "✅ Done", "⏸️ On hold", "📝 Change of plan"))),
+        ])  # fmt: skip
+        assert "on the way, there in about 45 minutes" in zhang.inbox()
+
+    def test_thirty_typed_at_the_chinese_list_is_thirty_minutes(self, zhang: Chat, li: Chat) -> None:
+        number = report_leak(zhang)
+        speaking("中文", li)
+        li.inbox()
+        li.says("接单")
+        assert li.says("出发") == lines("预计多久到达？", choices("15分钟", "30分钟", "60分钟"))
+        assert li.says("30").startswith(f"{number}：已告知住户您约 30 分钟后到达。\n")
+
+
 class TestPermissions:
     def test_only_the_assignee_or_a_supervisor_acts_and_a_refusal_changes_nothing(
         self, zhang: Chat, li: Chat, desk: Desk, clock: Clock

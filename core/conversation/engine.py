@@ -12,6 +12,7 @@ commands; what they then tell the person comes between the turn's notes and its 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -123,6 +124,10 @@ class Turn:
         offered = [c for c in self.state.shown if c.button is not None]
         if folded.isdecimal() and 1 <= int(folded) <= len(offered):
             return offered[int(folded) - 1].button
+        if folded.isdecimal():  # "30" for "30分钟" or "30 min", when no list item has that number
+            counted = [c for c in offered if re.match(rf"{folded}(?!\d)", bare(c.label))]
+            if len(counted) == 1:
+                return counted[0].button
         for c in offered:
             if folded in (fold(c.label), bare(c.label)) or folded in (fold(k) for k in (*c.keys, *keys_for(c.button))):
                 return c.button

@@ -46,6 +46,7 @@ from core.domain.roles import Grant, may, refusal
 from core.i18n import N_
 
 ETAS = (15, 30, 60)
+MAX_ETA_MINUTES = 24 * 60
 SKIP_WORDS = ("skip", "none", "no", "跳过", "没有", "无", "0")
 
 
@@ -158,6 +159,23 @@ def answer_decline_reason(turn: Turn) -> str:
     return "given"
 
 
+def ask_eta(turn: Turn) -> None:
+    number, t = turn.state.ticket, turn.t
+    choices = [Choice(OnTicket("way", number, str(m)), t("{n} min").format(n=m)) for m in ETAS]
+    turn.ask(t("When will you be there?"), choices)
+
+
+def answer_eta(turn: Turn) -> str:
+    """A tap, or any number of minutes typed ("45")."""
+    typed = re.fullmatch(r"(\d{1,4})\s*(分钟|分|mins?|minutes?)?", turn.text.strip().casefold())
+    if typed is None or not 1 <= int(typed[1]) <= MAX_ETA_MINUTES:
+        turn.say(turn.t("Please tap one, or type the minutes, e.g. 45."))
+        return "unclear"
+    if may_still(turn, "way") is not None:
+        turn.emit(TakeStep(turn.state.ticket, "way", str(int(typed[1]))))
+    return "given"
+
+
 def ask_plan(turn: Turn) -> None:
     turn.ask(
         turn.t("What should be done instead, and why? Add the cost if it changes, e.g. “replace the whole pipe, ¥800”.")
@@ -260,6 +278,7 @@ def answer_send(turn: Turn) -> str:
 
 LATE = N_("That answer came more than 30 minutes after my question, so I set it aside. Please tap the step again.")
 DECLINE = Flow("decline", {"reason": Step(ask_decline_reason, answer_decline_reason, {"given": END})}, lapsed=LATE)
+WAY = Flow("way", {"eta": Step(ask_eta, answer_eta, {"given": END, "unclear": SAME})}, lapsed=LATE)
 PLAN = Flow("plan", {"text": Step(ask_plan, answer_plan, {"given": END})}, lapsed=LATE)
 DONE = Flow(
     "done",
@@ -332,8 +351,8 @@ def job_step(turn: Turn, ticket: Ticket, verb: str, argument: str) -> None:
             turn.state.ticket = number
             turn.enter("decline", "reason")
     elif verb == "way" and not argument.isdecimal():
-        choices = [Choice(OnTicket("way", number, str(m)), t("{n} min").format(n=m)) for m in ETAS]
-        turn.ask(t("When will you be there?"), choices)
+        turn.state.ticket = number
+        turn.enter("way", "eta")
     elif verb == "hold" and argument not in HOLD_REASONS:
         choices = [Choice(OnTicket("hold", number, key), t(label)) for key, label in HOLD_REASONS.items()]
         turn.ask(t("What are you waiting for?"), choices)
@@ -540,7 +559,7 @@ def idle(turn: Turn) -> None:
 
 
 STAFF = Conversation(
-    flows={flow.name: flow for flow in (DECLINE, PLAN, DONE, REPLY, resident.REPAIR)},
+    flows={flow.name: flow for flow in (DECLINE, WAY, PLAN, DONE, REPLY, resident.REPAIR)},
     commands={
         "start": show_help, "help": show_help, "menu": show_help, "jobs": show_jobs, "mytickets": show_jobs,
         "tickets": show_jobs, "queue": show_queue, "assign": assigning(reassign=False),
