@@ -399,6 +399,20 @@ class TestTypedSteps:
         ])  # fmt: skip
         assert "on the way, there in about 45 minutes" in zhang.inbox()
 
+    def test_a_hold_reason_in_the_technicians_own_words(self, zhang: Chat, li: Chat) -> None:
+        in_english(li)
+        number = report_leak(zhang)
+        li.inbox()
+        for said in ("1", "start"):
+            li.says(said)
+        li.run([
+            ("on hold", lines("What are you waiting for? Tap one or write it.",
+                              choices("waiting for parts", "waiting for access"))),
+            ("the owner is away until Friday", lines(
+                f"{number}: on hold; the deadline waits until you resume.", choices("▶️ Resume", "📝 Change of plan"))),
+        ])  # fmt: skip
+        assert "on hold (the owner is away until Friday)" in zhang.inbox()
+
     def test_thirty_typed_at_the_chinese_list_is_thirty_minutes(self, zhang: Chat, li: Chat) -> None:
         number = report_leak(zhang)
         speaking("中文", li)
@@ -812,7 +826,8 @@ class TestOnHold:
             (li, Press("Accept"), yours()),
             (zhang, INBOX, f"🔧 {number}: 李伟 will do your repair."),
             (li, Press("Start"), lines(f"{number}: started.", STARTED)),
-            (li, Press("On hold"), lines("What are you waiting for?", choices("waiting for parts", "waiting for access"))),
+            (li, Press("On hold"), lines("What are you waiting for? Tap one or write it.",
+                                                  choices("waiting for parts", "waiting for access"))),
             (li, Press("parts"), lines(f"{number}: on hold; the deadline waits until you resume.",
                                        choices("▶️ Resume", "📝 Change of plan"))),
             (zhang, INBOX, f"⏸️ {number}: the repair is on hold (waiting for parts). The deadline waits meanwhile."),
@@ -1116,7 +1131,7 @@ class TestInChinese:
     def test_on_hold_and_resumed(self, people: tuple[Chat, Chat, Chat]) -> None:
         zhang, li, chen = people
         play([
-            (li, Press("暂停"), lines("在等待什么？", choices("等待配件", "等待入户"))),
+            (li, Press("暂停"), lines("在等什么？请点选一项，或直接写明原因。", choices("等待配件", "等待入户"))),
             (li, Press("等待入户"), lines(f"{NUMBER}：已暂停，恢复前处理时限暂停计时。", choices("▶️ 继续维修", "📝 变更方案"))),
             (zhang, INBOX, f"⏸️ {NUMBER}：维修暂停（等待入户），暂停期间不计入处理时限。"),
             (zhang, f"/status {NUMBER}", lines(f"""

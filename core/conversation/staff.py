@@ -176,6 +176,19 @@ def answer_eta(turn: Turn) -> str:
     return "given"
 
 
+def ask_hold_reason(turn: Turn) -> None:
+    number, t = turn.state.ticket, turn.t
+    choices = [Choice(OnTicket("hold", number, key), t(label)) for key, label in HOLD_REASONS.items()]
+    turn.ask(t("What are you waiting for? Tap one or write it."), choices)
+
+
+def answer_hold_reason(turn: Turn) -> str:
+    """A tap, or the reason in the technician's words ("the owner is away until Friday")."""
+    if may_still(turn, "hold") is not None:
+        turn.emit(TakeStep(turn.state.ticket, "hold", turn.text.strip()))
+    return "given"
+
+
 def ask_plan(turn: Turn) -> None:
     turn.ask(
         turn.t("What should be done instead, and why? Add the cost if it changes, e.g. “replace the whole pipe, ¥800”.")
@@ -279,6 +292,7 @@ def answer_send(turn: Turn) -> str:
 LATE = N_("That answer came more than 30 minutes after my question, so I set it aside. Please tap the step again.")
 DECLINE = Flow("decline", {"reason": Step(ask_decline_reason, answer_decline_reason, {"given": END})}, lapsed=LATE)
 WAY = Flow("way", {"eta": Step(ask_eta, answer_eta, {"given": END, "unclear": SAME})}, lapsed=LATE)
+HOLD = Flow("hold", {"reason": Step(ask_hold_reason, answer_hold_reason, {"given": END})}, lapsed=LATE)
 PLAN = Flow("plan", {"text": Step(ask_plan, answer_plan, {"given": END})}, lapsed=LATE)
 DONE = Flow(
     "done",
@@ -353,9 +367,9 @@ def job_step(turn: Turn, ticket: Ticket, verb: str, argument: str) -> None:
     elif verb == "way" and not argument.isdecimal():
         turn.state.ticket = number
         turn.enter("way", "eta")
-    elif verb == "hold" and argument not in HOLD_REASONS:
-        choices = [Choice(OnTicket("hold", number, key), t(label)) for key, label in HOLD_REASONS.items()]
-        turn.ask(t("What are you waiting for?"), choices)
+    elif verb == "hold" and not argument:
+        turn.state.ticket = number
+        turn.enter("hold", "reason")
     elif verb == "plan":
         if not waiting_for_supervisor(turn, ticket):
             turn.state.ticket = number
@@ -559,7 +573,7 @@ def idle(turn: Turn) -> None:
 
 
 STAFF = Conversation(
-    flows={flow.name: flow for flow in (DECLINE, WAY, PLAN, DONE, REPLY, resident.REPAIR)},
+    flows={flow.name: flow for flow in (DECLINE, WAY, HOLD, PLAN, DONE, REPLY, resident.REPAIR)},
     commands={
         "start": show_help, "help": show_help, "menu": show_help, "jobs": show_jobs, "mytickets": show_jobs,
         "tickets": show_jobs, "queue": show_queue, "assign": assigning(reassign=False),
