@@ -258,15 +258,22 @@ class TestPlaces:
                 Urgency: Normal""", SUBMIT)),
         ])  # fmt: skip
 
-    def test_an_unknown_place_gets_examples_then_is_taken_as_written_after_three_tries(
+    def test_an_unknown_place_is_offered_as_written_or_a_shared_place_at_the_first_miss(
         self, emily: Chat, desk: Desk
     ) -> None:
+        def unknown(said: str, place: str) -> str:
+            return lines(f"""
+                {said}
+                Use it as written (staff will check it), pick a shared place, or type the place again.""",
+                choices(f"✍️ Use “{place}” as written", "地下车库 Underground garage", "3号楼电梯 Building 3 lifts"))  # fmt: skip
+
         emily.run([
             ("1", WHERE),
-            ("9-9-999", replies("I can't find 9-9-999 in 阳光花园 Sunrise Garden.", WHERE)),
-            ("the moon", replies("Sorry, I didn't recognise that place.", WHERE)),
-            ("behind the bike shed", replies(
-                'I\'ll pass the place on as you wrote it: "behind the bike shed". Staff will check it.', WHAT)),
+            ("9-9-999", unknown("I can't find 9-9-999 in 阳光花园 Sunrise Garden.", "9-9-999")),
+            ("the moon", unknown("Sorry, I don't know the place “the moon”.", "the moon")),
+            ("behind the bike shed", unknown("Sorry, I don't know the place “behind the bike shed”.",
+                                             "behind the bike shed")),
+            ("as written", WHAT),
             ("fence is broken", SUGGEST_NORMAL),
             ("urgent", lines("""
                 Please check your report:
@@ -281,6 +288,16 @@ class TestPlaces:
         ])  # fmt: skip
         (ticket,) = stored(desk)
         assert ticket.location.needs_review and ticket.location.text == "behind the bike shed"
+
+    def test_a_shared_place_picked_after_a_miss(self, emily: Chat) -> None:
+        emily.run([("1", WHERE)])
+        assert emily.says("by the west gate").startswith("Sorry, I don't know the place “by the west gate”.\n")
+        assert emily.says("garage") == WHAT
+
+    def test_an_unknown_room_in_the_first_message_is_explained(self, emily: Chat) -> None:
+        emily.run(
+            [("9-9-9999 kitchen tap leaking", replies("I can't find 9-9-9999 in 阳光花园 Sunrise Garden.", WHERE))]
+        )
 
 
 class TestSelfCheck:

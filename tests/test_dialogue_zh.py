@@ -78,6 +78,13 @@ def report_a_crack(zhang: Chat) -> None:
     ])  # fmt: skip
 
 
+def unknown_place(place: str) -> str:
+    return lines(f"""
+        抱歉，没有找到地点“{place}”。
+        可以就按您写的提交（由员工核实），也可以选择公共区域，或重新输入地点。""",
+        choices(f"✍️ 就用“{place}”", "地下车库 Underground garage", "3号楼电梯 Building 3 lifts"))  # fmt: skip
+
+
 class TestRepair:
     def test_a_leak_reported_from_the_menu(self, zhang: Chat, desk: Desk) -> None:
         zhang.run([
@@ -149,11 +156,27 @@ class TestRepair:
         assert stored(desk)[0].status is Status.CLOSED
 
     def test_unknown_places_in_chinese_then_taken_as_written(self, zhang: Chat) -> None:
+        def unknown(said: str, place: str) -> str:
+            return lines(f"""
+                {said}
+                可以就按您写的提交（由员工核实），也可以选择公共区域，或重新输入地点。""",
+                choices(f"✍️ 就用“{place}”", "地下车库 Underground garage", "3号楼电梯 Building 3 lifts"))  # fmt: skip
+
         zhang.run([
             ("报修", WHERE),
-            ("9号楼", replies("抱歉，没能识别这个地点。", WHERE)),
-            ("9-1-101", replies("在阳光花园 Sunrise Garden没有找到 9-1-101。", WHERE)),
-            ("小区东门口", replies("将按您填写的地点“小区东门口”转交，工作人员会进行核实。", WHAT)),
+            ("9号楼", unknown("抱歉，没有找到地点“9号楼”。", "9号楼")),
+            ("9-1-101", unknown("在阳光花园 Sunrise Garden没有找到 9-1-101。", "9-1-101")),
+            ("小区东门口", unknown("抱歉，没有找到地点“小区东门口”。", "小区东门口")),
+            ("就用", WHAT),
+        ])  # fmt: skip
+
+    def test_an_unknown_room_in_the_first_message_is_explained_and_a_shared_place_picked_by_its_alias(
+        self, zhang: Chat
+    ) -> None:
+        zhang.run([
+            ("9-9-9999 厨房漏水", replies("在阳光花园 Sunrise Garden没有找到 9-9-9999。", WHERE)),
+            ("东门岗亭", unknown_place("东门岗亭")),
+            ("车库", SUGGEST_URGENT),
         ])  # fmt: skip
 
     def test_a_room_without_its_unit(self, zhang: Chat) -> None:
@@ -168,6 +191,21 @@ class TestRepair:
 
 
 class TestFeedback:
+    def test_a_complaint_said_straight_out_keeps_its_words(self, zhang: Chat, desk: Desk) -> None:
+        zhang.run([
+            ("楼上邻居半夜噪音太大了", lines("是否涉及具体的地点或物品？请输入，或点击跳过。", choices("跳过"))),
+            ("跳过", """
+                是否向工作人员显示您的姓名？匿名反馈同样会在这里收到回复。
+                  1. 显示姓名
+                  2. 匿名"""),
+            ("显示姓名", lines("""
+                请核对您的反馈内容：
+                反馈类型：社区生活
+                反馈内容：楼上邻居半夜噪音太大了
+                地点或物品：（无）
+                向工作人员显示姓名：是""", SUBMIT)),
+        ])  # fmt: skip
+
     def test_an_anonymous_complaint(self, zhang: Chat, desk: Desk) -> None:
         zhang.run([
             ("我要投诉", FEEDBACK_ABOUT),

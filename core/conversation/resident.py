@@ -41,7 +41,6 @@ from core.domain.places import find_place
 from core.domain.tickets import TicketDraft
 from core.i18n import N_
 
-LOCATION_TRIES = 3
 CHASE_INTERVAL = timedelta(hours=1)
 PICK_ONE = N_("Please pick one of the choices, by its number or its name.")
 
@@ -68,6 +67,9 @@ def absorb(turn: Turn, text: str) -> None:
             draft.room, draft.area = place.room, place.common_area
         elif place.candidates and not turn.context.in_group:
             turn.state.candidates = list(place.candidates)
+        elif place.problem:  # "9-9-9999 厨房漏水": say why the place is asked for, not just ask
+            turn.say(turn.t("I can't find {room} in {estate}.").format(room=place.problem,
+                                                                      estate=turn.context.estate.name))  # fmt: skip
     draft.description = text
     draft.category = draft.category or rules.category(text)
     draft.safety_word = rules.safety_word(text)
@@ -200,16 +202,31 @@ def answer_location(turn: Turn) -> str:
     if place.candidates:
         turn.state.candidates = list(place.candidates)
         return "units"
-    draft.location_tries += 1
-    if draft.location_tries >= LOCATION_TRIES:
-        draft.place_text = turn.text
-        turn.say(t('I\'ll pass the place on as you wrote it: "{place}". Staff will check it.').format(place=turn.text))
-        return "found"
-    if place.problem:
-        turn.say(t("I can't find {room} in {estate}.").format(room=place.problem, estate=turn.context.estate.name))
-    else:
-        turn.say(t("Sorry, I didn't recognise that place."))
+    draft.unknown_place = turn.text.strip()
     return "unknown"
+
+
+def ask_unknown_place(turn: Turn) -> None:
+    """A place the directory does not know: use it as written, pick a shared place, or type it again."""
+    t, estate, typed = turn.t, turn.context.estate, turn.state.draft.unknown_place
+    problem = find_place(estate, typed, turn.context.speaker.rooms).problem
+    said = (t("I can't find {room} in {estate}.").format(room=problem, estate=estate.name) if problem
+            else t("Sorry, I don't know the place “{place}”.").format(place=typed))  # fmt: skip
+    choices = [turn.choice(Pick("place", "as_written"), t("✍️ Use “{place}” as written").format(place=typed))]
+    choices += [Choice(Pick("area", area.name), area.name, area.aliases) for area in estate.common_areas]
+    turn.ask(said + "\n" + t("Use it as written (staff will check it), pick a shared place, or type the place again."),
+             choices)  # fmt: skip
+
+
+def answer_unknown_place(turn: Turn) -> str:
+    draft, chosen = turn.state.draft, turn.chosen
+    if chosen == Pick("place", "as_written"):
+        draft.place_text, draft.unknown_place = draft.unknown_place, ""
+        return "found"
+    if isinstance(chosen, Pick) and chosen.what == "area":
+        draft.area, draft.unknown_place = chosen.value, ""
+        return "found"
+    return answer_location(turn)  # the place typed again
 
 
 def ask_location_unit(turn: Turn) -> None:
@@ -439,7 +456,7 @@ def answer_change(turn: Turn) -> str:
     target = chosen.value
     if target == "location":
         draft.room = draft.area = draft.place_text = None
-        draft.location_tries = 0
+        draft.unknown_place = ""
     if target == "urgency" and draft.safety_word:
         turn.say(turn.t('This stays an emergency because you mentioned "{word}".').format(word=draft.safety_word))
         return "kept"
@@ -568,10 +585,13 @@ REPAIR = Flow(
     #  step             question             answer                  what the answer came to → where it goes
     steps={
         "location":      Step(ask_location,      answer_location,      {"found": NEXT, "units": "location_unit",
-                                                                        "type_it": WAIT, "unknown": SAME,
+                                                                        "type_it": WAIT, "unknown": "unknown_place",
                                                                         "home": SAME}),
         "location_unit": Step(ask_location_unit, answer_location_unit, {"found": NEXT, "units": "location_unit",
-                                                                        "type_it": WAIT, "unknown": "location",
+                                                                        "type_it": WAIT, "unknown": "unknown_place",
+                                                                        "home": "location"}),
+        "unknown_place": Step(ask_unknown_place, answer_unknown_place, {"found": NEXT, "units": "location_unit",
+                                                                        "type_it": WAIT, "unknown": SAME,
                                                                         "home": "location"}),
         "symptom":       Step(ask_symptom,       answer_symptom,       {"described": NEXT, "photo_only": WAIT}),
         "category":      CATEGORY,
@@ -686,6 +706,8 @@ def idle(turn: Turn) -> None:
         start_feedback(turn, text)
     elif rules.category(text) or rules.safety_word(text) or rules.says_broken(text) or rules.urgency(text) != "normal":
         start_repair(turn, text)
+    elif rules.feedback_category(text) is not None and says_more_than(text, FEEDBACK_STARTERS):
+        start_feedback(turn, text)  # a complaint said straight out ("楼上邻居半夜噪音太大了") is kept, not dropped
     else:
         menu(turn, greet=True)
 

@@ -25,7 +25,7 @@ class Draft:
     place_asked: bool = False
     self_checked: bool = False
     join_asked: bool = False
-    location_tries: int = 0
+    unknown_place: str = ""  # the place last typed that the directory does not know, offered "as written"
     origin_chat: str = ""  # the group message a report started from, for progress replies there
     origin_message: str = ""
 
@@ -44,6 +44,12 @@ class Job:
     note: str = ""
     materials: list[dict[str, Any]] = field(default_factory=list)
     text: str = ""
+
+
+def _known(kind: type[Any], data: dict[str, Any]) -> dict[str, Any]:
+    """The fields this baoxiu knows: a draft half-written before an upgrade keeps what it can."""
+    names = {f.name for f in fields(kind)}
+    return {key: value for key, value in data.items() if key in names}
 
 
 @dataclass
@@ -69,8 +75,8 @@ class State:
             return cls(
                 flow=str(data.get("flow", "")),
                 step=str(data.get("step", "")),
-                draft=Draft(**data.get("draft", {})),
-                job=Job(**data.get("job", {})),
+                draft=Draft(**_known(Draft, data.get("draft", {}))),
+                job=Job(**_known(Job, data.get("job", {}))),
                 ticket=str(data.get("ticket", "")),
                 rating=int(data.get("rating", 0)),
                 returning=bool(data.get("returning", False)),

@@ -89,6 +89,7 @@ KEYS: dict[Pick, tuple[str, ...]] = {
     Pick("named"): ("with my name", "named", "实名"),
     Pick("anonymous"): ("anonymous", "anonymously", "匿名"),
     Pick("place", "other"): ("other", "elsewhere", "其他", "别处"),
+    Pick("place", "as_written"): ("as written", "use it", "use it as written", "就用", "就这样", "按我写的", "照写"),
     Pick("lang", "zh_CN"): ("中文", "chinese", "zh", "汉语"),
     Pick("lang", "en"): ("english", "en", "英文", "英语"),
     Pick("urgency", "emergency"): ("emergency", "紧急"),

@@ -35,7 +35,8 @@ DEFAULT_FEEDBACK_KEYWORDS: dict[str, tuple[str, ...]] = {
     "security": ("保安", "门禁", "小偷", "被盗", "陌生人", "监控", "security", "guard", "theft", "stolen", "stranger",
                  "cctv", "access card"),
     "facilities": ("设施", "健身", "路灯", "绿化", "停车", "facility", "facilities", "gym", "parking", "garden"),
-    "community": ("邻居", "噪音", "活动", "宠物", "狗", "neighbour", "neighbor", "noise", "event", "pet", "dog"),
+    "community": ("邻居", "噪音", "吵", "扰民", "活动", "宠物", "狗", "neighbour", "neighbor", "noise", "noisy", "loud",
+                  "event", "pet", "dog"),
 }  # fmt: skip
 
 # Words that say something is broken without saying what: enough to start a repair report.
