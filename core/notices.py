@@ -29,6 +29,7 @@ from core.conversation.views import (
     reporter_label,
     status_for_resident,
     summary,
+    work_done,
 )
 from core.conversation.vocabulary import URGENCY_WORDS, hold_reason
 from core.domain.directory import Estate, Resident, Staff, StaffGroup
@@ -193,7 +194,8 @@ class _Telling:
             if private is not None and person not in told and not self.is_actor(person, event):
                 told.add(person)
                 asks = event.action == Action.RESOLVE and person == self.reporter()  # is it fixed?
-                self.tell(person, self.news(private, event), self.verdict if asks else lambda t: ())
+                self.tell(person, self.with_work_done(self.news(private, event)) if asks else self.news(private, event),
+                          self.verdict if asks else lambda t: ())  # fmt: skip
             if public is not None and group is not None and ToGroup(group, message) not in told:
                 told.add(ToGroup(group, message))
                 self.tell(ToGroup(group, message), self.news(public, event))
@@ -212,6 +214,20 @@ class _Telling:
             )
 
         return write
+
+    def with_work_done(self, write: Callable[[Translator], str]) -> Callable[[Translator], str]:
+        """Before "is it fixed?", what was done: the resident judges the repair knowing it."""
+        ticket = self.ticket
+
+        def written(t: Translator) -> str:
+            done = work_done(ticket, t) if ticket.kind is TicketKind.REPAIR else ""
+            if not done:
+                return write(t)
+            head = t(N_("✅ {number}: {name} says the repair is done.")).format(
+                number=ticket.number, name=first_name(ticket.assignee_name))  # fmt: skip
+            return "\n".join((head, done, t(N_("Is it fixed?"))))
+
+        return written
 
     def verdict(self, t: Translator) -> tuple[Choice, ...]:
         return acceptance_choices(self.ticket, t)

@@ -206,7 +206,7 @@ class TestTwoTerminals:
 
         closing = piped(tmp_path, "console", lines=("1", "5", "skip"))
         assert f"🔔 🔧 {number}: 李伟 will do your repair." in closing.out
-        assert f"{number}: 李伟 says the repair is done. Is it fixed?" in closing.out
+        assert f"{number}: 李伟 says the repair is done.\nWork done: replaced the washer\nIs it fixed?" in closing.out
         assert f"Glad to hear it! {number} is closed." in after(closing.out, "1")
         listed = json.loads(piped(tmp_path, "tickets", "list", "--json").out)
         assert [(t["status"], t["rating"], t["assignee"]) for t in listed] == [("closed", 5, "李伟 Li Wei")]

@@ -159,7 +159,12 @@ class TestTheWholeLoop:
                 "Materials used? One per line or separated by “;”: name, quantity, unit price (e.g. “valve 1 35”). Or tap “None”.",
                 choices("None"))),
             (li, "washer 2 5; sealing tape 3", f"{number} is done. The resident is asked to confirm the repair."),
-            (zhang, INBOX, lines(f"✅ {number}: 李伟 says the repair is done. Is it fixed?", choices("✅ Fixed", "❌ Not fixed"))),
+            # Before "is it fixed?", what was done: the resident judges knowing it.
+            (zhang, INBOX, lines(f"""
+                ✅ {number}: 李伟 says the repair is done.
+                Work done: replaced the washer
+                Materials: washer ×2, sealing tape ×1
+                Is it fixed?""", choices("✅ Fixed", "❌ Not fixed"))),
             (zhang, "2", f"Sorry to hear that. What is still wrong with {number}? One message, please."),
             (zhang, "still dripping under the sink", f"Sorry it isn't right yet. {number} goes back for rework; we'll tell you when it is done."),
             (li, INBOX, leak(f"🔁 Rework on {number} (1): the resident says “still dripping under the sink”", "11-27 12:36")),
@@ -173,7 +178,10 @@ class TestTheWholeLoop:
             (zhang, INBOX, f"""
                 🔧 {number}: 李伟 will do your repair.
 
-                ✅ {number}: 李伟 says the repair is done. Is it fixed?
+                ✅ {number}: 李伟 says the repair is done.
+                Work done: tightened the trap
+                Materials: washer ×2, sealing tape ×1
+                Is it fixed?
                   1. ✅ Fixed
                   2. ❌ Not fixed"""),
             (zhang, Press("Fixed"), lines(f"Glad to hear it! {number} is closed. How would you rate the service?",
@@ -516,7 +524,11 @@ class TestSupervisors:
                 Place: 1-1-1201
                 Problem: kitchen pipe leaking in 1-1-1201""", choices("👍 Approve", "👎 Reject"))),
             (chen, Press("Approve"), f"{number}: approved."),
-            (zhang, INBOX, lines(f"✅ {number}: 李伟 says the repair is done. Is it fixed?", choices("✅ Fixed", "❌ Not fixed"))),
+            (zhang, INBOX, lines(f"""
+                ✅ {number}: 李伟 says the repair is done.
+                Work done: replaced the pipe
+                Materials: pipe ×1
+                Is it fixed?""", choices("✅ Fixed", "❌ Not fixed"))),
         ])  # fmt: skip
 
     def test_a_job_whose_cost_waits_for_approval_is_not_put_on_hold(
@@ -609,7 +621,11 @@ class TestSupervisors:
                 "Materials used? One per line or separated by “;”: name, quantity, unit price (e.g. “valve 1 35”). Or tap “None”.",
                 choices("None"))),
             (li, "washer 1 5", f"{number} is done. The resident is asked to confirm the repair."),
-            (zhang, INBOX, lines(f"✅ {number}: 李伟 says the repair is done. Is it fixed?", choices("✅ Fixed", "❌ Not fixed"))),
+            (zhang, INBOX, lines(f"""
+                ✅ {number}: 李伟 says the repair is done.
+                Work done: replaced the washer
+                Materials: washer ×1
+                Is it fixed?""", choices("✅ Fixed", "❌ Not fixed"))),
         ])  # fmt: skip
         (ticket,) = stored(desk)
         assert [e.action for e in ticket.history][-3:] == ["request_approval", "reject", "resolve"]

@@ -62,6 +62,17 @@ def money(amount: float) -> str:
     return f"¥{amount:g}"
 
 
+def work_done(ticket: Ticket, t: Translator) -> str:
+    """What the technician did, for the resident asked whether it is fixed: the note and the materials (not what
+    they cost the company: nothing here is charged to the resident)."""
+    lines = [t("Work done: {note}").format(note=ticket.resolution)] if ticket.resolution else []
+    if ticket.materials:
+        items = "、".join if t.locale.startswith("zh") else ", ".join
+        used = items(f"{m.name} ×{m.quantity:g}" for m in ticket.materials)
+        lines.append(t("Materials: {materials}").format(materials=used))
+    return "\n".join(lines)
+
+
 def duration_text(span: timedelta, t: Translator) -> str:
     minutes = int(span.total_seconds() // 60)
     if minutes < 60:
