@@ -462,6 +462,22 @@ class TestPermissions:
 
 
 class TestSupervisors:
+    def test_assigning_someone_of_another_trade_is_warned_and_can_be_called_off(
+        self, zhang: Chat, chen: Chat, desk: Desk
+    ) -> None:
+        in_english(chen)
+        number = report_leak(zhang)
+        chen.run([
+            (f"/reassign {number} 王芳", lines(f"""
+                王芳 does not do Plumbing (water, pipes, drains).
+                Give {number} to 王芳 Wang Fang anyway?""", choices("✅ Yes, assign", "✖️ No"))),
+            ("maybe", replies("Please pick one of the choices, by its number or its name.", lines(f"""
+                王芳 does not do Plumbing (water, pipes, drains).
+                Give {number} to 王芳 Wang Fang anyway?""", choices("✅ Yes, assign", "✖️ No")))),
+            ("no", f"{number} was not assigned."),
+        ])  # fmt: skip
+        assert stored(desk)[0].assignee_name == "李伟 Li Wei"
+
     def test_queue_assign_and_reassign(self, zhang: Chat, li: Chat, chen: Chat, zhao: Chat) -> None:
         in_english(li, chen, zhao)
         number = report_leak(zhang)
@@ -481,7 +497,11 @@ class TestSupervisors:
                 On hold (0)
 
                 Waiting for approval (0)""", choices(number))),
-            (chen, f"/assign {number} Zhao", f"{number} is assigned to 赵强 Zhao Qiang; they have been asked to accept."),
+            # 赵强 works nights: at 10:30 the supervisor is told, and assigns him anyway.
+            (chen, f"/assign {number} Zhao", lines(f"""
+                赵强 is not on shift now.
+                Give {number} to 赵强 Zhao Qiang anyway?""", choices("✅ Yes, assign", "✖️ No"))),
+            (chen, "yes", f"{number} is assigned to 赵强 Zhao Qiang; they have been asked to accept."),
             (zhao, INBOX, leak("🔧 New job for you", "11-27 12:35")),
             (chen, f"/reassign {number} nobody", "I don't know “nobody”. Technicians: 李伟 Li Wei, 王芳 Wang Fang, 赵强 Zhao Qiang"),
             (chen, f"/reassign {number} 李伟", f"{number} is assigned to 李伟 Li Wei; they have been asked to accept."),

@@ -37,8 +37,9 @@ from core.conversation.views import (
     overdue,
     summary,
 )
-from core.conversation.vocabulary import DECLINE_REASONS, HOLD_REASONS, fold
+from core.conversation.vocabulary import DECLINE_REASONS, HOLD_REASONS, category_label, fold
 from core.domain.directory import Staff
+from core.domain.dispatch import TRADES
 from core.domain.lifecycle import STATUS_WORDS, allowed_actions
 from core.domain.model import Attachment, Material, Status, Ticket, TicketKind
 from core.domain.people import first_name
@@ -518,10 +519,48 @@ def assigning(reassign: bool) -> Callable[[Turn, str], None]:
             turn.say(t("{number} has nobody yet; use /assign.").format(number=ticket.number))
         elif ticket.assignee_id == chosen.id:
             turn.say(t("{number} is already with {name}.").format(number=ticket.number, name=chosen.name))
+        elif misfits(turn, ticket, chosen):
+            turn.state.ticket, turn.state.assignee = ticket.number, chosen.id
+            turn.enter("assign", "confirm")
         else:
             turn.emit(Assign(ticket.number, chosen.id, reassign=ticket.status is not Status.NEW))
 
     return command
+
+
+def misfits(turn: Turn, ticket: Ticket, chosen: Staff) -> list[str]:
+    """Why the one chosen by hand may be the wrong person for the job (texts to translate and fill)."""
+    t, local = turn.t, turn.now.astimezone(turn.context.settings.zone)
+    found = []
+    if not chosen.on_shift(local):
+        found.append(t("{name} is not on shift now.").format(name=first_name(chosen.name)))
+    if ticket.kind is TicketKind.REPAIR and ticket.category in TRADES and ticket.category not in chosen.trades:
+        found.append(t("{name} does not do {trade}.").format(name=first_name(chosen.name),
+                                                           trade=category_label(ticket.category, t)))  # fmt: skip
+    return found
+
+
+def ask_assign_anyway(turn: Turn) -> None:
+    t = turn.t
+    ticket, chosen = the_ticket(turn, turn.state.ticket), turn.context.estate.staff_member(turn.state.assignee)
+    why = misfits(turn, ticket, chosen) if ticket is not None and chosen is not None else []
+    question = t("Give {number} to {name} anyway?").format(number=turn.state.ticket,
+                                                           name=chosen.name if chosen else "?")  # fmt: skip
+    turn.ask("\n".join((*why, question)), [turn.choice(Pick("yes"), t("✅ Yes, assign")),
+                                          turn.choice(Pick("cancel"), t("✖️ No"))])  # fmt: skip
+
+
+def answer_assign_anyway(turn: Turn) -> str:
+    if turn.chosen == Pick("cancel"):
+        turn.say(turn.t("{number} was not assigned.").format(number=turn.state.ticket))
+        return "answered"
+    if turn.chosen != Pick("yes"):
+        turn.say(turn.t(resident.PICK_ONE))
+        return "unclear"
+    ticket, chosen = the_ticket(turn, turn.state.ticket), turn.context.estate.staff_member(turn.state.assignee)
+    if ticket is not None and chosen is not None and chosen.id is not None and allowed(turn, "assign"):
+        turn.emit(Assign(ticket.number, chosen.id, reassign=ticket.status is not Status.NEW))
+    return "answered"
 
 
 def new_report(turn: Turn, rest: str) -> None:
@@ -572,8 +611,12 @@ def idle(turn: Turn) -> None:
     my_jobs(turn, greet=True)
 
 
+ASSIGN = Flow("assign", {"confirm": Step(ask_assign_anyway, answer_assign_anyway,
+                                         {"answered": END, "unclear": SAME})}, lapsed=LATE)  # fmt: skip
+
+
 STAFF = Conversation(
-    flows={flow.name: flow for flow in (DECLINE, WAY, HOLD, PLAN, DONE, REPLY, resident.REPAIR)},
+    flows={flow.name: flow for flow in (DECLINE, WAY, HOLD, ASSIGN, PLAN, DONE, REPLY, resident.REPAIR)},
     commands={
         "start": show_help, "help": show_help, "menu": show_help, "jobs": show_jobs, "mytickets": show_jobs,
         "tickets": show_jobs, "queue": show_queue, "assign": assigning(reassign=False),

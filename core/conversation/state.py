@@ -63,6 +63,7 @@ class State:
     returning: bool = False  # answering a "change" from the repeat-back: back there after
     candidates: list[str] = field(default_factory=list)  # rooms a place could be, when the unit was missing
     on_behalf: bool = False  # staff writing down a resident's report (/new)
+    assignee: int = 0  # the staff member an /assign waits to be confirmed for
     # The last list this chat was shown (by the conversation or by a push): what a typed number or word picks.
     shown: list[Choice] = field(default_factory=list)
     updated_at: str = ""
@@ -82,6 +83,7 @@ class State:
                 returning=bool(data.get("returning", False)),
                 candidates=[str(c) for c in data.get("candidates", [])],
                 on_behalf=bool(data.get("on_behalf", False)),
+                assignee=int(data.get("assignee", 0)),
                 shown=[Choice.load(c) for c in data.get("shown", [])],
                 updated_at=str(data.get("updated_at", "")),
             )
@@ -99,6 +101,7 @@ class State:
             "returning": self.returning,
             "candidates": self.candidates,
             "on_behalf": self.on_behalf,
+            "assignee": self.assignee,
             "shown": [c.dump() for c in self.shown],
             "updated_at": self.updated_at,
         }
