@@ -76,6 +76,12 @@ def emily(desk: Desk) -> Chat:
     return Chat(desk, "Emily Brown")
 
 
+def lower_it(word: str) -> str:
+    return lines(f"""
+        You mentioned "{word}": that is why this is an emergency, and someone comes at once. If there could be gas, fire, smoke, sparks or someone trapped, keep it an emergency. Is there really no danger?""",
+        choices("🚨 Keep it an emergency", "⬇️ No danger: lower it"))  # fmt: skip
+
+
 class TestRepairFromOneMessage:
     def test_a_described_fault_goes_straight_to_the_missing_questions(self, emily: Chat, desk: Desk) -> None:
         emily.run([
@@ -125,13 +131,38 @@ class TestRepairFromOneMessage:
                   2. Problem
                   3. Type
                   4. Urgency"""),
-            ("urgency", replies(f'This stays an emergency because you mentioned "{word}".', repeat_back)),
+            ("urgency", lower_it(word)),
+            ("keep it", replies(f'This stays an emergency because you mentioned "{word}".', repeat_back)),
             ("1", f"""
                 ✅ Your report is in. Ticket number: {NUMBER}
                 Emergency: we will respond within 15 minutes.
                 If anyone is in danger, leave the area and call 119 (fire) or 110 (police) now."""),
         ])  # fmt: skip
         assert [t.urgency for t in stored(desk)] == ["emergency"]
+
+    def test_an_emergency_named_by_a_safety_word_is_lowered_only_once_the_risk_is_named_and_on_the_record(
+        self, emily: Chat, desk: Desk
+    ) -> None:
+        emily.says("smell of gas in 3-1-2302")
+        emily.says("change something")
+        emily.run([
+            ("urgency", lower_it("gas")),
+            ("what?", replies("Please pick one of the choices, by its number or its name.", lower_it("gas"))),
+            ("no danger", SUGGEST_EMERGENCY),
+            ("normal", lines("""
+                Please check your report:
+                Place: 3-1-2302
+                Problem: smell of gas in 3-1-2302
+                Type: Fire safety
+                Urgency: Normal""", SUBMIT)),
+            ("submit", f"""
+                ✅ Your report is in. Ticket number: {NUMBER}
+                Normal: we will respond within 4 hours."""),
+        ])  # fmt: skip
+        (ticket,) = stored(desk)
+        assert ticket.urgency == "normal"
+        assert ticket.history[0].actor.name == "Emily Brown"
+        assert ticket.history[0].details["lowered_from_emergency"] == 'mentioned "gas", said there is no danger'
 
     @pytest.mark.parametrize(
         "message",

@@ -124,6 +124,7 @@ def submit(turn: Turn, outcome: str = "open", pointer: str = "", kind: TicketKin
         attachments=tuple(Attachment(**a) for a in draft.attachments),
         origin=Address(inbound.channel, draft.origin_chat) if draft.origin_chat else None,
         origin_message=draft.origin_message,
+        lowered_from_emergency=draft.lowered_safety_word if draft.urgency != Urgency.EMERGENCY.value else "",
     )  # fmt: skip
     turn.emit(SubmitTicket(ticket, outcome, pointer))
 
@@ -457,11 +458,33 @@ def answer_change(turn: Turn) -> str:
     if target == "location":
         draft.room = draft.area = draft.place_text = None
         draft.unknown_place = ""
+    turn.state.returning = True
     if target == "urgency" and draft.safety_word:
+        return "lower"  # the risk is named before an emergency can be lowered
+    return target
+
+
+def ask_lower_emergency(turn: Turn) -> None:
+    t, word = turn.t, turn.state.draft.safety_word
+    turn.ask(
+        t('You mentioned "{word}": that is why this is an emergency, and someone comes at once. '
+          "If there could be gas, fire, smoke, sparks or someone trapped, keep it an emergency. "
+          "Is there really no danger?").format(word=word),
+        [turn.choice(Pick("keep"), t("🚨 Keep it an emergency")),
+         turn.choice(Pick("lower"), t("⬇️ No danger: lower it"))],
+    )  # fmt: skip
+
+
+def answer_lower_emergency(turn: Turn) -> str:
+    draft = turn.state.draft
+    if turn.chosen == Pick("keep"):
         turn.say(turn.t('This stays an emergency because you mentioned "{word}".').format(word=draft.safety_word))
         return "kept"
-    turn.state.returning = True
-    return target
+    if turn.chosen != Pick("lower"):
+        turn.say(turn.t(PICK_ONE))
+        return "unclear"
+    draft.lowered_safety_word, draft.safety_word, draft.urgency = draft.safety_word or "", None, None
+    return "lowered"
 
 
 # --- the feedback intake ---------------------------------------------------------------------------------------
@@ -603,7 +626,10 @@ REPAIR = Flow(
                                                                         "unclear": SAME}),
         "change":        Step(ask_change,        answer_change,        {"location": "location", "symptom": "symptom",
                                                                         "category": "category", "urgency": "urgency",
-                                                                        "kept": "confirm", "unclear": SAME}),
+                                                                        "lower": "lower", "kept": "confirm",
+                                                                        "unclear": SAME}),
+        "lower":         Step(ask_lower_emergency, answer_lower_emergency, {"kept": "confirm", "lowered": "urgency",
+                                                                            "unclear": SAME}),
     },
     # What the report still lacks decides the next question.
     order=(

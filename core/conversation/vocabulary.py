@@ -92,6 +92,8 @@ KEYS: dict[Pick, tuple[str, ...]] = {
     Pick("place", "as_written"): ("as written", "use it", "use it as written", "就用", "就这样", "按我写的", "照写"),
     Pick("lang", "zh_CN"): ("中文", "chinese", "zh", "汉语"),
     Pick("lang", "en"): ("english", "en", "英文", "英语"),
+    Pick("keep"): ("keep", "keep it", "keep it an emergency", "保持", "保持紧急", "有危险"),
+    Pick("lower"): ("lower", "lower it", "no danger", "not an emergency", "没有危险", "没危险", "降低", "不紧急"),
     Pick("urgency", "emergency"): ("emergency", "紧急"),
     Pick("urgency", "urgent"): ("urgent", "加急"),
     Pick("urgency", "normal"): ("normal", "一般"),

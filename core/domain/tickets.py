@@ -43,6 +43,8 @@ class TicketDraft:
     verified: bool = True
     department: str = ""
     attachments: tuple[Attachment, ...] = ()
+    # A safety word the reporter said, whose emergency they lowered after being asked: kept in the history.
+    lowered_from_emergency: str = ""
 
 
 def open_ticket(
@@ -87,5 +89,8 @@ def open_ticket(
     details: dict[str, object] = {"source": draft.source.value, "urgency": draft.urgency.value}
     if draft.location.needs_review:
         details["location_needs_review"] = True
+    if draft.lowered_from_emergency:  # who lowered it is the actor of this event
+        details["lowered_from_emergency"] = f'mentioned "{draft.lowered_from_emergency}", said there is no danger'
+
     record(ticket, actor, now, Action.CREATE, None, details)
     return ticket
