@@ -168,8 +168,8 @@ class TestTheWholeLoop:
             (zhang, "2", f"Sorry to hear that. What is still wrong with {number}? One message, please."),
             (zhang, "still dripping under the sink", f"Sorry it isn't right yet. {number} goes back for rework; we'll tell you when it is done."),
             (li, INBOX, leak(f"🔁 Rework on {number} (1): the resident says “still dripping under the sink”", "11-27 12:36")),
-            # On the way and arrived are behind him: the rework starts on site.
-            (li, Press("Accept"), yours(choices("🛠️ Start", "✅ Done", "⏸️ On hold", "📝 Change of plan"))),
+            # A rework is a visit like the first: on the way and arrived are offered again.
+            (li, Press("Accept"), yours()),
             (li, Press("Done"), "What did you do? One message, please."),
             (li, "tightened the trap", lines(
                 "Materials used? One per line or separated by “;”: name, quantity, unit price (e.g. “valve 1 35”). Or tap “None”.",
@@ -195,6 +195,9 @@ class TestTheWholeLoop:
         assert ticket.status is Status.CLOSED and ticket.rework_count == 1
         assert (ticket.rating, ticket.rating_comment) == (5, "quick and tidy")
         assert ticket.cost == 13.0 and [m.name for m in ticket.materials] == ["washer", "sealing tape"]
+        # The first visit's times are kept beside the rework's: the first response time survives it.
+        first, again = ticket.milestones["first_accepted"], ticket.milestones["accepted"]
+        assert first < again and ticket.milestones["first_on_the_way"] < again and "on_the_way" not in ticket.milestones
         steps = [(e.action, e.actor.name) for e in ticket.history]
         assert steps == [
             ("create", "张三 Zhang San"),

@@ -121,6 +121,8 @@ MILESTONES: dict[Action, str] = {
     Action.RATE: "rated",
 }
 
+VISIT_MILESTONES = ("accepted", "on_the_way", "arrived", "started", "resolved")
+
 STATUS_WORDS = {
     S.NEW: N_("new"),
     S.ASSIGNED: N_("assigned"),
@@ -238,6 +240,11 @@ def _rework(ticket: Ticket, now: datetime, policy: SlaPolicy, details: dict[str,
     ticket.acceptance = "rejected"
     ticket.rework_count += 1
     ticket.resolve_due = policy.resolve_due(ticket.urgency, now)
+    # The rework is a visit like the first (on the way, arrived...): its steps are open again, while the first
+    # visit's times are kept as first_* for the figures (the first response time survives the rework).
+    for key in VISIT_MILESTONES:
+        if key in ticket.milestones:
+            ticket.milestones.setdefault(f"first_{key}", ticket.milestones.pop(key))
 
 
 def _rate(ticket: Ticket, now: datetime, policy: SlaPolicy, details: dict[str, Any]) -> None:
