@@ -51,6 +51,7 @@ class EstateRow(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     code: Mapped[str] = mapped_column(String(10), unique=True)
     name: Mapped[str] = mapped_column(String(200))
+    phone: Mapped[str] = mapped_column(String(40), default="", server_default="")  # the front desk's
     # Bumped by every load that changes something, so long-running processes know to re-read.
     version: Mapped[int] = mapped_column(default=1)
 

@@ -596,13 +596,28 @@ class TestMyTickets:
                 Problem: crack in the wall of 3-1-2302
                 Reported: 2026-11-27 10:31
                 Technician: 李伟
-                  1. ⏰ Chase"""),
+                  1. ⏰ Chase
+                  2. ✖️ Withdraw"""),
         ])  # fmt: skip
 
-    def test_a_dispatched_ticket_cannot_be_withdrawn(self, emily: Chat, desk: Desk) -> None:
+    def test_a_dispatched_ticket_can_be_withdrawn_soon_after_and_its_technician_is_told(
+        self, emily: Chat, desk: Desk
+    ) -> None:
         report_a_crack(emily)
+        emily.wait(9)
+        emily.run([(f"/withdraw {NUMBER}", f"{NUMBER} is withdrawn. Nobody will be sent.")])
+        assert stored(desk)[0].status is Status.CANCELLED
+        with desk.uow as uow:  # 李伟 is told on Telegram, where this desk reaches him
+            pushed = [m.payload["text"] for m in uow.outbox.due(emily.now + timedelta(days=1), recipient="5001")]
+        assert pushed[-1] == f"✖️ {NUMBER} 已取消。"
+
+    def test_a_dispatched_ticket_later_is_for_the_front_desk_whose_number_is_given(
+        self, emily: Chat, desk: Desk
+    ) -> None:
+        report_a_crack(emily)
+        emily.wait(11)
         emily.run([
-            (f"/withdraw {NUMBER}", f"{NUMBER} can't be withdrawn here: its status is “a technician has been assigned”. Please call the front desk."),
+            (f"/withdraw {NUMBER}", f"{NUMBER} can't be withdrawn here: its status is “a technician has been assigned”. Please call the front desk: 0755-8600 1234."),
         ])  # fmt: skip
         assert stored(desk)[0].status is Status.ASSIGNED
 
@@ -840,7 +855,7 @@ def test_ticket_details_asked_for_in_a_group_are_answered_privately(desk: Desk, 
         Problem: crack in the wall of 3-1-2302
         Reported: 2026-11-27 10:31
         Technician: 李伟""")  # fmt: skip
-    assert [c.label for c in details.choices] == ["⏰ Chase"]
+    assert [c.label for c in details.choices] == ["⏰ Chase", "✖️ Withdraw"]  # within minutes of reporting
 
 
 class TestTypedAnswers:

@@ -266,10 +266,12 @@ class TestMyTickets:
         ])  # fmt: skip
         assert stored(desk)[0].status is Status.CANCELLED
 
-    def test_a_dispatched_ticket_cannot_be_withdrawn(self, zhang: Chat, desk: Desk) -> None:
+    def test_a_dispatched_ticket_past_the_first_minutes_is_for_the_front_desk(self, zhang: Chat, desk: Desk) -> None:
         report_a_crack(zhang)  # Friday morning: 李伟 is on shift and has it
+        zhang.wait(11)
         zhang.run([
-            (f"/withdraw {NUMBER}", f"工单 {NUMBER} 当前状态为“已派单给维修师傅”，无法在这里撤回，请致电物业前台。"),
+            (f"/withdraw {NUMBER}",
+             f"工单 {NUMBER} 当前状态为“已派单给维修师傅”，无法在这里撤回，请致电物业前台：0755-8600 1234。"),
         ])  # fmt: skip
         assert stored(desk)[0].status is Status.ASSIGNED
 

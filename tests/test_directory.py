@@ -387,6 +387,17 @@ def test_the_demo_estate_is_valid() -> None:
     assert estate.room_exists("1-1-1201") and not estate.room_exists("1-1-1901")
 
 
+def test_the_front_desk_phone_is_optional_and_must_be_text() -> None:
+    data = demo()
+    assert parse_directory(data).phone == "0755-8600 1234"
+    del data["estate"]["phone"]
+    assert parse_directory(data).phone == ""
+    data["estate"]["phone"] = 75586001234
+    with pytest.raises(DirectoryError) as raised:
+        parse_directory(data)
+    assert raised.value.problems == ["estate.phone: must be a string"]
+
+
 # --- shifts -----------------------------------------------------------------------------------
 
 MONDAY = datetime(2026, 11, 23, tzinfo=SHANGHAI)

@@ -439,6 +439,7 @@ class TestDirectoryAddresses:
             estate = uow.directory.get("SG")
             assert estate is not None
             zhang = estate.residents[0]
+            assert estate.phone == "0755-8600 1234"  # the front desk's number, given for what chat cannot do
             assert zhang.addresses == (Address("telegram", "7001"), Address("wechat", "oRES_zhangsan_0001"))
             first = uow.directory.version("SG")
             assert uow.directory.link("SG", Address("console", zhang.name), zhang.ref) is True

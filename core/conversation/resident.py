@@ -26,6 +26,7 @@ from core.conversation.vocabulary import (
     meaningful,
     says_more_than,
 )
+from core.domain.lifecycle import withdrawable
 from core.domain.model import (
     FEEDBACK_CATEGORIES,
     REPAIR_CATEGORIES,
@@ -858,14 +859,19 @@ def on_ticket(turn: Turn, button: OnTicket) -> None:
         return
     number, status = ticket.number, status_for_resident(ticket, t)
     if button.verb == "status":
-        turn.say_privately([resident_view(ticket, t, turn.context.settings.zone)])
+        mine = ticket.reported_by(turn.context.speaker.resident_id, turn.context.speaker.address)
+        may_withdraw = mine and withdrawable(ticket, turn.now)
+        turn.say_privately([resident_view(ticket, t, turn.context.settings.zone, may_withdraw)])
     elif button.verb == "withdraw":
-        if ticket.status is Status.NEW:
+        phone = turn.context.estate.phone
+        if withdrawable(ticket, turn.now):
             turn.emit(Withdraw(number))
             said = t("{number} is withdrawn. Nobody will be sent.")
+        elif phone:
+            said = t("{number} can't be withdrawn here: its status is “{status}”. Please call the front desk: {phone}.")
         else:
             said = t("{number} can't be withdrawn here: its status is “{status}”. Please call the front desk.")
-        turn.say_privately([Reply(said.format(number=number, status=status))])
+        turn.say_privately([Reply(said.format(number=number, status=status, phone=phone))])
     elif button.verb == "chase":
         chase(turn, ticket)
     elif button.verb in ("fixed", "notfixed"):

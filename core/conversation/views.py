@@ -175,7 +175,7 @@ def resident_list(tickets: list[Ticket], t: Translator) -> Reply:
     return Reply("\n".join(lines), tuple(Choice(OnTicket("status", x.number), x.number) for x in tickets[:10]))
 
 
-def resident_view(ticket: Ticket, t: Translator, zone: tzinfo) -> Reply:
+def resident_view(ticket: Ticket, t: Translator, zone: tzinfo, may_withdraw: bool = False) -> Reply:
     lines = [
         f"{ticket.number} · {category_label(ticket.category, t)}",
         t("Status: {status}").format(status=status_for_resident(ticket, t)),
@@ -190,7 +190,7 @@ def resident_view(ticket: Ticket, t: Translator, zone: tzinfo) -> Reply:
     choices = []
     if ticket.is_active:
         choices.append(Choice(OnTicket("chase", ticket.number), t("⏰ Chase")))
-    if ticket.status is Status.NEW:
+    if may_withdraw:
         choices.append(Choice(OnTicket("withdraw", ticket.number), t("✖️ Withdraw")))
     return Reply("\n".join(lines), tuple(choices))
 

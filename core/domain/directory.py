@@ -131,6 +131,7 @@ class Estate:
     staff_groups: tuple[StaffGroup, ...] = ()
     residents: tuple[Resident, ...] = ()
     resident_groups: tuple[ResidentGroup, ...] = ()
+    phone: str = ""  # the front desk's number, for what a resident cannot do in chat
 
     def building(self, name: str) -> Building | None:
         return next((b for b in self.buildings if b.name == name), None)
@@ -330,8 +331,9 @@ def parse_directory(data: dict[str, Any], fields: Sequence[AddressField]) -> Est
         problems.append("estate: the [estate] table is required")
     people_addresses, group_addresses = _Addresses(fields, of_groups=False), _Addresses(fields, of_groups=True)
     channels = tuple(dict.fromkeys(f.channel for f in people_addresses.fields))
-    head = _Entry("estate", data.get("estate", {}), ("name", "code"), problems)
+    head = _Entry("estate", data.get("estate", {}), ("name", "code", "phone"), problems)
     name, code = head.text("name", required=True), head.text("code", required=True)
+    phone = head.text("phone")
     if code and not re.fullmatch(r"[A-Za-z0-9]{1,10}", code):
         head.problem("code", f'"{code}" must be 1 to 10 letters or digits (it starts every ticket number)')
 
@@ -453,6 +455,7 @@ def parse_directory(data: dict[str, Any], fields: Sequence[AddressField]) -> Est
     return Estate(
         code=code,
         name=name,
+        phone=phone,
         buildings=tuple(buildings),
         common_areas=tuple(areas),
         departments=tuple(departments),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from core.domain.deadlines import SlaPolicy
@@ -122,6 +122,16 @@ MILESTONES: dict[Action, str] = {
 }
 
 VISIT_MILESTONES = ("accepted", "on_the_way", "arrived", "started", "resolved")
+# A report made by mistake (a duplicate, a slip) can be withdrawn this long after it was made, even when a
+# technician was already given it or took it (who is then told); after that, only while nobody has it.
+WITHDRAW_GRACE = timedelta(minutes=10)
+
+
+def withdrawable(ticket: Ticket, now: datetime) -> bool:
+    if ticket.status is S.NEW:
+        return True
+    return ticket.status in (S.ASSIGNED, S.ACCEPTED) and now - ticket.created_at <= WITHDRAW_GRACE
+
 
 STATUS_WORDS = {
     S.NEW: N_("new"),

@@ -6,7 +6,7 @@ from __future__ import annotations
 from core.conversation.context import Speaker
 from core.conversation.views import status_for_resident
 from core.domain.directory import Staff
-from core.domain.lifecycle import Action
+from core.domain.lifecycle import Action, withdrawable
 from core.domain.model import Status, Subscriber, Ticket
 from core.domain.people import Address, PersonRef
 from core.domain.roles import refusal
@@ -40,7 +40,7 @@ def _changed(work: Work, ticket: Ticket) -> None:
 def withdraw(work: Work, speaker: Speaker, ticket: Ticket) -> None:
     if not _own(work, speaker, ticket):
         return
-    if ticket.status is not Status.NEW:
+    if not withdrawable(ticket, work.now):
         _changed(work, ticket)
         return
     work.change(ticket, Action.CANCEL, reason="withdrawn by the resident")

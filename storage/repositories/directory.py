@@ -88,12 +88,12 @@ class SqlAlchemyDirectoryRepository(DirectoryRepository):
         report = SyncReport()
         row = self.session.scalar(select(EstateRow).where(EstateRow.code == estate.code))
         if row is None:
-            row = EstateRow(code=estate.code, name=estate.name)
+            row = EstateRow(code=estate.code, name=estate.name, phone=estate.phone)
             self.session.add(row)
             self.session.flush()
             report.count("added", "estate")
-        elif row.name != estate.name:
-            row.name = estate.name
+        elif (row.name, row.phone) != (estate.name, estate.phone):
+            row.name, row.phone = estate.name, estate.phone
             report.count("updated", "estate")
         addressed = self._addressed(row.id, estate)
         sections: list[tuple[str, type[Any], Iterable[Any], Callable[[Any], dict[str, Any]]]] = [
@@ -256,6 +256,7 @@ class SqlAlchemyDirectoryRepository(DirectoryRepository):
             reached.setdefault((row.person_kind, row.person_id), []).append(Address(row.channel, row.address))
         return Estate(
             code=estate.code,
+            phone=estate.phone,
             name=estate.name,
             buildings=tuple(Building(r.name, tuple(r.units), r.floors) for r in active(BuildingRow)),
             common_areas=tuple(CommonArea(r.name, tuple(r.aliases), r.building) for r in active(CommonAreaRow)),
