@@ -536,6 +536,8 @@ class _Telling:
         ticket = self.ticket
         if "dispatch" in event.details:
             self.nobody(event)
+        if "added" in event.details:
+            self.added(event)
         if "revealed_to" in event.details:
             contact = f" {ticket.reporter_contact}" if ticket.reporter_contact else ""
             self.answer(event, lambda t: t(
@@ -551,6 +553,25 @@ class _Telling:
                 self.tell(reporter, lambda t: t(
                     "Customer service confirmed that you live in {room}. Thank you!"
                 ).format(room=room))  # fmt: skip
+
+    def added(self, event: HistoryEvent) -> None:
+        """A resident's detail or photos for a report already made: the assignee is told what was added."""
+        ticket, text, photos = self.ticket, str(event.details.get("added", "")), int(event.details.get("photos", 0))
+        assignee = self.staff(ticket.assignee_id)
+
+        def what(t: Translator) -> str:
+            lines = [t("📎 {number}: the resident adds:").format(number=ticket.number)]
+            lines += [text] if text else []
+            lines += [t("📷 Photos: {count}").format(count=photos)] if photos else []
+            return "\n".join(lines)
+
+        if assignee is not None:
+            self.tell(assignee, what)
+            told = N_("Added to {number}; {name} is told.")
+        else:
+            told = N_("Added to {number}; staff will see it with the report.")
+        name = first_name(ticket.assignee_name)
+        self.answer(event, lambda t: t(told).format(number=ticket.number, name=name))
 
     def self_resolved(self, event: HistoryEvent) -> None:
         ticket = self.ticket

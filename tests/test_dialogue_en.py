@@ -66,6 +66,7 @@ HELP = block("""
     • Describe a fault in one message, e.g. "kitchen pipe leaking in 1-1-1201", and I'll ask for the rest.
     • /tickets: your open tickets · /status NUMBER: one ticket
     • /withdraw NUMBER: cancel a report nobody is working on yet · /chase NUMBER: ask us to hurry
+    • /add NUMBER: add a detail or a photo to a report
     • /cancel: drop the report you're writing · /lang: 中文 / English · /start: the menu""")
 HELLO = "Hello Emily! This is the 阳光花园 Sunrise Garden repair desk.\nWhat can I do for you?"
 NUMBER = f"{TODAY}-0001"
@@ -599,6 +600,28 @@ class TestMyTickets:
                   1. ⏰ Chase
                   2. ✖️ Withdraw"""),
         ])  # fmt: skip
+
+    def test_a_detail_and_a_photo_added_to_a_report_reach_its_technician(self, emily: Chat, desk: Desk) -> None:
+        from core.domain.model import Attachment
+
+        report_a_crack(emily)
+        emily.run([
+            (f"/add {NUMBER}", f"What would you like to add to {NUMBER}? Write it, or send a photo."),
+            ("it is getting wider, about 2 cm now", f"Added to {NUMBER}; 李伟 is told."),
+            (f"/add {NUMBER[:-1]}9", f"I can't find a ticket {NUMBER[:-1]}9 of yours. Send /tickets to see them."),
+            (f"/add {NUMBER}", f"What would you like to add to {NUMBER}? Write it, or send a photo."),
+        ])  # fmt: skip
+        photo = Attachment("photo", "attachments/telegram/wider.jpg", "")
+        assert emily.says("", attachments=(photo,)) == f"Added to {NUMBER}; 李伟 is told."
+        (ticket,) = stored(desk)
+        assert [e.details for e in ticket.history if e.action == "note"] == [
+            {"added": "it is getting wider, about 2 cm now", "photos": 0}, {"added": "", "photos": 1},
+        ]  # fmt: skip
+        assert [a.ref for a in ticket.attachments] == ["attachments/telegram/wider.jpg"]
+        with desk.uow as uow:  # 李伟 is told on Telegram, where this desk reaches him
+            pushed = [m.payload["text"] for m in uow.outbox.due(emily.now + timedelta(days=1), recipient="5001")]
+        assert pushed[-2:] == [f"📎 {NUMBER}：住户补充：\nit is getting wider, about 2 cm now",
+                               f"📎 {NUMBER}：住户补充：\n📷 照片：1 张"]  # fmt: skip
 
     def test_a_dispatched_ticket_can_be_withdrawn_soon_after_and_its_technician_is_told(
         self, emily: Chat, desk: Desk

@@ -44,6 +44,15 @@ class RejectFix:
 
 
 @dataclass(frozen=True)
+class AddDetail:
+    """A detail or photos a resident adds to a report already made: kept, and the assignee told."""
+
+    number: str
+    text: str
+    attachments: tuple[Attachment, ...] = ()
+
+
+@dataclass(frozen=True)
 class Rate:
     number: str
     rating: int
@@ -124,5 +133,5 @@ class Reveal:
 
 Command = (
     SubmitTicket | Withdraw | Chase | Join | ConfirmFix | RejectFix | Rate | SetLanguage | TakeStep | Decline
-    | ChangePlan | Finish | Grab | Decide | SendReply | Assign | ConfirmRegistration | Reveal
+    | ChangePlan | Finish | Grab | Decide | SendReply | Assign | ConfirmRegistration | Reveal | AddDetail
 )  # fmt: skip

@@ -283,7 +283,7 @@ def _usable_attachment(turn: Turn) -> bool:
     kinds = {a.kind for a in turn.inbound.attachments}
     step = turn.state.step
     return (
-        (step == "symptom" and bool(kinds & {"photo", "voice"}))
+        (step in ("symptom", "detail") and bool(kinds & {"photo", "voice"}))
         or (step == "location" and "location" in kinds)
         or (step == "photo" and "photo" in kinds)
     )

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from datetime import timedelta
 
 from core.conversation.buttons import OnTicket, Pick
-from core.conversation.commands import Chase, ConfirmFix, Join, Rate, RejectFix, SubmitTicket, Withdraw
+from core.conversation.commands import AddDetail, Chase, ConfirmFix, Join, Rate, RejectFix, SubmitTicket, Withdraw
 from core.conversation.context import OpenReport
 from core.conversation.engine import END, NEXT, SAME, WAIT, Conversation, Flow, Step, Turn
 from core.conversation.messages import Choice, Reply
@@ -675,6 +675,21 @@ FEEDBACK = Flow(
     survives_commands=True,
 )  # fmt: skip
 REWORK = Flow("rework", {"reason": Step(ask_rework_reason, answer_rework_reason, {"given": END})})
+
+
+def ask_detail(turn: Turn) -> None:
+    turn.ask(turn.t("What would you like to add to {number}? Write it, or send a photo.").format(
+        number=turn.state.ticket))  # fmt: skip
+
+
+def answer_detail(turn: Turn) -> str:
+    photos = tuple(Attachment(a.kind, a.ref, a.caption) for a in turn.inbound.attachments if a.kind == "photo")
+    text = turn.text.strip() if meaningful(turn.text) else ""
+    turn.emit(AddDetail(turn.state.ticket, text, photos))
+    return "added"
+
+
+ADD = Flow("add", {"detail": Step(ask_detail, answer_detail, {"added": END})})
 RATING = Flow("rating", {"comment": Step(ask_rating_comment, answer_rating_comment, {"given": END, "skipped": END})})
 
 
@@ -794,6 +809,7 @@ def help_text(turn: Turn) -> str:
         '• Describe a fault in one message, e.g. "kitchen pipe leaking in 1-1-1201", and I\'ll ask for the rest.\n'
         "• /tickets: your open tickets · /status NUMBER: one ticket\n"
         "• /withdraw NUMBER: cancel a report nobody is working on yet · /chase NUMBER: ask us to hurry\n"
+        "• /add NUMBER: add a detail or a photo to a report\n"
         "• /cancel: drop the report you're writing · /lang: 中文 / English · /start: the menu"
     ).format(estate=turn.context.estate.name)
 
@@ -874,6 +890,13 @@ def on_ticket(turn: Turn, button: OnTicket) -> None:
         turn.say_privately([Reply(said.format(number=number, status=status, phone=phone))])
     elif button.verb == "chase":
         chase(turn, ticket)
+    elif button.verb == "add":
+        if ticket.is_active:
+            turn.state.ticket = number
+            turn.enter("add", "detail")
+        else:
+            turn.say_privately([Reply(t("{number} is {status}; nothing can be added to it now.").format(
+                number=number, status=status))])  # fmt: skip
     elif button.verb in ("fixed", "notfixed"):
         verdict(turn, ticket, fixed=button.verb == "fixed")
     elif button.verb == "rate" and button.argument.isdecimal() and 1 <= int(button.argument) <= 5:
@@ -935,11 +958,12 @@ def unknown_command(turn: Turn, command: str) -> None:
 
 
 RESIDENT = Conversation(
-    flows={flow.name: flow for flow in (REPAIR, FEEDBACK, REWORK, RATING)},
+    flows={flow.name: flow for flow in (REPAIR, FEEDBACK, REWORK, RATING, ADD)},
     commands={
         "start": start, "menu": start, "help": show_help, "cancel": cancel, "lang": ask_language,
         "language": ask_language, "tickets": show_my_tickets, "mytickets": show_my_tickets,
         "status": about_one("status"), "withdraw": about_one("withdraw"), "chase": about_one("chase"),
+        "add": about_one("add"),
         "report": report, "feedback": feedback,
     },
     on_ticket=on_ticket,

@@ -66,6 +66,8 @@ def _on_ticket(work: Work, speaker: Speaker, command: c.Command, ticket: Ticket)
         residents.verdict(work, speaker, ticket, fixed=False, reason=command.reason)
     elif isinstance(command, c.Rate):
         residents.rate(work, speaker, ticket, command.rating, command.comment)
+    elif isinstance(command, c.AddDetail):
+        residents.add_detail(work, speaker, ticket, command.text, command.attachments)
     elif staff is None:
         raise ValueError(f"{type(command).__name__} is for staff")
     elif isinstance(command, c.TakeStep):

@@ -7,7 +7,7 @@ from core.conversation.context import Speaker
 from core.conversation.views import status_for_resident
 from core.domain.directory import Staff
 from core.domain.lifecycle import Action, withdrawable
-from core.domain.model import Status, Subscriber, Ticket
+from core.domain.model import Attachment, Status, Subscriber, Ticket
 from core.domain.people import Address, PersonRef
 from core.domain.roles import refusal
 from core.i18n import N_
@@ -115,3 +115,14 @@ def confirm_registration(work: Work, staff: Staff, ticket: Ticket, resident_id: 
     ticket.verified = True
     ticket.reporter_resident_id = resident_id
     work.change(ticket, Action.NOTE, registration_confirmed=room)
+
+
+def add_detail(work: Work, speaker: Speaker, ticket: Ticket, text: str, attachments: tuple[Attachment, ...]) -> None:
+    """More about a report already made: a detail (kept in the history) and photos (kept with the ticket)."""
+    if not _own(work, speaker, ticket):
+        return
+    if not ticket.is_active:
+        _changed(work, ticket)
+        return
+    ticket.attachments = (*ticket.attachments, *attachments)
+    work.change(ticket, Action.NOTE, added=text, photos=len(attachments))
