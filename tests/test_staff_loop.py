@@ -433,6 +433,41 @@ class TestTypedSteps:
         assert li.says("30").startswith(f"{number}：已告知住户您约 30 分钟后到达。\n")
 
 
+class TestAPushInTheMiddleOfAReport:
+    def test_a_number_answers_the_push_and_the_report_is_offered_again_right_after(
+        self, zhang: Chat, li: Chat, desk: Desk
+    ) -> None:
+        in_english(li)
+        number = report_leak(zhang)
+        li.inbox()
+        for said in ("1", "Start", "Done", "replaced the washer", "None"):
+            li.says(said)
+        where = lines("""
+            Where is the problem? Tap your home, or type the place.
+            For example: 1-1-1201, 1栋1单元1201, or a shared place like 车库 (garage).""", choices("1-1-1201", "Somewhere else"))  # fmt: skip
+        zhang.run([("the bedroom light is broken", where)])
+        assert zhang.inbox().endswith("Is it fixed?\n  1. ✅ Fixed\n  2. ❌ Not fixed")  # arrives mid-report
+        zhang.run([
+            ("1", lines(f"Glad to hear it! {number} is closed. How would you rate the service?",
+                        choices("⭐", "⭐⭐", "⭐⭐⭐", "⭐⭐⭐⭐", "⭐⭐⭐⭐⭐"))),
+            ("5", lines(f"Thank you for rating {number} ⭐⭐⭐⭐⭐. Anything to add? Write it, or tap Skip.",
+                        choices("Skip"))),
+            ("skip", replies("Thank you!", "Let's continue your report.", where)),
+            ("1", lines("How urgent is it? I suggest: Normal.", choices(
+                "Emergency: unsafe, or water/power/lift out", "Urgent: today, please", "✓ Normal: within a few days"))),
+        ])  # fmt: skip
+
+    def test_a_push_left_unanswered_leaves_the_report_to_go_on(self, zhang: Chat, li: Chat) -> None:
+        in_english(li)
+        report_leak(zhang)
+        li.inbox()
+        for said in ("1", "Start", "Done", "replaced the washer", "None"):
+            li.says(said)
+        zhang.says("the bedroom light is broken")
+        zhang.inbox()  # "Is it fixed?" with its two choices
+        assert zhang.says("1-1-1201").startswith("How urgent is it?")  # not a choice of the push: the report goes on
+
+
 class TestPermissions:
     def test_only_the_assignee_or_a_supervisor_acts_and_a_refusal_changes_nothing(
         self, zhang: Chat, li: Chat, desk: Desk, clock: Clock

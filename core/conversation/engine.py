@@ -145,14 +145,40 @@ class Turn:
         return self.conversation.flows.get(self.state.flow)
 
     def enter(self, flow: str, target: str = NEXT) -> None:
+        if self.flow is not None and flow != self.state.flow:
+            self.set_aside()
         self.state.flow, self.state.step = flow, ""
         self.go(target)
+
+    def set_aside(self) -> None:
+        """Leave the open flow to answer something else first (a push's question); a report half-written is not
+        lost: it is taken up again when that is done."""
+        current, paused = self.flow, self.state.paused
+        if current is not None and current.survives_commands and not paused:
+            paused = {k: v for k, v in self.state.dump().items() if k not in ("shown", "paused")}
+        self.state.leave()
+        self.state.paused = paused
+
+    def take_up_paused(self) -> bool:
+        """The report set aside, open again at its question; False when there is none."""
+        paused = self.state.paused
+        if not paused:
+            return False
+        resumed = State.load({**paused, "shown": []})
+        for name in ("flow", "step", "draft", "ticket", "returning", "candidates", "on_behalf"):
+            setattr(self.state, name, getattr(resumed, name))
+        self.state.paused = {}
+        return self.flow is not None
 
     def go(self, target: str) -> None:
         flow = self.flow
         assert flow is not None, "go() is for a turn inside a flow"
         if target == END:
+            paused = self.state.paused
             self.state.leave()
+            self.state.paused = paused
+            if self.take_up_paused():
+                self.conversation.resume(self)
             return
         if target == WAIT:
             return
@@ -248,6 +274,8 @@ def _run(turn: Turn) -> None:
         turn.ask_again(turn.t("Please pick a number from 1 to {last}.").format(last=offered))
         return
     flow = turn.flow
+    if flow is None and turn.chosen is None and turn.take_up_paused():
+        flow = turn.flow  # the push's question was left unanswered: the message answers the report set aside
     if flow is None:
         conversation.idle(turn)
         return

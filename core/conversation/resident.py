@@ -925,7 +925,7 @@ def chase(turn: Turn, ticket: Ticket) -> None:
 
 def verdict(turn: Turn, ticket: Ticket, fixed: bool) -> None:
     t = turn.t
-    turn.state.leave()
+    turn.set_aside()
     if ticket.status is not Status.RESOLVED:
         turn.say(t("{number} is {status}; there is nothing to confirm now.").format(
             number=ticket.number, status=status_for_resident(ticket, t)))  # fmt: skip
@@ -943,7 +943,7 @@ def verdict(turn: Turn, ticket: Ticket, fixed: bool) -> None:
 
 def rate(turn: Turn, ticket: Ticket, rating: int) -> None:
     t = turn.t
-    turn.state.leave()
+    turn.set_aside()
     if ticket.status is not Status.CLOSED:
         turn.say(t("{number} can be rated once it is closed.").format(number=ticket.number))
         return

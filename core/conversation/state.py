@@ -65,6 +65,8 @@ class State:
     candidates: list[str] = field(default_factory=list)  # rooms a place could be, when the unit was missing
     on_behalf: bool = False  # staff writing down a resident's report (/new)
     assignee: int = 0  # the staff member an /assign waits to be confirmed for
+    # A report set aside to answer something else first (a push's question): taken up again when that is done.
+    paused: dict[str, Any] = field(default_factory=dict)
     # The last list this chat was shown (by the conversation or by a push): what a typed number or word picks.
     shown: list[Choice] = field(default_factory=list)
     updated_at: str = ""
@@ -85,6 +87,7 @@ class State:
                 candidates=[str(c) for c in data.get("candidates", [])],
                 on_behalf=bool(data.get("on_behalf", False)),
                 assignee=int(data.get("assignee", 0)),
+                paused=dict(data.get("paused", {})),
                 shown=[Choice.load(c) for c in data.get("shown", [])],
                 updated_at=str(data.get("updated_at", "")),
             )
@@ -103,6 +106,7 @@ class State:
             "candidates": self.candidates,
             "on_behalf": self.on_behalf,
             "assignee": self.assignee,
+            "paused": self.paused,
             "shown": [c.dump() for c in self.shown],
             "updated_at": self.updated_at,
         }
