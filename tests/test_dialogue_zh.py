@@ -191,14 +191,18 @@ class TestRepair:
         ])  # fmt: skip
 
 
+PLACE_OR_THING = lines("是否涉及具体的地点或物品？请输入，或点击跳过。", choices("跳过"))
+SHOW_NAME = block("""
+    是否向工作人员显示您的姓名？匿名反馈同样会在这里收到回复。
+      1. 显示姓名
+      2. 匿名""")
+
+
 class TestFeedback:
     def test_a_complaint_said_straight_out_keeps_its_words(self, zhang: Chat, desk: Desk) -> None:
         zhang.run([
-            ("楼上邻居半夜噪音太大了", lines("是否涉及具体的地点或物品？请输入，或点击跳过。", choices("跳过"))),
-            ("跳过", """
-                是否向工作人员显示您的姓名？匿名反馈同样会在这里收到回复。
-                  1. 显示姓名
-                  2. 匿名"""),
+            ("楼上邻居半夜噪音太大了", PLACE_OR_THING),
+            ("跳过", SHOW_NAME),
             ("显示姓名", lines("""
                 请核对您的反馈内容：
                 反馈类型：社区生活
@@ -211,11 +215,8 @@ class TestFeedback:
         zhang.run([
             ("我要投诉", FEEDBACK_ABOUT),
             ("3", "请写下您的意见或建议，也欢迎附上照片。"),
-            ("楼道垃圾三天没人清理", lines("是否涉及具体的地点或物品？请输入，或点击跳过。", choices("跳过"))),
-            ("跳过", """
-                是否向工作人员显示您的姓名？匿名反馈同样会在这里收到回复。
-                  1. 显示姓名
-                  2. 匿名"""),
+            ("楼道垃圾三天没人清理", PLACE_OR_THING),
+            ("跳过", SHOW_NAME),
             ("匿名", lines("""
                 请核对您的反馈内容：
                 反馈类型：保洁卫生
