@@ -612,7 +612,7 @@ class TestSupervisors:
                 Due: 11-28 10:33
                 History:
                   11-27 10:33 张三 Zhang San: reported
-                  11-27 10:33 dispatch: assigned
+                  11-27 10:33 dispatch: assigned to 李伟 Li Wei
                   11-27 10:33 李伟 Li Wei: accepted
                   11-27 10:34 李伟 Li Wei: started
                   11-27 10:35 李伟 Li Wei: asked for approval"""),  # no step offered until the supervisor decides
@@ -661,7 +661,7 @@ class TestSupervisors:
                 Due: 11-28 10:33
                 History:
                   11-27 10:33 张三 Zhang San: reported
-                  11-27 10:33 dispatch: assigned
+                  11-27 10:33 dispatch: assigned to 李伟 Li Wei
                   11-27 10:33 李伟 Li Wei: accepted
                   11-27 10:34 李伟 Li Wei: started
                   11-27 10:34 李伟 Li Wei: asked for approval""", choices("⏸️ On hold"))),
@@ -721,7 +721,7 @@ class TestSupervisors:
                 Due: 11-28 10:33
                 History:
                   11-27 10:33 张三 Zhang San: reported
-                  11-27 10:33 dispatch: assigned
+                  11-27 10:33 dispatch: assigned to 李伟 Li Wei
                   11-27 10:33 李伟 Li Wei: accepted
                   11-27 10:34 李伟 Li Wei: started
                   11-27 10:34 李伟 Li Wei: asked for approval
@@ -760,7 +760,7 @@ class TestSupervisors:
                 Due: 11-28 10:33
                 History:
                   11-27 10:33 张三 Zhang San: reported
-                  11-27 10:33 dispatch: assigned
+                  11-27 10:33 dispatch: assigned to 李伟 Li Wei
                   11-27 10:33 李伟 Li Wei: accepted""", ACCEPTED)),
         ])  # fmt: skip
 
@@ -950,10 +950,10 @@ class TestOnHold:
                 Due: 11-28 10:33
                 History:
                   11-27 10:33 张三 Zhang San: reported
-                  11-27 10:33 dispatch: assigned
+                  11-27 10:33 dispatch: assigned to 李伟 Li Wei
                   11-27 10:33 李伟 Li Wei: accepted
                   11-27 10:34 李伟 Li Wei: started
-                  11-27 10:34 李伟 Li Wei: put on hold""", choices("▶️ Resume", "📝 Change of plan"))),
+                  11-27 10:34 李伟 Li Wei: put on hold: waiting for parts""", choices("▶️ Resume", "📝 Change of plan"))),
             (li, Press("Resume"), lines(f"{number}: resumed.", STARTED)),
             (zhang, INBOX, f"▶️ {number}: the repair goes on."),
             # The three days on hold are added to the deadline.
@@ -967,10 +967,10 @@ class TestOnHold:
                 Due: 12-01 10:30
                 History:
                   11-27 10:33 张三 Zhang San: reported
-                  11-27 10:33 dispatch: assigned
+                  11-27 10:33 dispatch: assigned to 李伟 Li Wei
                   11-27 10:33 李伟 Li Wei: accepted
                   11-27 10:34 李伟 Li Wei: started
-                  11-27 10:34 李伟 Li Wei: put on hold
+                  11-27 10:34 李伟 Li Wei: put on hold: waiting for parts
                   11-30 10:31 李伟 Li Wei: resumed""", STARTED)),
             (chen, "/queue", EMPTY_QUEUE),
         ])  # fmt: skip
@@ -1047,7 +1047,7 @@ class TestFeedbackAndChasing:
             Due: 11-30 10:33
             History:
               11-27 10:33 anonymous resident: reported
-              11-27 10:33 dispatch: assigned
+              11-27 10:33 dispatch: assigned to 客服中心 Customer service
               11-27 10:33 anonymous resident: chased"""
         looked = """
               11-27 10:34 周敏 Zhou Min: looked up who gave this anonymous feedback"""
@@ -1089,7 +1089,7 @@ class TestFeedbackAndChasing:
                 Due: 11-30 10:32
                 History:
                   11-27 10:32 Emily Brown: reported
-                  11-27 10:32 dispatch: assigned
+                  11-27 10:32 dispatch: assigned to 客服中心 Customer service
                   11-27 10:33 陈静 Chen Jing: replied""", choices("✍️ Reply"))),
             (chen, Press("Reply"), "Write your reply to the resident in one message."),
             (chen, "The line works again since noon.", lines("Your reply:\nThe line works again since noon.", send)),
@@ -1279,10 +1279,10 @@ class TestInChinese:
                 完成时限：11-28 10:32
                 处理记录：
                   11-27 10:32 张三 Zhang San：报修
-                  11-27 10:32 系统派单：已派单
+                  11-27 10:32 系统派单：已派单给李伟 Li Wei
                   11-27 10:33 李伟 Li Wei：已接单
                   11-27 10:33 李伟 Li Wei：开始维修
-                  11-27 10:34 李伟 Li Wei：暂停""", choices("▶️ 继续维修", "📝 变更方案"))),
+                  11-27 10:34 李伟 Li Wei：暂停：等待配件""", choices("▶️ 继续维修", "📝 变更方案"))),
         ])  # fmt: skip
 
     def test_a_reply_that_keeps_the_feedback_open(self, desk: Desk, clock: Clock) -> None:

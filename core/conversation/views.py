@@ -9,7 +9,7 @@ from datetime import datetime, timedelta, tzinfo
 
 from core.conversation.buttons import OnTicket
 from core.conversation.messages import Choice, Reply
-from core.conversation.vocabulary import URGENCY_MARKS, category_label
+from core.conversation.vocabulary import URGENCY_MARKS, category_label, hold_reason
 from core.domain.dispatch import DispatchPolicy
 from core.domain.lifecycle import STATUS_WORDS, Action, allowed_actions
 from core.domain.model import HistoryEvent, Source, Status, Ticket, TicketKind
@@ -154,6 +154,16 @@ def history_line(ticket: Ticket, event: HistoryEvent, t: Translator, zone: tzinf
     who = actor_for_staff(ticket, event, t)
     word = ACTION_WORDS.get(event.action)
     what = t(word) if word else event.action
+    details = event.details
+    if event.action in (Action.ASSIGN, Action.REASSIGN) and details.get("assignee"):
+        told = N_("assigned to {name}") if event.action == Action.ASSIGN else N_("reassigned to {name}")
+        what = t(told).format(name=details["assignee"])
+    elif event.action == Action.HOLD and details.get("reason"):
+        what = t("put on hold: {reason}").format(reason=hold_reason(str(details["reason"]), t))
+    elif event.action == Action.DECLINE and details.get("reason"):
+        what = t("declined: {reason}").format(reason=details["reason"])
+    elif event.action == Action.ON_THE_WAY and details.get("eta_minutes"):
+        what = t("on the way, about {eta} minutes").format(eta=details["eta_minutes"])
     if event.action == Action.NOTE and event.details.get("revealed_to"):
         what = t("looked up who gave this anonymous feedback")
     if event.action == Action.NOTE and event.details.get("unreachable"):
