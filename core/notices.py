@@ -92,6 +92,7 @@ PRIVATE: dict[str, str] = {
     Action.RESOLVE: N_("✅ {number}: {name} says the repair is done. Is it fixed?"),
     Action.CANCEL: N_("✖️ {number} was cancelled."),
 }
+COMING_BACK = N_("🔁 {number}: {name} will come back to put it right.")
 # What a group chat the report came from is told: no names.
 GROUP: dict[str, str] = {
     Action.ACCEPT: N_("🔧 {number}: a technician has been assigned."),
@@ -188,6 +189,8 @@ class _Telling:
         """The reporter and those who joined, privately; and each group the report came from, without names."""
         feedback = self.ticket.kind is TicketKind.FEEDBACK
         private = (FEEDBACK if feedback else PRIVATE).get(event.action)
+        if event.action in (Action.ACCEPT, Action.CLAIM) and self.ticket.rework_count and not feedback:
+            private = COMING_BACK  # the same technician, again: not "will do your repair" a second time
         public = None if feedback else GROUP.get(event.action)
         told: set[Resident | Address | ToGroup] = set()
         for person, group, message in self.followers():

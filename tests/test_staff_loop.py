@@ -176,7 +176,7 @@ class TestTheWholeLoop:
                 choices("None"))),
             (li, Press("None"), f"{number} is done. The resident is asked to confirm the repair."),
             (zhang, INBOX, f"""
-                🔧 {number}: 李伟 will do your repair.
+                🔁 {number}: 李伟 will come back to put it right.
 
                 ✅ {number}: 李伟 says the repair is done.
                 Work done: tightened the trap
