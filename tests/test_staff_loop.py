@@ -842,7 +842,9 @@ class TestSupervisors:
                 On hold (0)
 
                 Waiting for approval (0)""", "Let's continue your report.", urgency)),
-            ("3", lines("""
+            ("3", lines("Who reported it? Their name and phone, so the technician can reach them. Or tap Skip.",
+                        choices("Skip"))),
+            ("skip", lines("""
                 Please check your report:
                 Place: 1-2-803
                 Problem: 1-2-803 toilet blocked
@@ -862,13 +864,15 @@ class TestSupervisors:
                   1. Emergency: unsafe, or water/power/lift out
                   2. Urgent: today, please
                   3. ✓ Normal: within a few days"""),
-            ("normal", lines("""
+            ("normal", lines("Who reported it? Their name and phone, so the technician can reach them. Or tap Skip.",
+                             choices("Skip"))),
+            ("Mr Wang 13912345678", lines("""
                 Please check your report:
                 Place: 1-2-803
                 Problem: the front door lock is broken
                 Type: Building (walls, doors, windows)
                 Urgency: Normal""", choices("✅ Submit", "✏️ Change something", "✖️ Cancel"))),
-            ("1", f"✅ {NUMBER} is open for Walk-in via 陈静 Chen Jing: a technician has been assigned."),
+            ("1", f"✅ {NUMBER} is open for Mr Wang 13912345678: a technician has been assigned."),
             (INBOX, ""),  # no resident of 1-2-803 to tell, and no stranger to register
         ])  # fmt: skip
         li.run([
@@ -877,14 +881,14 @@ class TestSupervisors:
                 {NUMBER} · Normal · Building (walls, doors, windows)
                 Place: 1-2-803
                 Problem: the front door lock is broken
-                Resident: Walk-in via 陈静 Chen Jing
+                Resident: Mr Wang 13912345678
                 Be there by: 11-28 10:33
                 Bring: drill, sealant, spare hinges and locks""", ACCEPT_OR_DECLINE)),
         ])  # fmt: skip
         (ticket,) = stored(desk)
-        # Nobody is named: the ticket keeps who wrote it down, and each reader sees that in their language.
+        # The caller is who the technician reaches; the ticket keeps who wrote it down too.
         assert (ticket.source, ticket.reporter, ticket.taken_by, ticket.reporter_contact) == (
-            "front_desk", "", "陈静 Chen Jing", "",
+            "front_desk", "Mr Wang 13912345678", "陈静 Chen Jing", "Mr Wang 13912345678",
         )  # fmt: skip
         assert ticket.reporter_resident_id is None and ticket.reporter_address is None
 
@@ -1313,7 +1317,8 @@ class TestInChinese:
                   1. 紧急：有安全隐患，或停水、停电、电梯停运
                   2. ✓ 加急：请当天处理
                   3. 一般：几天内处理即可"""),
-            ("一般", lines("""
+            ("一般", lines("报修人是谁？请留下姓名和电话，方便维修师傅联系；没有可点击跳过。", choices("跳过"))),
+            ("跳过", lines("""
                 请核对您的报修信息：
                 地点：1-2-803
                 问题描述：入户门锁坏了
@@ -1336,7 +1341,7 @@ class TestInChinese:
         li, chen = Chat(desk, "李伟 Li Wei", clock=clock), Chat(desk, "陈静 Chen Jing", clock=clock)
         speaking("中文", li)
         in_english(chen)
-        for says in ("/new", "1-2-803", "the front door lock is broken", "normal", "1"):
+        for says in ("/new", "1-2-803", "the front door lock is broken", "normal", "skip", "1"):
             chen.says(says)
         li.run([
             (INBOX, lines(f"""

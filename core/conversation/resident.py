@@ -117,7 +117,7 @@ def submit(turn: Turn, outcome: str = "open", pointer: str = "", kind: TicketKin
         urgency=Urgency(draft.urgency or "normal"),
         reporter=speaker.name,
         reporter_resident_id=speaker.resident_id,
-        reporter_contact=speaker.phone,
+        reporter_contact=draft.caller if turn.state.on_behalf else speaker.phone,
         reporter_address=speaker.address,
         anonymous=bool(draft.anonymous),
         verified=speaker.known,
@@ -592,6 +592,27 @@ def _lacks_place(turn: Turn) -> bool:
     return not turn.state.draft.has_location
 
 
+def _walk_in(turn: Turn) -> bool:
+    """/new for a place where no resident of the directory lives: the caller is asked for, to reach them."""
+    draft = turn.state.draft
+    if not turn.state.on_behalf or draft.caller_asked or not draft.has_location:
+        return False
+    return not (draft.room and turn.context.estate.residents_of(draft.room))
+
+
+def ask_caller(turn: Turn) -> None:
+    t = turn.t
+    turn.ask(t("Who reported it? Their name and phone, so the technician can reach them. Or tap Skip."),
+             [turn.choice(Pick("skip"), t("Skip"))])  # fmt: skip
+
+
+def answer_caller(turn: Turn) -> str:
+    draft = turn.state.draft
+    draft.caller_asked = True
+    draft.caller = "" if turn.chosen == Pick("skip") else turn.text.strip()
+    return "given"
+
+
 def _self_check_applies(turn: Turn) -> bool:
     draft = turn.state.draft
     return (
@@ -621,6 +642,7 @@ REPAIR = Flow(
         "category":      CATEGORY,
         "join":          Step(ask_join,          answer_join,          {"joined": END, "new": NEXT, "unclear": SAME}),
         "urgency":       Step(ask_urgency,       answer_urgency,       {"chosen": NEXT, "unclear": SAME}),
+        "caller":        Step(ask_caller,        answer_caller,        {"given": NEXT}),
         "self_check":    Step(ask_self_check,    answer_self_check,    {"fixed": END, "broken": NEXT, "unclear": SAME}),
         "confirm":       Step(ask_confirm,       answer_confirm,       {"submit": END, "change": "change",
                                                                         "cancel": END, "added": "confirm",
@@ -641,6 +663,7 @@ REPAIR = Flow(
         ("join",          lambda turn: not turn.state.draft.join_asked and not turn.state.on_behalf
                                        and same_open_report(turn) is not None),
         ("urgency",       lambda turn: not turn.state.draft.urgency),
+        ("caller",        _walk_in),
         ("self_check",    _self_check_applies),
         ("confirm",       lambda turn: True),
     ),

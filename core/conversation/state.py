@@ -26,7 +26,9 @@ class Draft:
     self_checked: bool = False
     join_asked: bool = False
     unknown_place: str = ""  # the place last typed that the directory does not know, offered "as written"
-    lowered_safety_word: str = ""  # a safety word whose emergency the resident lowered after the risk was named
+    lowered_safety_word: str = ""
+    caller: str = ""  # /new for a place nobody lives: who reported it and how to reach them
+    caller_asked: bool = False  # a safety word whose emergency the resident lowered after the risk was named
     origin_chat: str = ""  # the group message a report started from, for progress replies there
     origin_message: str = ""
 

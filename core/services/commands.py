@@ -38,7 +38,8 @@ def who(speaker: Speaker) -> PersonRef | Address:
 def submit(work: Work, speaker: Speaker, command: c.SubmitTicket) -> Ticket:
     draft, actor = command.draft, Actor("resident", speaker.name, speaker.resident_id)
     if speaker.staff is not None:  # /new: staff write it down for a resident
-        draft = taken_at_the_desk(work.estate, draft, Source.FRONT_DESK, taken_by=speaker.staff.name)
+        draft = taken_at_the_desk(work.estate, draft, Source.FRONT_DESK, taken_by=speaker.staff.name,
+                                  caller=draft.reporter_contact)  # fmt: skip
         actor = Actor("staff", speaker.staff.name, speaker.staff.id)
     return open_ticket(work, draft, actor, command.outcome, command.pointer)
 
