@@ -390,6 +390,8 @@ class TestStrangers:
         ])  # fmt: skip
         # The technician knows that the resident is who they say they are, not yet confirmed.
         assert li.inbox().count("Resident: Wu Xin (not in the directory yet)\n") == 2
+        # Customer service answers by typing, in either language, as on WeChat.
+        assert chen.says("确认") == "Confirmed: Wu Xin lives in 1-2-502. Their reports are verified from now on."
 
 
 class TestTypedSteps:

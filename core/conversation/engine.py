@@ -129,8 +129,12 @@ class Turn:
             if len(counted) == 1:
                 return counted[0].button
         for c in offered:
-            if folded in (fold(c.label), bare(c.label)) or folded in (fold(k) for k in (*c.keys, *keys_for(c.button))):
+            if folded in (fold(c.label), bare(c.label)):
                 return c.button
+        # The words people use for a choice: taken when they name one choice of those shown, not two.
+        worded = [c for c in offered if folded in (fold(k) for k in (*c.keys, *keys_for(c.button)))]
+        if len(worded) == 1:
+            return worded[0].button
         # A part of one label alone ("仍未修好"): taken when it names that choice and no other.
         named = [c for c in offered if folded in segments(c.label)]
         return named[0].button if len(named) == 1 else None

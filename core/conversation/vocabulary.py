@@ -136,6 +136,7 @@ VERB_KEYS: dict[str, tuple[str, ...]] = {
     "approve": ("approve", "yes", "同意", "批准"),
     "reject": ("reject", "no", "不同意", "驳回"),
     "reply": ("reply", "回复"),
+    "register": ("confirm", "yes", "确认", "确认登记", "是", "对"),  # only when one is offered: a new resident
 }
 # Whole messages that mean "leave it" in the middle of a dialogue: they drop what is being written.
 LET_GO = ("cancel", "never mind", "nevermind", "forget it", "stop", "取消", "算了", "不报了", "不用了", "放弃")
