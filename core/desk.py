@@ -192,8 +192,8 @@ class Desk:
                 listener(queued)
 
     def take_pushes(self, address: Address, chat: str, now: datetime) -> list[Reply]:
-        """Messages waiting for a person on a channel that shows them when it can (the console): handed over once,
-        and the last list among them is what a typed number picks from then on."""
+        """Messages waiting for a person on a channel that does not push (it shows them at the person's next look):
+        handed over once, and the last list among them is what a typed number picks from then on."""
         with self.uow as uow:
             waiting = uow.outbox.due(now, channels=(address.channel,), recipient=address.id)
             uow.outbox.mark_sent([message.key for message in waiting], now)
@@ -207,7 +207,7 @@ class Desk:
         return replies
 
     def link(self, address: Address, person: PersonRef) -> None:
-        """This address is theirs (the console someone opened as a person of the directory)."""
+        """This address is theirs (a channel the person opened as someone of the directory)."""
         with self.uow as uow:
             uow.directory.link(self.settings.estate_code, address, person)
             uow.commit()

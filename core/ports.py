@@ -141,9 +141,9 @@ class DirectoryRepository(abc.ABC):
 
     @abc.abstractmethod
     def link(self, estate_code: str, address: Address, person: PersonRef, seen: datetime | None = None) -> bool:
-        """The address belongs to this person from now on (a chat account customer service vouched for, the
-        console someone opened). False when it was theirs already. `seen`: when they last wrote from it, which
-        the address's use was not recorded for while it was nobody's."""
+        """The address belongs to this person from now on (a chat account customer service vouched for, a
+        channel someone opened as themselves). False when it was theirs already. `seen`: when they last wrote
+        from it, which the address's use was not recorded for while it was nobody's."""
 
     @abc.abstractmethod
     def register(self, estate_code: str, name: str, room: str, address: Address, seen: datetime | None = None) -> int:

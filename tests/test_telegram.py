@@ -463,6 +463,18 @@ class TestDelivery:
         assert 'baoxiu_outbox_sent_total{channel="telegram"}' in metrics
 
 
+class TestCommandsInGroups:
+    @pytest.mark.parametrize(
+        ("typed", "read"),
+        [("/status@baoxiu_bot SG-20261127-0001", "/status SG-20261127-0001"), ("/help@baoxiu_bot", "/help"),
+         ("/help", "/help"), ("email me@example.com", "email me@example.com")],
+    )  # fmt: skip
+    def test_a_command_addressed_to_the_bot_by_name_reaches_the_desk_without_it(self, typed: str, read: str) -> None:
+        from bot.channels.telegram import bare_command
+
+        assert bare_command(typed) == read
+
+
 class TestSplitting:
     @pytest.mark.parametrize("length", [1, 4096, 4097, 5000, 9000, 13000])
     def test_pieces_fit_telegram_and_lose_nothing_but_the_break_they_were_cut_at(self, length: int) -> None:

@@ -45,6 +45,12 @@ CHANNEL = TELEGRAM.name
 ALLOWED_UPDATES = ["message", "callback_query"]
 NOT_YOURS = "这个问题是问别人的 · This question is for someone else"
 RESUME = re.compile(r"^/start(?:@\w+)?\s+c(\d+)$")  # the "continue privately" deep link from a group
+COMMAND_TO_A_BOT = re.compile(r"^(/\w+)@\w+")  # "/status@baoxiu_bot": a command addressed to one bot in a group
+
+
+def bare_command(text: str) -> str:
+    """A command as the desk reads it, without the bot's name a group chat adds to it."""
+    return COMMAND_TO_A_BOT.sub(r"\1", text)
 
 
 class TelegramChannel:
@@ -173,7 +179,7 @@ class TelegramChannel:
             message,
             message.from_user,
             message_ref=message.message_id,
-            text=text,
+            text=bare_command(text),
             attachments=await self._attachments(message),
             resumed_from=resumed_from,
         )

@@ -1,8 +1,9 @@
 """What a choice carries, as one codec: built and read here only, versioned so that old buttons get a clear answer.
 
 A choice is either an answer to the question on screen (`Pick`), or a step on a ticket that means the same
-whenever it is pressed (`OnTicket`). Telegram puts the encoded form in a button's callback data (at most 64
-bytes); the other channels keep it with the numbered list they showed, so that a typed number or word picks it.
+whenever it is pressed (`OnTicket`). A channel with buttons puts the encoded form in the button (kept short:
+some allow 64 bytes); the others keep it with the numbered list they showed, so that a typed number or word
+picks it.
 """
 
 from __future__ import annotations

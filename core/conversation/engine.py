@@ -4,7 +4,7 @@ A step asks its question and reads the answer; the answer comes to an outcome ("
 the step's row says where each outcome leads: to a named step, to NEXT (the first step of the flow's order
 that is still needed), SAME (ask again), WAIT (stay, having said what to do) or END (the flow is over). No
 transition is made anywhere else, so each conversation reads as its tables in core.conversation.resident and
-core.conversation.staff, in the manner of python-telegram-bot's ConversationHandler.
+core.conversation.staff, as a state machine's table of states and handlers reads.
 
 One turn is pure: step(state, inbound, now, context) -> Outcome. What the services must do is returned as
 commands; what they then tell the person comes between the turn's notes and its open question.
@@ -235,7 +235,7 @@ def _run(turn: Turn) -> None:
         return
     if command:
         word, _, rest = turn.text[1:].partition(" ")
-        word = word.split("@")[0].casefold()  # /status@baoxiu_bot in Telegram groups
+        word = word.casefold()
         flow = turn.flow
         if flow is not None and not flow.survives_commands:
             state.leave()

@@ -41,7 +41,7 @@ class Inbound:
     attachments: tuple[Attachment, ...] = ()
     payload: str | None = None  # what a pressed button carried (see core.conversation.buttons)
     native_id: str = ""  # the channel's own id, for dedupe
-    language_hint: str | None = None  # e.g. Telegram's language_code
+    language_hint: str | None = None  # the app's language, where the channel tells it
     message_ref: str = ""  # the channel's id of this message, for replying to it
     private_link: str = ""  # in a group: a link that opens the private chat and resumes this draft
     resumed_from: str = ""  # in a private chat: the group chat whose draft this person continues here

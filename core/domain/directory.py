@@ -322,7 +322,7 @@ class _Addresses:
 def parse_directory(data: dict[str, Any], fields: Sequence[AddressField]) -> Estate:
     """Validate a whole directory file; raise DirectoryError listing every problem, or return it.
 
-    `fields` are the address keys the channels declare (`telegram_id`, `wechat_openid`, ...)."""
+    `fields` are the address keys the channel adapters declare (bot.channels.ADDRESS_FIELDS)."""
     problems: list[str] = []
     for key in data:
         if key not in TOP_LEVEL:

@@ -16,7 +16,7 @@ def undeliverable(
 ) -> OutboxMessage | None:
     """Inside the transaction that marks the message dead: queue it to the next address the person has (returned),
     or note on its ticket that nobody could reach them. The addresses known when the push was queued come first;
-    then any on the served channels linked to the person since (a console opened a moment before, say)."""
+    then any on the served channels linked to the person since (an address opened a moment before, say)."""
     tried = [*message.payload.get("tried", []), [message.channel, message.recipient]]
     fallback = [list(a) for a in message.payload.get("fallback", [])]
     if "who" in message.payload:
