@@ -19,7 +19,7 @@ from bot.channels import CONSOLE
 from bot.channels.console import ConsoleChat, interactive_lines
 from bot.config import Config, ConfigError, load_config
 from core.conversation.staff import find_staff
-from core.conversation.views import actor_for_staff, reporter_for_staff
+from core.conversation.views import actor_for_staff, anonymous_actor, reporter_for_staff
 from core.domain.directory import DirectoryError, Estate, Resident, Staff
 from core.domain.errors import DomainError
 from core.domain.lifecycle import STATUS_WORDS
@@ -27,7 +27,6 @@ from core.domain.model import (
     FEEDBACK_CATEGORIES,
     REPAIR_CATEGORIES,
     Actor,
-    HistoryEvent,
     Location,
     Source,
     Status,
@@ -336,7 +335,7 @@ def tickets_show(context: Context, reference: str, as_json: bool) -> None:
                 "actor": {
                     "kind": e.actor.kind,
                     "name": actor_for_staff(ticket, e, ENGLISH),
-                    "id": None if hidden(ticket, e) else e.actor.id,
+                    "id": None if anonymous_actor(ticket, e) else e.actor.id,
                 },
                 "action": e.action,
                 "from_status": e.from_status.value if e.from_status else None,
@@ -381,11 +380,6 @@ def tickets_show(context: Context, reference: str, as_json: bool) -> None:
         extra = "  " + json.dumps(e.details, ensure_ascii=False) if e.details else ""
         lines.append(f"  {local(e.at)}  {actor_for_staff(ticket, e, ENGLISH):<14} {e.action:<12} {move}{extra}")
     click.echo("\n".join(lines))
-
-
-def hidden(ticket: Ticket, event: HistoryEvent) -> bool:
-    """The anonymous reporter's own steps: shown without their name or id."""
-    return ticket.anonymous and event.actor.kind == "resident"
 
 
 def ticket_json(ticket: Ticket, config: Config) -> dict[str, Any]:

@@ -186,7 +186,6 @@ def _check_type(where: str, value: Any, expected: Any) -> Any:
 
 # BAOXIU_* variables that are not settings: the config file's name, and the test suite's own (BAOXIU_TEST_*).
 NOT_SETTINGS = ("BAOXIU_CONFIG",)
-TRUE, FALSE = ("true", "yes", "1", "on"), ("false", "no", "0", "off")
 
 
 def environment_name(section: str, key: str) -> str:
@@ -216,10 +215,6 @@ def _from_environment(section: str, key: str, expected: Any, environ: typing.Map
             return float(raw)
     except ValueError:
         raise ConfigError(f"{name} (from the environment): must be {_type_name(expected)}, not {raw!r}") from None
-    if expected is bool:
-        if raw.strip().lower() not in TRUE + FALSE:
-            raise ConfigError(f"{name} (from the environment): must be true or false, not {raw!r}")
-        return raw.strip().lower() in TRUE
     if expected is str:
         return raw
     raise ConfigError(f"{name} (from the environment): {section}.{key} can only be set in the config file")

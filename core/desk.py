@@ -56,8 +56,7 @@ class Look:
     def joined(self, ticket: Ticket, speaker: Speaker) -> bool:
         if ticket.id is None:
             return False
-        return any((speaker.resident_id is not None and s.resident_id == speaker.resident_id)
-                   or s.address == speaker.address for s in self.uow.tickets.subscribers(ticket.id))  # fmt: skip
+        return any(s.is_(speaker.resident_id, speaker.address) for s in self.uow.tickets.subscribers(ticket.id))
 
     def latest_number(self, speaker: Speaker) -> str | None:
         return self.uow.tickets.latest_number(self.estate.code, speaker.resident_id, speaker.address)

@@ -89,7 +89,7 @@ PRIVATE: dict[str, str] = {
     Action.ARRIVE: N_("📍 {number}: {name} has arrived."),
     Action.HOLD: N_("⏸️ {number}: the repair is on hold ({reason}). The deadline waits meanwhile."),
     Action.RESUME: N_("▶️ {number}: the repair goes on."),
-    Action.RESOLVE: N_("✅ {number}: {name} says the repair is done. Is it fixed?"),
+    Action.RESOLVE: N_("✅ {number}: {name} says the repair is done."),
     Action.CANCEL: N_("✖️ {number} was cancelled."),
 }
 COMING_BACK = N_("🔁 {number}: {name} will come back to put it right.")
@@ -219,16 +219,14 @@ class _Telling:
         return write
 
     def with_work_done(self, write: Callable[[Translator], str]) -> Callable[[Translator], str]:
-        """Before "is it fixed?", what was done: the resident judges the repair knowing it."""
+        """For the reporter, asked to accept a repair: what was done, then the question (an answered feedback asks
+        its own). Those who joined are told it is done, and not asked."""
         ticket = self.ticket
+        if ticket.kind is not TicketKind.REPAIR:
+            return write
 
         def written(t: Translator) -> str:
-            done = work_done(ticket, t) if ticket.kind is TicketKind.REPAIR else ""
-            if not done:
-                return write(t)
-            head = t(N_("✅ {number}: {name} says the repair is done.")).format(
-                number=ticket.number, name=first_name(ticket.assignee_name))  # fmt: skip
-            return "\n".join((head, done, t(N_("Is it fixed?"))))
+            return "\n".join(part for part in (write(t), work_done(ticket, t), t(N_("Is it fixed?"))) if part)
 
         return written
 
@@ -527,7 +525,7 @@ class _Telling:
     def cancelled(self, event: HistoryEvent) -> None:
         ticket = self.ticket
         assignee = self.staff(ticket.assignee_id)
-        if assignee is not None and event.actor.id != assignee.id:
+        if assignee is not None and not (event.actor.kind == "staff" and event.actor.id == assignee.id):
             self.tell(assignee, lambda t: t("✖️ {number} was cancelled.").format(number=ticket.number))
         self.progress(event)
 

@@ -611,6 +611,11 @@ class TestMyTickets:
             (f"/add {NUMBER[:-1]}9", f"I can't find a ticket {NUMBER[:-1]}9 of yours. Send /tickets to see them."),
             (f"/add {NUMBER}", f"What would you like to add to {NUMBER}? Write it, or send a photo."),
         ])  # fmt: skip
+        voice = Attachment("voice", "attachments/telegram/note.ogg", "")
+        assert emily.says("", attachments=(voice,)) == replies(  # a voice note alone is not kept: words, please
+            "I can only read words here. Please answer in a few words, or tap a choice.",
+            f"What would you like to add to {NUMBER}? Write it, or send a photo.",
+        )
         photo = Attachment("photo", "attachments/telegram/wider.jpg", "")
         assert emily.says("", attachments=(photo,)) == f"Added to {NUMBER}; 李伟 is told."
         (ticket,) = stored(desk)

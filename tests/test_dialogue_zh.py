@@ -268,6 +268,16 @@ class TestMyTickets:
         ])  # fmt: skip
         assert stored(desk)[0].status is Status.CANCELLED
 
+    def test_a_dispatched_ticket_withdrawn_in_the_first_minutes_is_told_to_its_technician(
+        self, zhang: Chat, desk: Desk
+    ) -> None:
+        """张三 is resident 1 and 李伟 staff 1: the one who withdraws is not taken for the technician."""
+        li = Chat(desk, "李伟 Li Wei", clock=zhang.clock)
+        report_a_crack(zhang)
+        li.inbox()
+        zhang.run([(f"/withdraw {NUMBER}", f"工单 {NUMBER} 已撤回，不会再派人上门。")])
+        assert li.inbox() == f"✖️ {NUMBER} 已取消。"
+
     def test_a_dispatched_ticket_past_the_first_minutes_is_for_the_front_desk(self, zhang: Chat, desk: Desk) -> None:
         report_a_crack(zhang)  # Friday morning: 李伟 is on shift and has it
         zhang.wait(11)

@@ -169,6 +169,21 @@ class TestWhereAPersonIsReached:
         assert shown.splitlines()[-3].endswith(" 系统派单：无法联系到张三 Zhang San"), shown
 
 
+class TestAnonymousFeedbackInTheHistory:
+    def test_an_anonymous_reporter_nobody_could_reach_is_named_to_staff_in_their_language_only_as_anonymous(
+        self,
+    ) -> None:
+        desk = desk_with(change={"张三 Zhang San": {"addresses": (Address("wechat", "oRES_zhangsan_0001"),)}})
+        complaint = leak(kind=TicketKind.FEEDBACK, category="security", description="门岗保安态度很差",
+                         location=Location(), anonymous=True, department="秩序部 Security")  # fmt: skip
+        # Written down at the desk: 张三 is told, on WeChat, which this desk does not serve.
+        ticket = desk.act(NOW, lambda work: open_ticket(work, complaint, Actor("operator", "front desk")))
+        (stored_ticket,) = stored(desk)
+        assert stored_ticket.history[-1].details == {"unreachable": ["anonymous resident"]}
+        shown = Chat(desk, "陈静 Chen Jing").says(f"/status {ticket.number}")
+        assert shown.splitlines()[-2].endswith(" 系统派单：无法联系到匿名住户") and "张三" not in shown, shown
+
+
 class TestRolesDecideWhoHears:
     def test_a_change_of_plan_goes_to_supervisors_and_managers_alike(self) -> None:
         manager = Staff("周敏 Zhou Min", ("manager",), addresses=(Address("telegram", "5200"),))
@@ -258,6 +273,15 @@ class TestRegistration:
         )
         return stranger, f"{TODAY}-0001"
 
+    def confirmed_on_telegram(self, desk: Desk, clock: Clock, choice: str) -> str:
+        """A stranger reports, and customer service (陈静, on Telegram) confirms them with the button named."""
+        chen = Chat(desk, "5100", channel="telegram", clock=clock)
+        chen.says("/jobs")
+        _, number = self.report_as_stranger(desk, clock)
+        chen.inbox()
+        chen.presses(choice)
+        return number
+
     def test_customer_service_says_which_resident_a_stranger_is_and_their_address_becomes_theirs(
         self, desk: Desk
     ) -> None:
@@ -294,11 +318,7 @@ class TestRegistration:
     def test_after_it_is_resident_their_news_goes_to_the_account_that_was_confirmed(self) -> None:
         desk = on_telegram()
         clock = Clock()
-        chen = Chat(desk, "5100", channel="telegram", clock=clock)
-        chen.says("/jobs")
-        _, number = self.report_as_stranger(desk, clock)
-        chen.inbox()
-        chen.presses("张三")
+        number = self.confirmed_on_telegram(desk, clock, "张三")
         stranger_address, zhang_address = Address("telegram", "8800"), Address("telegram", "7001")
         assert [m.payload["text"] for m in queued(desk, stranger_address)] == ["客服已确认您住在 1-1-1201，谢谢！"]
         li = Chat(desk, "5001", channel="telegram", clock=clock)
@@ -334,11 +354,7 @@ class TestRegistration:
             uow.commit()
         desk = desk_on(uow, telegram=True)
         clock = Clock()
-        chen = Chat(desk, "5100", channel="telegram", clock=clock)
-        chen.says("/jobs")
-        _, number = self.report_as_stranger(desk, clock)
-        chen.inbox()
-        chen.presses("新住户")
+        number = self.confirmed_on_telegram(desk, clock, "新住户")
         estate = demo_estate()
         wu = Resident("Wu Xin", ("1-1-1201",), addresses=(Address("telegram", "8800"),))
         with uow:  # management adds them to the file, with the account customer service confirmed

@@ -19,7 +19,7 @@ from core.domain.directory import Staff
 from core.domain.model import Status
 from core.services.dispatching import roll_over
 from storage.uow import SqlAlchemyUnitOfWork
-from tests.chat import INBOX, Chat, Clock, Press, assert_answer, choices, lines, play, replies, stored
+from tests.chat import INBOX, Chat, Clock, Press, assert_answer, block, choices, lines, play, replies, stored
 from tests.conftest import NOW, on_telegram
 
 TODAY = "SG-20261127"
@@ -62,6 +62,20 @@ def yours(steps: str = ACCEPTED) -> str:
         Place: 1-1-1201
         Problem: kitchen pipe leaking in 1-1-1201
         Resident: 张三 Zhang San 13800000001""", steps)  # fmt: skip
+
+
+def leak_view(status: str, history: str, due: str = "11-28 10:33") -> str:
+    """The leak as staff see it with /status: the job, where it stands, and its history (one event a line)."""
+    events = "\n".join(f"  {event}" for event in block(history).splitlines())
+    return lines(f"""
+        {NUMBER} · ⚠️ Urgent · Plumbing (water, pipes, drains)
+        Place: 1-1-1201
+        Problem: kitchen pipe leaking in 1-1-1201
+        Resident: 张三 Zhang San 13800000001
+        Status: {status}
+        Assigned to: 李伟 Li Wei
+        Due: {due}
+        History:""", events)  # fmt: skip
 
 
 @pytest.fixture
@@ -225,6 +239,11 @@ POOL_CARD = f"""
       1. 🙋 抢单"""
 
 
+def on_telegram_as(desk: Desk, clock: Clock, user: str) -> Chat:
+    """Someone of the directory writing from their Telegram account (their id), with an English app."""
+    return Chat(desk, user, channel="telegram", language_hint="en", clock=clock)
+
+
 class TestDeclineRollOverAndThePool:
     """The grab pool lives in the trade's staff group on Telegram: here everyone works on Telegram."""
 
@@ -234,19 +253,19 @@ class TestDeclineRollOverAndThePool:
 
     @pytest.fixture
     def zhang(self, desk: Desk, clock: Clock) -> Chat:
-        return Chat(desk, "7001", channel="telegram", language_hint="en", clock=clock)
+        return on_telegram_as(desk, clock, "7001")
 
     @pytest.fixture
     def li(self, desk: Desk, clock: Clock) -> Chat:
-        return Chat(desk, "5001", channel="telegram", language_hint="en", clock=clock)
+        return on_telegram_as(desk, clock, "5001")
 
     @pytest.fixture
     def chen(self, desk: Desk, clock: Clock) -> Chat:
-        return Chat(desk, "5100", channel="telegram", language_hint="en", clock=clock)
+        return on_telegram_as(desk, clock, "5100")
 
     @pytest.fixture
     def zhao(self, desk: Desk, clock: Clock) -> Chat:
-        return Chat(desk, "5003", channel="telegram", language_hint="en", clock=clock)
+        return on_telegram_as(desk, clock, "5003")
 
     def test_a_decline_with_nobody_left_goes_to_the_grab_pool_where_the_first_claim_wins(
         self, zhang: Chat, li: Chat, chen: Chat, zhao: Chat, desk: Desk
@@ -406,8 +425,13 @@ class TestTypedSteps:
             ("1", yours()),
             ("on my way", when),
             ("soon", replies("Please tap one, or type the minutes, e.g. 45.", when)),
-            ("0", replies("Please pick a number from 1 to 3.", when)),
-            ("45 minutes", lines(f"{number}: the resident expects you in about 45 minutes.",
+            ("0", replies("Please tap one, or type the minutes, e.g. 45.", when)),
+            ("never mind", replies("Left as it was; nothing was changed.", lines(leak_view("accepted", """
+                11-27 10:32 张三 Zhang San: reported
+                11-27 10:32 dispatch: assigned to 李伟 Li Wei
+                11-27 10:33 李伟 Li Wei: accepted""", due="11-28 10:32"), ACCEPTED))),
+            ("on my way", when),
+            ("45", lines(f"{number}: the resident expects you in about 45 minutes.",
                                  choices("📍 Arrived", "🛠️ Start", "✅ Done", "⏸️ On hold", "📝 Change of plan"))),
         ])  # fmt: skip
         assert "on the way, there in about 45 minutes" in zhang.inbox()
@@ -468,6 +492,49 @@ class TestAPushInTheMiddleOfAReport:
         zhang.says("the bedroom light is broken")
         zhang.inbox()  # "Is it fixed?" with its two choices
         assert zhang.says("1-1-1201").startswith("How urgent is it?")  # not a choice of the push: the report goes on
+
+
+class TestAReportSetAside:
+    """The report being written when a push's question took over: taken up after, dropped when stale or cancelled."""
+
+    def finished_repair_then_a_second_report(self, zhang: Chat, li: Chat) -> str:
+        in_english(li)
+        number = report_leak(zhang)
+        li.inbox()
+        for said in ("1", "Start", "Done", "replaced the washer", "None"):
+            li.says(said)
+        zhang.says("the bedroom light is broken")
+        zhang.inbox()
+        return number
+
+    def test_a_command_after_not_fixed_gives_the_report_back(self, zhang: Chat, li: Chat) -> None:
+        number = self.finished_repair_then_a_second_report(zhang, li)
+        zhang.run([
+            ("2", f"Sorry to hear that. What is still wrong with {number}? One message, please."),
+            ("/tickets", replies(lines(f"""
+                Your open tickets:
+                • {number} · Plumbing (water, pipes, drains) · repaired: waiting for your confirmation""", choices(number)),
+                "Let's continue your report.", lines("""
+                Where is the problem? Tap your home, or type the place.
+                For example: 1-1-1201, 1栋1单元1201, or a shared place like 车库 (garage).""",
+                choices("1-1-1201", "Somewhere else")))),
+        ])  # fmt: skip
+
+    def test_a_report_set_aside_and_left_past_the_idle_limit_is_dropped(self, zhang: Chat, li: Chat) -> None:
+        self.finished_repair_then_a_second_report(zhang, li)
+        zhang.says("1")  # fixed: the stars are asked, the report set aside
+        zhang.wait(31)
+        zhang.run([
+            ("the neighbours are very noisy at night", replies(
+                "Your unfinished report from earlier was dropped after 30 minutes without an answer.",
+                lines("Is it about a particular place or thing? Type it, or skip.", choices("Skip")))),
+        ])  # fmt: skip
+
+    def test_cancel_drops_the_report_set_aside_too(self, zhang: Chat, li: Chat) -> None:
+        self.finished_repair_then_a_second_report(zhang, li)
+        zhang.says("1")
+        assert zhang.says("/cancel").startswith("Report discarded; nothing was sent.\n")
+        assert zhang.says("1-1-1201").startswith("Hello 张三!")  # idle: no report set aside takes the place
 
 
 class TestPermissions:
@@ -604,20 +671,12 @@ class TestSupervisors:
         li.says("replaced the pipe")
         li.says("pipe 1 800")
         li.run([
-            (f"/status {number}", f"""
-                {number} · ⚠️ Urgent · Plumbing (water, pipes, drains)
-                Place: 1-1-1201
-                Problem: kitchen pipe leaking in 1-1-1201
-                Resident: 张三 Zhang San 13800000001
-                Status: in progress
-                Assigned to: 李伟 Li Wei
-                Due: 11-28 10:33
-                History:
-                  11-27 10:33 张三 Zhang San: reported
-                  11-27 10:33 dispatch: assigned to 李伟 Li Wei
-                  11-27 10:33 李伟 Li Wei: accepted
-                  11-27 10:34 李伟 Li Wei: started
-                  11-27 10:35 李伟 Li Wei: asked for approval"""),  # no step offered until the supervisor decides
+            (f"/status {number}", leak_view("in progress", """
+                11-27 10:33 张三 Zhang San: reported
+                11-27 10:33 dispatch: assigned to 李伟 Li Wei
+                11-27 10:33 李伟 Li Wei: accepted
+                11-27 10:34 李伟 Li Wei: started
+                11-27 10:35 李伟 Li Wei: asked for approval""")),  # no step offered until the supervisor decides
         ])  # fmt: skip
         # On hold, tapped on the message that showed the job started:
         assert_answer(
@@ -653,20 +712,12 @@ class TestSupervisors:
                 Waiting for approval (1)
                 • {number} · Plumbing (water, pipes, drains) · 1-1-1201 · in progress · 李伟 Li Wei""", choices(number))),
             # Until it is decided, Done and another change of plan wait: only hold remains.
-            (li, f"/status {number}", lines(f"""
-                {number} · ⚠️ Urgent · Plumbing (water, pipes, drains)
-                Place: 1-1-1201
-                Problem: kitchen pipe leaking in 1-1-1201
-                Resident: 张三 Zhang San 13800000001
-                Status: in progress
-                Assigned to: 李伟 Li Wei
-                Due: 11-28 10:33
-                History:
-                  11-27 10:33 张三 Zhang San: reported
-                  11-27 10:33 dispatch: assigned to 李伟 Li Wei
-                  11-27 10:33 李伟 Li Wei: accepted
-                  11-27 10:34 李伟 Li Wei: started
-                  11-27 10:34 李伟 Li Wei: asked for approval""", choices("⏸️ On hold"))),
+            (li, f"/status {number}", lines(leak_view("in progress", """
+                11-27 10:33 张三 Zhang San: reported
+                11-27 10:33 dispatch: assigned to 李伟 Li Wei
+                11-27 10:33 李伟 Li Wei: accepted
+                11-27 10:34 李伟 Li Wei: started
+                11-27 10:34 李伟 Li Wei: asked for approval"""), choices("⏸️ On hold"))),
             (chen, INBOX, lines(f"""
                 📝 {number}: 李伟 Li Wei asks to change the plan.
                 replace the whole pipe, ¥800
@@ -752,18 +803,10 @@ class TestSupervisors:
                 On hold (0)
 
                 Waiting for approval (0)""", choices(number))),
-            (Press(number), lines(f"""
-                {number} · ⚠️ Urgent · Plumbing (water, pipes, drains)
-                Place: 1-1-1201
-                Problem: kitchen pipe leaking in 1-1-1201
-                Resident: 张三 Zhang San 13800000001
-                Status: accepted
-                Assigned to: 李伟 Li Wei
-                Due: 11-28 10:33
-                History:
-                  11-27 10:33 张三 Zhang San: reported
-                  11-27 10:33 dispatch: assigned to 李伟 Li Wei
-                  11-27 10:33 李伟 Li Wei: accepted""", ACCEPTED)),
+            (Press(number), lines(leak_view("accepted", """
+                11-27 10:33 张三 Zhang San: reported
+                11-27 10:33 dispatch: assigned to 李伟 Li Wei
+                11-27 10:33 李伟 Li Wei: accepted"""), ACCEPTED)),
         ])  # fmt: skip
 
     def test_an_unassigned_ticket_past_its_response_time_is_both_unassigned_and_overdue(
@@ -946,38 +989,22 @@ class TestOnHold:
             (li, "/jobs", lines(f"""
                 Your open jobs:
                 • {number} · Plumbing (water, pipes, drains) · 1-1-1201 · on hold · 李伟 Li Wei""", choices(number))),
-            (li, Press(number), lines(f"""
-                {number} · ⚠️ Urgent · Plumbing (water, pipes, drains)
-                Place: 1-1-1201
-                Problem: kitchen pipe leaking in 1-1-1201
-                Resident: 张三 Zhang San 13800000001
-                Status: on hold
-                Assigned to: 李伟 Li Wei
-                Due: 11-28 10:33
-                History:
-                  11-27 10:33 张三 Zhang San: reported
-                  11-27 10:33 dispatch: assigned to 李伟 Li Wei
-                  11-27 10:33 李伟 Li Wei: accepted
-                  11-27 10:34 李伟 Li Wei: started
-                  11-27 10:34 李伟 Li Wei: put on hold: waiting for parts""", choices("▶️ Resume", "📝 Change of plan"))),
+            (li, Press(number), lines(leak_view("on hold", """
+                11-27 10:33 张三 Zhang San: reported
+                11-27 10:33 dispatch: assigned to 李伟 Li Wei
+                11-27 10:33 李伟 Li Wei: accepted
+                11-27 10:34 李伟 Li Wei: started
+                11-27 10:34 李伟 Li Wei: put on hold: waiting for parts"""), choices("▶️ Resume", "📝 Change of plan"))),
             (li, Press("Resume"), lines(f"{number}: resumed.", STARTED)),
             (zhang, INBOX, f"▶️ {number}: the repair goes on."),
             # The three days on hold are added to the deadline.
-            (li, f"/status {number}", lines(f"""
-                {number} · ⚠️ Urgent · Plumbing (water, pipes, drains)
-                Place: 1-1-1201
-                Problem: kitchen pipe leaking in 1-1-1201
-                Resident: 张三 Zhang San 13800000001
-                Status: in progress
-                Assigned to: 李伟 Li Wei
-                Due: 12-01 10:30
-                History:
-                  11-27 10:33 张三 Zhang San: reported
-                  11-27 10:33 dispatch: assigned to 李伟 Li Wei
-                  11-27 10:33 李伟 Li Wei: accepted
-                  11-27 10:34 李伟 Li Wei: started
-                  11-27 10:34 李伟 Li Wei: put on hold: waiting for parts
-                  11-30 10:31 李伟 Li Wei: resumed""", STARTED)),
+            (li, f"/status {number}", lines(leak_view("in progress", """
+                11-27 10:33 张三 Zhang San: reported
+                11-27 10:33 dispatch: assigned to 李伟 Li Wei
+                11-27 10:33 李伟 Li Wei: accepted
+                11-27 10:34 李伟 Li Wei: started
+                11-27 10:34 李伟 Li Wei: put on hold: waiting for parts
+                11-30 10:31 李伟 Li Wei: resumed""", due="12-01 10:30"), STARTED)),
             (chen, "/queue", EMPTY_QUEUE),
         ])  # fmt: skip
         (ticket,) = stored(desk)

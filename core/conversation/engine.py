@@ -37,6 +37,7 @@ class Step:
     ask: Callable[[Turn], None]
     answer: Callable[[Turn], str]
     then: Mapping[str, str]
+    takes_numbers: bool = False  # a typed number is an answer of its own (minutes), not only a list item
 
 
 @dataclass(frozen=True)
@@ -157,11 +158,10 @@ class Turn:
     def set_aside(self) -> None:
         """Leave the open flow to answer something else first (a push's question); a report half-written is not
         lost: it is taken up again when that is done."""
-        current, paused = self.flow, self.state.paused
-        if current is not None and current.survives_commands and not paused:
-            paused = {k: v for k, v in self.state.dump().items() if k not in ("shown", "paused")}
+        current = self.flow
+        if current is not None and current.survives_commands and not self.state.paused:
+            self.state.paused = {k: v for k, v in self.state.dump().items() if k not in ("shown", "paused")}
         self.state.leave()
-        self.state.paused = paused
 
     def take_up_paused(self) -> bool:
         """The report set aside, open again at its question; False when there is none."""
@@ -178,9 +178,7 @@ class Turn:
         flow = self.flow
         assert flow is not None, "go() is for a turn inside a flow"
         if target == END:
-            paused = self.state.paused
             self.state.leave()
-            self.state.paused = paused
             if self.take_up_paused():
                 self.conversation.resume(self)
             return
@@ -273,7 +271,7 @@ def _run(turn: Turn) -> None:
     elif turn.flow is not None and fold(turn.text) in LET_GO and "cancel" in conversation.commands:
         conversation.commands["cancel"](turn, "")  # "算了" drops the dialogue as /cancel does, never its answer
         return
-    elif state.shown and turn.text.isdecimal() and len(turn.text) <= 2:
+    elif state.shown and turn.text.isdecimal() and len(turn.text) <= 2 and not _takes_numbers(turn):
         offered = sum(1 for c in state.shown if c.button is not None)
         turn.ask_again(turn.t("Please pick a number from 1 to {last}.").format(last=offered))
         return
@@ -294,18 +292,28 @@ def _run(turn: Turn) -> None:
 def _carry_on(turn: Turn, flow: Flow | None) -> None:
     """After a command or a ticket's button in the middle of a flow that survives them, its open question again,
     so that a number typed next answers it; unless the command asked something of its own or went elsewhere."""
-    if flow is not None and flow.survives_commands and turn.flow is flow and not turn.question:
+    if turn.question:
+        return
+    if (flow is not None and flow.survives_commands and turn.flow is flow) or (
+        turn.flow is None and turn.take_up_paused()
+    ):
         turn.conversation.resume(turn)
 
 
+def _takes_numbers(turn: Turn) -> bool:
+    flow = turn.flow
+    return flow is not None and flow.steps[turn.state.step].takes_numbers
+
+
 def _drop_if_lapsed(turn: Turn, answering: bool) -> None:
-    """An open question left unanswered past the idle limit is dropped; some flows say so."""
-    state, flow = turn.state, turn.flow
+    """An open question, or a report set aside, left unanswered past the idle limit is dropped; some flows say so."""
+    state = turn.state
+    flow = turn.flow or turn.conversation.flows.get(str(state.paused.get("flow", "")))
     if flow is None or not state.updated_at:
         return
     if turn.now - datetime.fromisoformat(state.updated_at) <= turn.context.settings.idle_limit:
         return
-    state.leave()
+    state.drop()
     if flow.lapsed is not None and (flow.survives_commands or answering):
         turn.say(turn.t(flow.lapsed))
 
@@ -315,7 +323,8 @@ def _usable_attachment(turn: Turn) -> bool:
     kinds = {a.kind for a in turn.inbound.attachments}
     step = turn.state.step
     return (
-        (step in ("symptom", "detail") and bool(kinds & {"photo", "voice"}))
+        (step == "symptom" and bool(kinds & {"photo", "voice"}))
+        or (step == "detail" and "photo" in kinds)  # /add keeps photos; a voice note alone is asked for in words
         or (step == "location" and "location" in kinds)
         or (step == "photo" and "photo" in kinds)
     )

@@ -797,32 +797,32 @@ def continue_privately(turn: Turn) -> None:
         menu(turn)
 
 
-def after_command(turn: Turn, offer_menu: bool = False) -> None:
-    """Outside a report, when asked, the menu (in the middle of one, the engine picks the report up again)."""
-    if turn.flow is None and offer_menu:
+def after_command(turn: Turn) -> None:
+    """Outside a report, the menu (in the middle of one, the engine picks the report up again)."""
+    if turn.flow is None:
         menu(turn)
 
 
 def cancel(turn: Turn, rest: str) -> None:
-    if turn.state.flow:
-        turn.state.leave()
+    if turn.state.flow or turn.state.paused:
+        turn.state.drop()
         discard(turn)
     else:
         turn.ask(turn.t("There is nothing to cancel."), menu_choices(turn))
 
 
 def start(turn: Turn, rest: str) -> None:
-    turn.state.leave()
+    turn.state.drop()
     menu(turn, greet=True)
 
 
 def report(turn: Turn, rest: str) -> None:
-    turn.state.leave()
+    turn.state.drop()
     start_repair(turn, rest)
 
 
 def feedback(turn: Turn, rest: str) -> None:
-    turn.state.leave()
+    turn.state.drop()
     start_feedback(turn, rest)
 
 
@@ -839,7 +839,7 @@ def help_text(turn: Turn) -> str:
 
 def show_help(turn: Turn, rest: str) -> None:
     turn.say(help_text(turn))
-    after_command(turn, offer_menu=True)
+    after_command(turn)
 
 
 def ask_language(turn: Turn, rest: str) -> None:
@@ -868,7 +868,7 @@ def about_one(verb: str) -> Callable[[Turn, str], None]:
         if not rest:
             example = f"/{verb} {example_number(turn)}"
             turn.say(turn.t("Please add the ticket number, for example: {example}").format(example=example))
-            after_command(turn, offer_menu=True)
+            after_command(turn)
             return
         on_ticket(turn, OnTicket(verb, rest.split()[0]))
 
@@ -948,11 +948,11 @@ def chase(turn: Turn, ticket: Ticket) -> None:
 
 def verdict(turn: Turn, ticket: Ticket, fixed: bool) -> None:
     t = turn.t
-    turn.set_aside()
     if ticket.status is not Status.RESOLVED:
         turn.say(t("{number} is {status}; there is nothing to confirm now.").format(
             number=ticket.number, status=status_for_resident(ticket, t)))  # fmt: skip
         return
+    turn.set_aside()
     if fixed:
         turn.emit(ConfirmFix(ticket.number))
         turn.ask(
@@ -966,10 +966,10 @@ def verdict(turn: Turn, ticket: Ticket, fixed: bool) -> None:
 
 def rate(turn: Turn, ticket: Ticket, rating: int) -> None:
     t = turn.t
-    turn.set_aside()
     if ticket.status is not Status.CLOSED:
         turn.say(t("{number} can be rated once it is closed.").format(number=ticket.number))
         return
+    turn.set_aside()
     turn.emit(Rate(ticket.number, rating))
     turn.state.ticket, turn.state.rating = ticket.number, rating
     turn.enter("rating", "comment")
@@ -977,7 +977,7 @@ def rate(turn: Turn, ticket: Ticket, rating: int) -> None:
 
 def unknown_command(turn: Turn, command: str) -> None:
     turn.say(turn.t("I don't know the command {command}. Send /help to see what I can do.").format(command=command))
-    after_command(turn, offer_menu=True)
+    after_command(turn)
 
 
 RESIDENT = Conversation(

@@ -292,7 +292,8 @@ def answer_send(turn: Turn) -> str:
 
 LATE = N_("That answer came more than 30 minutes after my question, so I set it aside. Please tap the step again.")
 DECLINE = Flow("decline", {"reason": Step(ask_decline_reason, answer_decline_reason, {"given": END})}, lapsed=LATE)
-WAY = Flow("way", {"eta": Step(ask_eta, answer_eta, {"given": END, "unclear": SAME})}, lapsed=LATE)
+WAY = Flow("way", {"eta": Step(ask_eta, answer_eta, {"given": END, "unclear": SAME}, takes_numbers=True)},
+           lapsed=LATE)  # fmt: skip
 HOLD = Flow("hold", {"reason": Step(ask_hold_reason, answer_hold_reason, {"given": END})}, lapsed=LATE)
 PLAN = Flow("plan", {"text": Step(ask_plan, answer_plan, {"given": END})}, lapsed=LATE)
 DONE = Flow(
@@ -483,9 +484,15 @@ def show_jobs(turn: Turn, rest: str) -> None:
 
 
 def cancel(turn: Turn, rest: str) -> None:
-    if turn.state.flow == "repair":
-        turn.state.leave()
+    flow, number = turn.state.flow, turn.state.ticket
+    turn.state.drop()
+    if flow == "repair":
         turn.say(turn.t("Report discarded; nothing was sent."))
+    elif flow:  # the arrival time, a reason, a note...: the step is not taken, and the job's steps are shown again
+        turn.say(turn.t("Left as it was; nothing was changed."))
+        ticket = turn.context.look.ticket(number) if number else None
+        if ticket is not None:
+            view(turn, ticket)
     else:
         turn.say(turn.t("Nothing is waiting for an answer now."))
 

@@ -26,9 +26,9 @@ class Draft:
     self_checked: bool = False
     join_asked: bool = False
     unknown_place: str = ""  # the place last typed that the directory does not know, offered "as written"
-    lowered_safety_word: str = ""
+    lowered_safety_word: str = ""  # a safety word whose emergency the resident lowered after the risk was named
     caller: str = ""  # /new for a place nobody lives: who reported it and how to reach them
-    caller_asked: bool = False  # a safety word whose emergency the resident lowered after the risk was named
+    caller_asked: bool = False
     origin_chat: str = ""  # the group message a report started from, for progress replies there
     origin_message: str = ""
 
@@ -114,7 +114,13 @@ class State:
         }
 
     def leave(self) -> None:
-        """The flow is over: nothing is asked any more (what the chat was shown stays)."""
-        fresh = State(shown=self.shown)
+        """The flow is over: nothing is asked any more (what the chat was shown stays, and a report set aside
+        waits to be taken up again)."""
+        fresh = State(shown=self.shown, paused=self.paused)
         for name in (f.name for f in fields(self)):
             setattr(self, name, getattr(fresh, name))
+
+    def drop(self) -> None:
+        """Leave the flow and forget a report set aside too: the person said to drop it, or it is long stale."""
+        self.leave()
+        self.paused = {}

@@ -94,11 +94,16 @@ def reporter_for_staff(ticket: Ticket, t: Translator) -> str:
     return t(ANONYMOUS_RESIDENT) if ticket.anonymous else reporter_label(ticket, t)
 
 
+def anonymous_actor(ticket: Ticket, event: HistoryEvent) -> bool:
+    """The anonymous reporter's own steps (reported, chased, rated): shown to staff without name or id."""
+    return ticket.anonymous and event.actor.kind == "resident"
+
+
 def actor_for_staff(ticket: Ticket, event: HistoryEvent, t: Translator) -> str:
     """Who did something to the ticket, as staff may see it: the anonymous reporter stays anonymous."""
     if event.actor.kind == "system":
         return t("dispatch")  # the only actor that is not a person (core.domain.model.SYSTEM)
-    if ticket.anonymous and event.actor.kind == "resident":
+    if anonymous_actor(ticket, event):
         return t(ANONYMOUS_RESIDENT)
     return event.actor.name
 
@@ -167,7 +172,8 @@ def history_line(ticket: Ticket, event: HistoryEvent, t: Translator, zone: tzinf
     if event.action == Action.NOTE and event.details.get("revealed_to"):
         what = t("looked up who gave this anonymous feedback")
     if event.action == Action.NOTE and event.details.get("unreachable"):
-        what = t("could not reach {names}").format(names=", ".join(map(str, event.details["unreachable"])))
+        names = (t(ANONYMOUS_RESIDENT) if name == ANONYMOUS_RESIDENT else str(name) for name in details["unreachable"])
+        what = t("could not reach {names}").format(names=", ".join(names))
     return t("{when} {who}: {what}").format(when=local(event.at, zone), who=who, what=what)
 
 

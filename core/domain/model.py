@@ -127,6 +127,10 @@ class Subscriber:
     origin: Address | None = None  # the group they joined from, whose message gets progress replies
     origin_message: str = ""
 
+    def is_(self, resident_id: int | None, address: Address | None) -> bool:
+        """Whether this is that person: a known resident by their id, anyone by where they wrote from."""
+        return (resident_id is not None and self.resident_id == resident_id) or self.address == address
+
 
 @dataclass(frozen=True)
 class Material:

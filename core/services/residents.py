@@ -20,14 +20,7 @@ CHANGED = N_("Sorry, {number} changed a moment ago: it is {status} now. Send /st
 def _own(work: Work, speaker: Speaker, ticket: Ticket, joined_too: bool = False) -> bool:
     if ticket.reported_by(speaker.resident_id, speaker.address):
         return True
-    if (
-        joined_too
-        and ticket.id is not None
-        and any(
-            (speaker.resident_id is not None and s.resident_id == speaker.resident_id) or s.address == speaker.address
-            for s in work.uow.tickets.subscribers(ticket.id)
-        )
-    ):
+    if joined_too and any(s.is_(speaker.resident_id, speaker.address) for s in work.subscribers(ticket)):
         return True
     work.say(N_("I can't find a ticket {number} of yours. Send /tickets to see them."), number=ticket.number)
     return False
