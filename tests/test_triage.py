@@ -135,7 +135,7 @@ class TestUrgency:
         assert RULES.urgency(text) is Urgency.NORMAL
         assert RULES.safety_word(text) is None
 
-    @pytest.mark.parametrize("text", ["GAS!", "Gas leak.", "there is a fire", "(smoke)"])
+    @pytest.mark.parametrize("text", ["GAS LEAK!", "Gas leak.", "there is a fire", "(smoke)"])
     def test_latin_keywords_ignore_case_and_punctuation(self, text: str) -> None:
         assert RULES.urgency(text) is Urgency.EMERGENCY
 
@@ -154,12 +154,12 @@ class TestSafetyWord:
     @pytest.mark.parametrize(
         ("text", "word"),
         [
-            ("smell of gas in the kitchen", "gas"),
+            ("smell of gas in the kitchen", "smell of gas"),
             ("fire in the bin room", "fire"),
             ("smoke from the meter box", "smoke"),
             ("someone is trapped in the lift", "trapped"),
             ("the socket sparks", "sparks"),
-            ("燃气味很重", "燃气"),
+            ("燃气味很重", "燃气味"),
             ("厨房着火了", "着火"),
             ("配电箱冒烟", "冒烟"),
             ("有人被困在电梯里", "被困"),
@@ -492,3 +492,85 @@ class TestConfiguredDialogue:
                 Square-dancing noise is for the sub-district office.
                 I've recorded your message as SG-20261127-0001."""),
         ])  # fmt: skip
+
+
+# --- reading the sentence, not only its words ---------------------------------------------------------------
+
+
+class TestContext:
+    @pytest.mark.parametrize(
+        "text",
+        [
+            "燃气费账单不对",
+            "the gas bill is wrong",
+            "明天停水吗？",
+            "is there a water cut tomorrow?",
+            "没有漏气，只是灶打不着火",
+            "no gas smell, the hob just won't light",
+            "刚才停电，现在已经来电了",
+            "power was out for a bit but it's back now",
+            "不是着火，是邻居在烧烤",
+            "上个月被楼上淹了 保险怎么理赔",
+            "电梯困人了应该打什么电话？先问问 以防万一",
+            "someone keeps smoking cigarettes in the stairwell",
+        ],
+    )
+    def test_bills_questions_denials_and_what_is_over_raise_nothing(self, text: str) -> None:
+        assert RULES.urgency(text) is not Urgency.EMERGENCY
+        assert RULES.safety_word(text) is None
+
+    @pytest.mark.parametrize("text", ["the fire door won't close", "防火门关不上", "灭火器过期了"])
+    def test_a_fire_safety_fault_is_filed_as_fire_safety_but_is_no_emergency(self, text: str) -> None:
+        assert RULES.category(text) == "fire_safety"
+        assert RULES.urgency(text) is not Urgency.EMERGENCY
+
+    @pytest.mark.parametrize(
+        "text",
+        [
+            "楼上的水从我家天花板漏下来了",
+            "water is coming through the bathroom ceiling from upstairs",
+            "卫生间顶上在渗水 楼上没人",
+            "电梯卡在8楼下不来了 里面有老人",
+            "the lift is stuck between 7 and 8 with my mum inside",
+            "家里有股臭鸡蛋味",
+            "socket made a bang and there's a burning smell",
+        ],
+    )
+    def test_an_emergency_said_in_other_words_is_still_one(self, text: str) -> None:
+        assert RULES.urgency(text) is Urgency.EMERGENCY
+
+    def test_water_through_a_ceiling_is_a_leak_into_a_home(self) -> None:
+        assert RULES.category("楼上的水从我家天花板漏下来了") == "plumbing"
+        assert RULES.category("water is coming through the ceiling from upstairs") == "plumbing"
+
+    def test_a_denial_takes_back_only_the_word_it_denies(self) -> None:
+        assert RULES.urgency("没人被困 但电梯停在3楼不动了") is Urgency.EMERGENCY
+        assert RULES.safety_word("没人被困 但电梯停在3楼不动了") is None
+        assert RULES.urgency("not sure where it comes from, but the whole flat smells of gas") is Urgency.EMERGENCY
+
+    def test_a_trouble_over_is_taken_back_only_by_what_comes_after_it(self) -> None:
+        assert RULES.urgency("修好了没两天 电梯又停在6楼不动了") is Urgency.EMERGENCY
+
+    def test_pairs_and_calm_phrases_are_configured_like_the_rest(self) -> None:
+        rules = configured(
+            {
+                "emergency_pairs": {"lift": {}, "boiler": {"things": ["锅炉"], "states": ["漏"], "unless": ["发票"]}},
+                "calm_phrases": ["smoke machine"],
+            }
+        )
+        assert "lift" not in rules.emergency_pairs
+        assert rules.urgency("锅炉在漏") is Urgency.EMERGENCY
+        assert rules.urgency("锅炉漏的发票") is not Urgency.EMERGENCY
+        assert rules.urgency("the smoke machine at the party") is not Urgency.EMERGENCY
+
+    @pytest.mark.parametrize(
+        ("pairs", "message"),
+        [
+            ({"lift": ["电梯"]}, "triage.emergency_pairs.lift: needs things and states"),
+            ({"lift": {"things": ["电梯"]}}, "triage.emergency_pairs.lift: needs things and states"),
+            ({"lift": {"things": ["电梯"], "states": "卡"}}, "triage.emergency_pairs.lift.states: must be a list"),
+        ],
+    )
+    def test_a_wrong_pair_is_named(self, pairs: dict[str, Any], message: str) -> None:
+        with pytest.raises(ConfigError, match=message.replace(".", r"\.")):
+            configured({"emergency_pairs": pairs})

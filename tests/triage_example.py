@@ -35,8 +35,22 @@ def block() -> str:
         f"# urgent_keywords = {_words(rules.urgent_keywords)}",
         "# Words that keep a report at emergency whatever the resident picks, and say why:",
         f"# safety_keywords = {_words(rules.safety_keywords)}",
+        "# Phrases that hold one of the words above but name no emergency (a fire door, a gas bill):",
+        f"# calm_phrases = {_words(rules.calm_phrases)}",
+        "# (A word also does not count where the sentence denies it, speaks of a bill, a planned cut or the",
+        '# past, or says later that the trouble is over: "没有漏气", "明天停水吗", "power\'s back now".)',
         "# Words that say something is broken without saying what: enough to start a repair report.",
         f"# fault_keywords = {_words(rules.fault_keywords)}",
+        "#",
+        "# Emergencies said in two parts, anywhere in the message: a thing and what is wrong with it; a word of",
+        "# `states` does not count in a sentence that also names one of `unless`. An empty table switches one off:",
+    ]
+    for name, pair in rules.emergency_pairs.items():
+        lines += [f"# [triage.emergency_pairs.{name}]", f"# things = {_words(pair.things)}",
+                  f"# states = {_words(pair.states)}"]  # fmt: skip
+        if pair.unless:
+            lines.append(f"# unless = {_words(pair.unless)}")
+    lines += [
         "#",
         "# Words that name each repair category, and each feedback category:",
         "# [triage.category_keywords]",

@@ -14,10 +14,11 @@ from core.i18n import LOCALES, N_, Translator
 DEFAULT_CATEGORY_KEYWORDS: dict[str, tuple[str, ...]] = {
     "lift": ("电梯", "困人", "被困", "关人", "lift", "elevator"),
     "fire_safety": ("消防", "灭火器", "烟感", "烟雾报警", "喷淋", "着火", "起火", "冒烟", "燃气", "煤气", "天然气",
-                    "漏气", "fire", "smoke", "gas",
-                    "extinguisher", "sprinkler", "smoke alarm", "fire alarm", "fire door"),
+                    "漏气", "fire", "smoke", "gas", "extinguisher", "sprinkler", "smoke alarm", "fire alarm",
+                    "fire door", "防火门", "消防门", "fire exit"),
     "plumbing": ("漏水", "水管", "滴水", "堵", "马桶", "下水", "水龙头", "渗水", "爆管", "没水", "停水", "水压",
-                 "地漏", "淹", "水漫", "进水", "水管爆", "leak", "pipe", "tap", "faucet", "toilet", "drain", "clog",
+                 "地漏", "淹", "水漫", "进水", "水管爆", "漏下来", "渗下来", "滴下来", "往下滴", "leak", "pipe",
+                 "tap", "faucet", "toilet", "drain", "clog",
                  "blocked", "no water", "water", "flood", "sink"),
     "electrical": ("停电", "没电", "跳闸", "插座", "开关", "灯", "电线", "漏电", "短路", "电表", "火花", "power",
                    "electric", "outlet", "socket", "switch", "light", "breaker", "tripped", "fuse", "sparks",
@@ -45,26 +46,134 @@ DEFAULT_FAULT_KEYWORDS: tuple[str, ...] = (
     "does not work", "out of order", "damaged", "faulty", "needs fixing", "needs repair",
 )  # fmt: skip
 
-# Water or power cut, lift failure or people trapped, water into a home, gas, fire or smoke.
+# Water or power cut, lift failure or people trapped, water into a home, gas, fire or smoke: said in one phrase.
 DEFAULT_EMERGENCY_KEYWORDS: tuple[str, ...] = (
-    "停水", "停电", "没水", "没电", "全屋没电", "电梯坏", "电梯故障", "电梯停", "电梯不动", "电梯卡", "困人", "被困",
-    "关人", "燃气", "煤气", "天然气", "漏气", "着火", "起火", "失火", "火灾", "冒烟", "电火花", "爆管", "水漫",
-    "淹", "漏到楼下", "漏进", "渗到", "进水", "水管爆", "爆了", "危险", "触电",
-    "no water", "water cut", "water is off", "power cut", "power outage", "no power", "blackout", "no electricity",
-    "trapped", "stuck in the lift", "stuck in the elevator", "lift broken", "lift is broken", "lift not working",
-    "lift stopped", "lift out of order", "elevator broken", "elevator is broken", "elevator not working",
-    "elevator stopped", "elevator out of order", "gas", "fire", "smoke", "sparks", "sparking", "flood", "flooding",
-    "burst pipe", "into my home", "into the flat", "through the ceiling", "dangerous", "unsafe", "electric shock",
+    "停水", "断水", "没水", "不出水", "都不出", "停电", "断电", "停点", "全黑", "困人", "被困", "关人", "爆管",
+    "水管爆", "管子爆", "水管裂", "水管断", "爆裂", "破裂", "爆了", "水漫", "淹", "漏到楼下", "漏进", "渗到", "进水",
+    "倒灌", "反水", "返水", "返上来", "反上来", "往上翻", "往上冒", "冒黑水", "翻水", "往下渗", "往下滴", "往下流",
+    "往下漏", "漏到", "没有水", "停了水", "水停了", "不来水", "没来水", "一滴水都没", "电停了", "电断了", "停了电",
+    "困梯", "电闸跳", "关电梯", "被关", "no water", "no running water", "water cut", "water is off", "water's off",
+    "nothing coming out", "power cut", "power outage", "no power", "blackout", "no electricity", "trapped",
+    "stuck in the lift", "stuck in the elevator", "flood", "flooded", "flooding", "burst", "pipe split", "split pipe",
+    "has split", "into my home", "into the flat", "through the ceiling", "from the ceiling", "from upstairs",
+    "taps are dry", "taps dry", "nothing from the taps", "water has stopped", "water stopped", "water's gone",
+    "lost power", "power's gone", "power is gone", "power has gone", "mains tripped", "main breaker", "backed up",
+    "backing up", "inches of water", "cm of water", "standing water", "leaking into", "leaking through",
+    "seeping through", "water damage",
 )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Pair:
+    """An emergency said in two parts: a thing (the lift, the ceiling) and what is wrong with it (stuck, dripping),
+    anywhere in the message. A part of the second kind does not count in a sentence that also names one of
+    `unless` (the lift's button, an old stain)."""
+
+    things: tuple[str, ...]
+    states: tuple[str, ...]
+    unless: tuple[str, ...] = ()
+
+
+DEFAULT_EMERGENCY_PAIRS: dict[str, Pair] = {
+    "lift": Pair(
+        ("电梯", "轿厢", "号梯", "lift", "lifts", "elevator", "elevators", "lif"),
+        ("停", "卡", "不动", "不走", "困", "关在", "门打不开", "门不开", "开不了", "打不开", "掉", "坏", "故障",
+         "没反应", "下不来", "上不来", "里面有人", "有人在里面", "小孩", "孩子", "老人", "女儿", "儿子", "stuck",
+         "stopped", "stop", "not moving", "won't move", "doesn't move", "isn't moving", "dead", "broke", "broken",
+         "jammed", "dropped", "inside", "in it", "shut in", "trapped", "out of service", "out of order",
+         "not working", "doesn't work", "won't open", "not opening", "fell", "不开门", "在里面", "晃", "停运", "坠",
+         "夹人", "夹住", "急停", "冲顶", "蹲底", "halted", "shook", "jerked", "stalled", "won't budge", "not budging",
+         "stranded", "people inside", "someone inside", "child", "baby", "kids", "mum", "dad", "grandma", "grandpa",
+         "elderly", "is down", "are down", "been down", "lift down", "cannot open", "can't open", "ppl", "people",
+         "me in it", "with me"),
+        ("按钮", "按键", "灯", "显示", "屏", "异响", "响声", "声音", "慢", "维保", "保养", "广告", "镜子", "空调",
+         "监控", "味", "脏", "停错", "乱按", "button", "display", "screen", "noise", "noisy", "squeak", "slow",
+         "maintenance", "mirror", "advert", "camera", "smell", "dirty", "phone", "intercom", "电话", "对讲", "bulb",
+         "flicker", "flickering", "last week", "sign"),
+    ),
+    "water_into_home": Pair(
+        ("天花板", "吊顶", "屋顶", "顶上", "顶棚", "房顶", "室顶", "厅顶", "间顶", "家顶", "灯罩", "灯那里", "楼上",
+         "ceiling", "upstairs", "upstair", "from above", "light fitting", "wall", "walls", "墙里", "墙面", "墙上"),
+        ("漏", "渗", "滴", "流", "淌", "湿", "water", "leak", "leaking", "dripping", "drip", "pouring", "wet",
+         "coming through", "coming down", "seeping", "seep", "soaked", "soaking", "running down", "gushing",
+         "raining", "coming in", "bursting", "往下掉", "下雨"),
+        ("水渍", "水迹", "水印", "印子", "痕迹", "干了", "干的", "旧", "霉", "stain", "stains", "stained", "dry",
+         "dried", "old", "mould", "mold", "damp patch"),
+    ),
+    "flood": Pair(
+        ("水", "污水", "粪水", "water", "sewage"),
+        ("满地", "一地", "到处", "全是", "止不住", "关不住", "停不下", "喷", "哗哗", "往外冒", "冒水", "灌", "流进",
+         "流到", "进屋", "进我家", "接不住", "一层水", "everywhere", "pouring", "spraying", "gushing", "all over",
+         "won't stop", "can't stop", "cannot stop", "deep", "coming in", "coming up", "into my", "under the door",
+         "spreading", "overflow", "overflowed", "overflowing", "filling up", "漫", "溢", "泡", "积水", "满屋",
+         "全是水", "好多水", "很多水", "大量", "冒出来", "打穿", "关不掉", "都是", "soaked", "inches", "puddle",
+         "backed up", "backing up", "bursting"),
+        ("停车场", "车库", "路面", "马路", "草坪", "楼顶", "下水口", "坑", "垃圾", "parking", "car park", "road",
+         "lawn", "garden"),
+    ),
+    "no_water": Pair(
+        ("water", "waters", "tap", "taps", "水龙头", "自来水"),
+        ("gone", "zero", "not coming", "停了", "没有", "been cut", "cut off", "cut to", "trickle", "nothing from",
+         "dry", "不出", "没了"),
+        ("hot", "热水", "pressure", "水压", "bill", "meter", "stain", "leak", "dripping", "drip"),
+    ),
+    "no_power": Pair(
+        ("家", "屋", "全", "整", "楼", "栋", "户", "单元", "房", "flat", "apartment", "house", "home", "unit",
+         "whole", "everything", "entire", "building", "block", "my place"),
+        ("没电", "没有电", "电没了", "跳闸", "黑了", "黑的", "都黑", "全黑", "一片黑", "漆黑", "no power", "outage",
+         "lights went out", "lights out", "everything went off", "everything is off", "tripped", "no lights",
+         "wont hold", "won't hold", "died", "pitch black", "no current", "current gone", "current is gone",
+         "current is off", "no electric", "power went", "power is out", "power's out", "power out", "went dead",
+         "gone dead", "dark", "without power", "have electric", "electric's gone", "electricity's gone",
+         "electric gone", "electricity gone", "keeps tripping", "won't go back up", "flipping straight back"),
+        ("插座", "开关", "一个灯", "其他房间", "别的房间", "楼道灯", "路灯", "灯坏", "熏", "楼道", "走廊", "烟感",
+         "corridor", "stairwell", "other rooms", "电池", "手机", "门禁", "电动车", "电瓶", "充电", "socket", "outlet",
+         "bulb", "battery", "phone", "charger", "e-bike"),
+    ),
+    "wiring": Pair(
+        ("配电箱", "电箱", "电表箱", "插座", "开关", "电线", "铜线", "外皮", "插头", "线路", "socket", "outlet",
+         "switch", "plug", "wire", "wires", "wiring", "cable", "fuse box", "breaker box", "panel", "meter box"),
+        ("发烫", "烫手", "很烫", "发热", "烧", "焦", "黑了", "打火", "啪", "砰", "噼啪", "hot", "melting", "melted",
+         "burnt", "burning", "scorched", "charred", "bang", "popped", "crackling", "live", "exposed", "bare copper",
+         "裸露", "外露", "露", "断了", "破了", "烂", "掉在地上"),
+    ),
+    "gas": Pair(
+        ("燃气", "煤气", "天然气", "液化气", "gas", "lpg", "propane"),
+        ("味", "漏", "泄", "闻", "报警", "警报", "破", "冒气", "呲", "smell", "smells", "smelling", "smelled",
+         "smelt", "whiff", "odour", "odor", "leak", "leaking", "hiss", "hissing"),
+    ),
+}  # fmt: skip
 DEFAULT_URGENT_KEYWORDS: tuple[str, ...] = (
     "漏水", "渗水", "滴水", "堵", "跳闸", "不热", "没有热水", "空调坏", "暖气不热", "锁坏", "门打不开", "马桶",
-    "leak", "leaking", "blocked", "clogged", "tripped", "no hot water", "no heating", "broken lock",
-    "can't open", "cannot open", "toilet",
+    "leak", "leaking", "blocked", "clogged", "tripped", "no hot water", "no heating", "broken lock", "can't open",
+    "cannot open", "toilet",
 )  # fmt: skip
-# Words that keep a report at emergency whatever the resident picks.
+# Phrases that hold an emergency word but name no emergency: fire-safety equipment that is faulty, bills, appliances
+# that will not light. They are blanked out before the emergency and safety words are looked for.
+DEFAULT_CALM_PHRASES: tuple[str, ...] = (
+    "防火门", "消防门", "灭火器", "烟感", "烟雾报警", "消防栓", "消防通道", "消防楼梯", "燃气费", "煤气费",
+    "天然气费", "燃气公司", "没电梯", "没有电梯", "鞭炮", "烟花", "fireworks", "隐患", "hazard", "漏电保护", "灯泡",
+    "灯管", "睡着", "打不着火", "点不着火", "不着火", "打不着", "点不着", "烧烤", "fire door", "fire exit",
+    "fire escape", "fire extinguisher", "fire hose", "fire hydrant", "fire drill", "fire alarm test", "smoke alarm",
+    "smoke detector", "gas bill", "gas station", "gas fee", "gas company", "gas card", "cigarette smoke", "bbq smoke",
+    "barbecue smoke", "burning incense", "烧香", "烧纸", "burning up", "flood of", "flooded with", "burning question",
+    "dumpster fire", "fire alarm", "fire panel", "heat detector", "fire blanket", "sprinkler", "break glass",
+    "stove flame", "hob flame", "pilot flame", "flame is yellow", "火苗很小", "火很小", "消防报警", "喷淋",
+)  # fmt: skip
+# Words that keep a report at emergency whatever the resident picks: gas, fire and smoke, people trapped, shocks.
 DEFAULT_SAFETY_KEYWORDS: tuple[str, ...] = (
-    "燃气", "煤气", "天然气", "漏气", "着火", "起火", "失火", "火灾", "冒烟", "烟雾", "被困", "困人", "关人",
-    "火花", "触电", "gas", "fire", "smoke", "trapped", "sparks", "sparking", "electric shock",
+    "燃气泄漏", "煤气泄漏", "天然气泄漏", "煤气味", "燃气味", "天然气味", "液化气", "漏气", "臭鸡蛋", "着火", "起火",
+    "失火", "火灾", "烧起来", "冒烟", "浓烟", "全是烟", "都是烟", "有烟", "烟特别", "呛", "炸了", "爆炸", "有火苗",
+    "冒火苗", "窜火苗", "火苗往", "着了", "明火", "火很大", "火挺大", "烧焦", "焦味", "糊味", "焦糊", "烧黑", "烧着",
+    "被困", "困人", "关人", "火花", "火星", "噼里啪啦", "触电", "被电", "电到", "手麻", "漏电", "裸露", "gas leak",
+    "leaking gas", "smell of gas", "smells of gas", "smell gas", "smelling gas", "gas smell", "rotten egg",
+    "rotten eggs", "sulphur", "sulfur", "fire", "on fire", "flames", "flame", "burning", "burnt", "smoke", "smoking",
+    "smoked", "melting", "melted", "scorched", "trapped", "sparks", "sparking", "spark", "electric shock", "shock",
+    "shocked", "zapped", "jolt", "tingling", "tingle", "live wire", "live wires", "exposed wire", "exposed wires",
+    "exposed wiring", "bare wires", "smouldering", "smoldering", "charred", "ablaze", "blaze", "caught fire",
+    "烧着了", "着了火", "火烧", "烧糊", "烟雾", "黑烟", "白烟", "冒火", "起烟", "烟很大", "焦臭", "带电", "电了一下",
+    "麻手", "电手", "插座打火", "开关打火", "电线打火", "打火花", "stranded", "scorching", "burning smell",
+    "smell of burning", "alight", "噼啪",
 )  # fmt: skip
 
 DEFAULT_SELF_CHECKS: dict[str, str] = {
@@ -117,8 +226,10 @@ class TriageRules:
     category_keywords: dict[str, tuple[str, ...]] = field(default_factory=lambda: dict(DEFAULT_CATEGORY_KEYWORDS))
     feedback_keywords: dict[str, tuple[str, ...]] = field(default_factory=lambda: dict(DEFAULT_FEEDBACK_KEYWORDS))
     emergency_keywords: tuple[str, ...] = DEFAULT_EMERGENCY_KEYWORDS
+    emergency_pairs: dict[str, Pair] = field(default_factory=lambda: dict(DEFAULT_EMERGENCY_PAIRS))
     urgent_keywords: tuple[str, ...] = DEFAULT_URGENT_KEYWORDS
     safety_keywords: tuple[str, ...] = DEFAULT_SAFETY_KEYWORDS
+    calm_phrases: tuple[str, ...] = DEFAULT_CALM_PHRASES
     fault_keywords: tuple[str, ...] = DEFAULT_FAULT_KEYWORDS
     self_checks: dict[str, dict[str, str]] = field(
         default_factory=lambda: {category: {"": tip} for category, tip in DEFAULT_SELF_CHECKS.items()}
@@ -133,9 +244,13 @@ class TriageRules:
         return _best(self.feedback_keywords, text)
 
     def urgency(self, text: str) -> Urgency:
-        if _found(self.emergency_keywords, text) or _found(self.safety_keywords, text):
+        reading = _Reading(text, self.calm_phrases)
+        raised = not reading.known_works and (
+            reading.found(self.emergency_keywords) or any(reading.pair(pair) for pair in self.emergency_pairs.values())
+        )
+        if raised or reading.found(self.safety_keywords):
             return Urgency.EMERGENCY
-        if _found(self.urgent_keywords, text):
+        if reading.found(self.urgent_keywords):
             return Urgency.URGENT
         return Urgency.NORMAL
 
@@ -144,7 +259,7 @@ class TriageRules:
 
     def safety_word(self, text: str) -> str | None:
         """The first safety word in the text: it keeps the report at emergency."""
-        found = _found(self.safety_keywords, text)
+        found = _Reading(text, self.calm_phrases).found(self.safety_keywords)
         return found[0] if found else None
 
     def self_check(self, category: str, t: Translator) -> str | None:
@@ -162,17 +277,108 @@ class TriageRules:
         )
 
 
+# How a sentence can take back the words in it. These are the languages' grammar, not an estate's policy, so they
+# are not configured. A clause ends at punctuation, at a space between Chinese words, or at a turn ("but", "现在").
+_HAN = "\u4e00-\u9fff"
+_CLAUSE_BREAK = re.compile(
+    rf"[,.;:!?，。；：！？、…~～\n()（）]+|\s+-\s+|(?<=[{_HAN}])\s+|\s+(?=[{_HAN}])"
+    r"|(?<![a-z])(?:but|however|though|although|turns? out|turned out)(?![a-z])|但是|不过|可是|现在|结果"
+)
+# Said just before a word, these deny it: "没有漏气", "not a fire", "no smoke".
+_NEGATION = re.compile(
+    rf"(?:(?<!有)没有|(?<!有)没|(?<!是)不是|并非|并不|无|未|不再|(?<!是)不|别)[{_HAN}]{{0,2}}$"
+    r"|(?<![a-z])(?:no|not|nobody|no one|noone|none|isnt|wasnt|arent|werent|dont|doesnt|didnt|never|without|"
+    r"nothing|no longer)(?:\s+\S+){0,2}\s*$"
+)
+# A clause that says the trouble is over takes back what came before it: "停电了，现在已经来电了".
+_RESOLVED = re.compile(
+    r"已经?(?:来电|来水|恢复|修好|好了|止住|不漏|解决|没事|能用|可以用)|来电了|来水了|恢复了|修好了|止住了|没事了|(?<!不)能用了"
+    r"|(?<!不)可以用了|不过能用|不用来|不需要来|虚惊|火灭了|灭火了|扑灭|干了|不滴了|原来是|其实是|又好了|^\s*好了"
+    r"|(?<![a-z])(?:back on|back now|came back|come back|is back|are back|restored|fixed|fine now|ok now|okay now|"
+    r"working now|working fine|no problem|(?:was|is|its|it was) actually|put out|(?:everything|it|all) works|"
+    r"flipped it back|reset it|gone now|its gone|for nothing|stopped the leak|"
+    r"(?:leak|leaking|water|dripping|smoke|smell) (?:has |have |had )?stopped|"
+    r"working again|works again|stopped leaking|no longer|sorted|resolved|no need|false alarm)(?![a-z])"
+)
+# A clause about a bill or a fee, a cut that is planned or announced, the past, what might happen, or someone's
+# cigarette raises nothing now.
+_NOT_NOW = re.compile(
+    r"费|账单|缴|充值|余额|价格|收费|开户|理赔|保险|明天|后天|下周|下个月|周[一二三四五六日天末]|星期|礼拜|几点|(?<!没)(?<!没有)(?<!没看到)(?<!没收到)(?<!不)通知|公告|计划"
+    r"|预计|检修|安排|上个月|上次|上周|去年|以前|之前|(?<!从)昨天|前天|那次|那事|那个|听说|新闻|别的小区|会不会|如果|假如|要是|的话|万一|要不要|想问|咨询|赔|要断电|要停|储水|什么电话|打什么|哪里办|去哪|安检"
+    r"|抽烟|吸烟|烟头|香烟|二手烟|谢谢|感谢|担心|投诉"
+    r"|(?<![a-z])(?:bills?|fees?|charges?|invoice|payment|pay|paid|top[- ]?up|balance|price|tariff|insurance|claim|"
+    r"tomorrow|next week|tonight|monday|tuesday|wednesday|thursday|friday|saturday|sunday|weekend|scheduled|planned|"
+    r"(?<!no )(?<!without )(?<!any )notice|announcement|what time|inspection|last month|last time|last year|heard|"
+    r"what if|in case|if|"
+    r"who do i call|what number|will the|will there|is there going|smokes|smoker|smokers|cigarettes?|cigs?|vape|"
+    r"last week|last weekend|remember|thank you for|thanks for|pass my thanks|complain|who pays|worried about|"
+    r"should i be worried|is it safe|on (?:mon|tue|tues|wed|thu|thur|thurs|fri|sat|sun)|"
+    r"in (?:january|february|march|april|may|june|july|august|september|october|"
+    r"november|december|20\d\d)|"
+    r"(?:can|may) i smoke|people smoke|someone smoking|neighbou?rs? smoking)(?![a-z])"
+)
+# Said anywhere, these make the whole message a question asked in advance: "以防万一", "just in case".
+_ASKING_AHEAD = re.compile(
+    r"以防万一|先问问|(?<![a-z])(?:just in case|asking for the future|for future reference)(?![a-z])"
+)
+# Said anywhere, these make the cut or the stop a known one (planned, under maintenance): no emergency is raised by
+# it, though a safety word still is.
+_KNOWN_WORKS = re.compile(
+    r"明天|后天|下周|维保|保养|检修|(?<![a-z])(?:tomorrow|next week|maintenance|scheduled|planned)(?![a-z])"
+)
+
+
+class _Reading:
+    """A message read clause by clause: which clauses still speak of a trouble now, with calm phrases blanked."""
+
+    def __init__(self, text: str, calm: tuple[str, ...]) -> None:
+        folded = _fold(text)
+        for phrase in calm:
+            folded = _pattern(phrase).sub(lambda m: " " * len(m.group()), folded)
+        clauses = [clause for clause in _CLAUSE_BREAK.split(folded) if clause and clause.strip()]
+        if _ASKING_AHEAD.search(folded):
+            clauses = []
+        self.known_works = bool(_KNOWN_WORKS.search(folded))
+        self.live = [
+            clause
+            for n, clause in enumerate(clauses)
+            if not _NOT_NOW.search(clause) and not any(_RESOLVED.search(later) for later in clauses[n + 1 :])
+        ]
+
+    def found(self, keywords: tuple[str, ...], unless: tuple[str, ...] = ()) -> list[str]:
+        """The keywords said, and not denied, in clauses that speak of now (and name none of `unless`)."""
+        found: list[str] = []
+        for clause in self.live:
+            if unless and any(_pattern(word).search(clause) for word in unless):
+                continue
+            for keyword in keywords:
+                if keyword not in found and any(
+                    not _NEGATION.search(clause[: match.start()]) and not _RESOLVED.search(clause[match.end() :])
+                    for match in _pattern(keyword).finditer(clause)
+                ):
+                    found.append(keyword)
+        return found
+
+    def pair(self, pair: Pair) -> bool:
+        return bool(self.found(pair.things)) and bool(self.found(pair.states, pair.unless))
+
+
+def _fold(text: str) -> str:
+    """Case and apostrophes do not matter: "WONT", "won't" and "won’t" are one word."""
+    return text.casefold().replace("'", "").replace("’", "")
+
+
 @functools.lru_cache(maxsize=4096)
 def _pattern(keyword: str) -> re.Pattern[str]:
     """Latin words match whole words ("gas" is not in "Vegas"); Chinese matches anywhere."""
-    escaped = re.escape(keyword.casefold())
+    escaped = re.escape(_fold(keyword))
     if keyword.isascii():
         return re.compile(rf"(?<![a-z]){escaped}(?![a-z])")
     return re.compile(escaped)
 
 
 def _found(keywords: tuple[str, ...], text: str) -> list[str]:
-    folded = text.casefold()
+    folded = _fold(text)
     return [keyword for keyword in keywords if _pattern(keyword).search(folded)]
 
 
@@ -186,8 +392,8 @@ def _best(table: dict[str, tuple[str, ...]], text: str) -> str | None:
 
 def rules_from_config(raw: dict[str, Any]) -> TriageRules:
     """`[triage]` from the config file; each key given replaces the shipped default for that key."""
-    known = ("category_keywords", "feedback_keywords", "emergency_keywords", "urgent_keywords", "safety_keywords",
-             "fault_keywords", "self_check", "out_of_scope")  # fmt: skip
+    known = ("category_keywords", "feedback_keywords", "emergency_keywords", "emergency_pairs", "urgent_keywords",
+             "safety_keywords", "calm_phrases", "fault_keywords", "self_check", "out_of_scope")  # fmt: skip
     defaults = TriageRules()
     for key in raw:
         if key not in known:
@@ -240,15 +446,31 @@ def rules_from_config(raw: dict[str, Any]) -> TriageRules:
             parsed.append(OutOfScope(name, words(f"{where}.keywords", entry["keywords"]), texts(where, pointer)))
         out_of_scope = tuple(parsed)
 
+    pairs = dict(defaults.emergency_pairs)
+    raw_pairs = raw.get("emergency_pairs", {})
+    if not isinstance(raw_pairs, dict):
+        raise ValueError("triage.emergency_pairs: must be a table of named pairs { things = […], states = […] }")
+    for name, entry in raw_pairs.items():
+        where = f"triage.emergency_pairs.{name}"
+        if entry == {}:  # an empty table switches a shipped pair off
+            pairs.pop(name, None)
+            continue
+        parts = set(entry) if isinstance(entry, dict) else set()
+        if not {"things", "states"} <= parts or parts - {"things", "states", "unless"}:
+            raise ValueError(f"{where}: needs things and states (and may have unless), each a list of words")
+        unless = words(f"{where}.unless", entry["unless"]) if "unless" in entry else ()
+        pairs[name] = Pair(words(f"{where}.things", entry["things"]), words(f"{where}.states", entry["states"]), unless)
+
     lists = {
         key: words(f"triage.{key}", raw[key])
-        for key in ("emergency_keywords", "urgent_keywords", "safety_keywords", "fault_keywords")
+        for key in ("emergency_keywords", "urgent_keywords", "safety_keywords", "calm_phrases", "fault_keywords")
         if key in raw
     }
     return replace(
         defaults,
         category_keywords=table("category_keywords", REPAIR_CATEGORIES, defaults.category_keywords),
         feedback_keywords=table("feedback_keywords", FEEDBACK_CATEGORIES, defaults.feedback_keywords),
+        emergency_pairs=pairs,
         self_checks=self_checks,
         out_of_scope=out_of_scope,
         **lists,
