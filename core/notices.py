@@ -36,7 +36,7 @@ from core.domain.directory import Estate, Resident, Staff, StaffGroup
 from core.domain.dispatch import department_staff, supervisors
 from core.domain.lifecycle import Action
 from core.domain.model import Actor, HistoryEvent, Subscriber, Ticket, TicketKind, Urgency
-from core.domain.people import Address, first_name
+from core.domain.people import Address, first_name, in_language
 from core.domain.roles import Grant, holders, may
 from core.i18n import N_, Translator
 
@@ -209,10 +209,10 @@ class _Telling:
         def write(t: Translator) -> str:
             return t(template).format(
                 number=ticket.number,
-                name=first_name(ticket.assignee_name),
+                name=first_name(ticket.assignee_name, t.locale),
                 eta=details.get("eta_minutes", "?"),
                 reason=hold_reason(str(details.get("reason", "")), t),
-                department=ticket.department or t("Customer service"),
+                department=in_language(ticket.department, t.locale) or t("Customer service"),
                 text=details.get("reply", ""),
             )
 
@@ -258,7 +258,7 @@ class _Telling:
             lines = [
                 t("Thank you. Your feedback is recorded as {number}.").format(number=ticket.number),
                 t("{department} will reply to you here within {duration}.").format(
-                    department=ticket.department or t("Customer service"), duration=respond
+                    department=in_language(ticket.department, t.locale) or t("Customer service"), duration=respond
                 ),
             ]
             if ticket.anonymous:
@@ -294,7 +294,10 @@ class _Telling:
 
         def choices(t: Translator) -> list[Choice]:
             found = [
-                Choice(OnTicket("register", ticket.number, str(r.id)), t("✅ It is {name}").format(name=r.name))
+                Choice(
+                    OnTicket("register", ticket.number, str(r.id)),
+                    t("✅ It is {name}").format(name=in_language(r.name, t.locale)),
+                )
                 for r in estate.residents_of(room)
             ]
             label = t("✅ A new resident of {room}").format(room=room) if found else t("✅ Confirm their registration")
@@ -472,7 +475,7 @@ class _Telling:
         if requester is not None:
             said = (N_("{number}: {name} approved your request.") if approve
                     else N_("{number}: {name} rejected your request; please talk to them."))  # fmt: skip
-            self.tell(requester, lambda t: t(said).format(number=ticket.number, name=decider),
+            self.tell(requester, lambda t: t(said).format(number=ticket.number, name=in_language(decider, t.locale)),
                       lambda t: next_steps(ticket, t))  # fmt: skip
         self.answer(event, lambda t: (t("{number}: approved.") if approve else t("{number}: rejected.")).format(
             number=ticket.number))  # fmt: skip
@@ -571,8 +574,9 @@ class _Telling:
             told = N_("Added to {number}; {name} is told.")
         else:
             told = N_("Added to {number}; staff will see it with the report.")
-        name = first_name(ticket.assignee_name)
-        self.answer(event, lambda t: t(told).format(number=ticket.number, name=name))
+        self.answer(
+            event, lambda t: t(told).format(number=ticket.number, name=first_name(ticket.assignee_name, t.locale))
+        )
 
     def self_resolved(self, event: HistoryEvent) -> None:
         ticket = self.ticket

@@ -205,8 +205,8 @@ class TestTwoTerminals:
         assert f"{number} is done. The resident is asked to confirm the repair." in done.out
 
         closing = piped(tmp_path, "console", lines=("1", "5", "skip"))
-        assert f"🔔 🔧 {number}: 李伟 will do your repair." in closing.out
-        assert f"{number}: 李伟 says the repair is done.\nWork done: replaced the washer\nIs it fixed?" in closing.out
+        assert f"🔔 🔧 {number}: Li Wei will do your repair." in closing.out
+        assert f"{number}: Li Wei says the repair is done.\nWork done: replaced the washer\nIs it fixed?" in closing.out
         assert f"Glad to hear it! {number} is closed." in after(closing.out, "1")
         listed = json.loads(piped(tmp_path, "tickets", "list", "--json").out)
         assert [(t["status"], t["rating"], t["assignee"]) for t in listed] == [("closed", 5, "李伟 Li Wei")]

@@ -62,13 +62,13 @@ SHOW_NAME = block("""
       1. With my name
       2. Anonymously""")
 HELP = block("""
-    I take repair reports and feedback for 阳光花园 Sunrise Garden.
+    I take repair reports and feedback for Sunrise Garden.
     • Describe a fault in one message, e.g. "kitchen pipe leaking in 1-1-1201", and I'll ask for the rest.
     • /tickets: your open tickets · /status NUMBER: one ticket
     • /withdraw NUMBER: cancel a report nobody is working on yet · /chase NUMBER: ask us to hurry
     • /add NUMBER: add a detail or a photo to a report
     • /cancel: drop the report you're writing · /lang: 中文 / English · /start: the menu""")
-HELLO = "Hello Emily! This is the 阳光花园 Sunrise Garden repair desk.\nWhat can I do for you?"
+HELLO = "Hello Emily! This is the Sunrise Garden repair desk.\nWhat can I do for you?"
 NUMBER = f"{TODAY}-0001"
 
 
@@ -110,11 +110,11 @@ class TestRepairFromOneMessage:
     @pytest.mark.parametrize(
         ("message", "place", "kind", "word"),
         [
-            ("3号楼电梯坏了有人被困", "3号楼电梯 Building 3 lifts", "Lift", "被困"),
-            ("someone is trapped in the lift", "3号楼电梯 Building 3 lifts", "Lift", "trapped"),
+            ("3号楼电梯坏了有人被困", "Building 3 lifts", "Lift", "被困"),
+            ("someone is trapped in the lift", "Building 3 lifts", "Lift", "trapped"),
             ("smell of gas in 3-1-2302", "3-1-2302", "Fire safety", "smell of gas"),
             ("sparks coming from the socket in 1-1-1201", "1-1-1201", "Electrical (power, lights, sockets)", "sparks"),
-            ("smoke in the garage", "地下车库 Underground garage", "Fire safety", "smoke"),
+            ("smoke in the garage", "Underground garage", "Fire safety", "smoke"),
         ],
     )
     def test_a_safety_word_keeps_it_an_emergency_and_says_why(
@@ -269,7 +269,7 @@ class TestPlaces:
             ("light broken", SUGGEST_NORMAL),
             ("normal", lines("""
                 Please check your report:
-                Place: 地下车库 Underground garage
+                Place: Underground garage
                 Problem: light broken
                 Type: Electrical (power, lights, sockets)
                 Urgency: Normal""", SUBMIT)),
@@ -299,11 +299,11 @@ class TestPlaces:
             return lines(f"""
                 {said}
                 Use it as written (staff will check it), pick a shared place, or type the place again.""",
-                choices(f"✍️ Use “{place}” as written", "地下车库 Underground garage", "3号楼电梯 Building 3 lifts"))  # fmt: skip
+                choices(f"✍️ Use “{place}” as written", "Underground garage", "Building 3 lifts"))  # fmt: skip
 
         emily.run([
             ("1", WHERE),
-            ("9-9-999", unknown("I can't find 9-9-999 in 阳光花园 Sunrise Garden.", "9-9-999")),
+            ("9-9-999", unknown("I can't find 9-9-999 in Sunrise Garden.", "9-9-999")),
             ("the moon", unknown("Sorry, I don't know the place “the moon”.", "the moon")),
             ("behind the bike shed", unknown("Sorry, I don't know the place “behind the bike shed”.",
                                              "behind the bike shed")),
@@ -329,9 +329,7 @@ class TestPlaces:
         assert emily.says("garage") == WHAT
 
     def test_an_unknown_room_in_the_first_message_is_explained(self, emily: Chat) -> None:
-        emily.run(
-            [("9-9-9999 kitchen tap leaking", replies("I can't find 9-9-9999 in 阳光花园 Sunrise Garden.", WHERE))]
-        )
+        emily.run([("9-9-9999 kitchen tap leaking", replies("I can't find 9-9-9999 in Sunrise Garden.", WHERE))])
 
 
 class TestSelfCheck:
@@ -404,13 +402,13 @@ class TestRepeatBack:
             ("place", WHERE),
             ("garage", lines("""
                 Please check your report:
-                Place: 地下车库 Underground garage
+                Place: Underground garage
                 Problem: kitchen pipe leaking in 1-1-1201
                 Type: Building (walls, doors, windows)
                 Urgency: Emergency""", SUBMIT)),
             ("more water on the floor now", replies("Added to the description.", lines("""
                 Please check your report:
-                Place: 地下车库 Underground garage
+                Place: Underground garage
                 Problem: kitchen pipe leaking in 1-1-1201
                 more water on the floor now
                 Type: Building (walls, doors, windows)
@@ -448,11 +446,11 @@ class TestFeedback:
                 Please check your feedback:
                 About: Cleaning and hygiene
                 Message: rubbish has not been collected for three days
-                Place or thing: 地下车库 Underground garage
+                Place or thing: Underground garage
                 Name shown to staff: yes""", SUBMIT)),
             ("1", f"""
                 Thank you. Your feedback is recorded as {NUMBER}.
-                环境部 Cleaning will reply to you here within 4 hours."""),
+                Cleaning will reply to you here within 4 hours."""),
         ])  # fmt: skip
         (ticket,) = stored(desk)
         assert (ticket.kind, ticket.category, ticket.department) == ("feedback", "hygiene", "环境部 Cleaning")
@@ -470,7 +468,7 @@ class TestFeedback:
                 Name shown to staff: no, anonymous""", SUBMIT)),
             ("1", f"""
                 Thank you. Your feedback is recorded as {NUMBER}.
-                客服中心 Customer service will reply to you here within 4 hours.
+                Customer service will reply to you here within 4 hours.
                 Your name is hidden from staff."""),
         ])  # fmt: skip
         (ticket,) = stored(desk)
@@ -598,7 +596,7 @@ class TestMyTickets:
                 Place: 3-1-2302
                 Problem: crack in the wall of 3-1-2302
                 Reported: 2026-11-27 10:31
-                Technician: 李伟
+                Technician: Li Wei
                   1. ⏰ Chase
                   2. ✖️ Withdraw"""),
         ])  # fmt: skip
@@ -609,7 +607,7 @@ class TestMyTickets:
         report_a_crack(emily)
         emily.run([
             (f"/add {NUMBER}", f"What would you like to add to {NUMBER}? Write it, or send a photo."),
-            ("it is getting wider, about 2 cm now", f"Added to {NUMBER}; 李伟 is told."),
+            ("it is getting wider, about 2 cm now", f"Added to {NUMBER}; Li Wei is told."),
             (f"/add {NUMBER[:-1]}9", f"I can't find a ticket {NUMBER[:-1]}9 of yours. Send /tickets to see them."),
             (f"/add {NUMBER}", f"What would you like to add to {NUMBER}? Write it, or send a photo."),
         ])  # fmt: skip
@@ -619,7 +617,7 @@ class TestMyTickets:
             f"What would you like to add to {NUMBER}? Write it, or send a photo.",
         )
         photo = Attachment("photo", "attachments/telegram/wider.jpg", "")
-        assert emily.says("", attachments=(photo,)) == f"Added to {NUMBER}; 李伟 is told."
+        assert emily.says("", attachments=(photo,)) == f"Added to {NUMBER}; Li Wei is told."
         (ticket,) = stored(desk)
         assert [e.details for e in ticket.history if e.action == "note"] == [
             {"added": "it is getting wider, about 2 cm now", "photos": 0}, {"added": "", "photos": 1},
@@ -803,7 +801,7 @@ def test_a_report_waiting_to_join_a_ticket_that_closed_meanwhile_goes_on_as_its_
               3. ✓ 一般：几天内处理即可"""),
         ("一般", """
             请核对您的报修信息：
-            地点：地下车库 Underground garage
+            地点：地下车库
             问题描述：车库的灯坏了
             类型：电路（停电、灯具、插座）
             紧急程度：一般
@@ -840,10 +838,10 @@ def test_a_ticket_joined_is_in_the_residents_tickets_to_see_and_chase_but_not_to
         (Press(NUMBER), lines(f"""
             {NUMBER} · Electrical (power, lights, sockets)
             Status: a technician has been assigned
-            Place: 地下车库 Underground garage
+            Place: Underground garage
             Problem: 车库的灯坏了
             Reported: 2026-11-27 10:31
-            Technician: 王芳""", choices("⏰ Chase"))),
+            Technician: Wang Fang""", choices("⏰ Chase"))),
         (f"/withdraw {NUMBER}", f"I can't find a ticket {NUMBER} of yours. Send /tickets to see them."),
         (f"/chase {NUMBER}", f"We've reminded the team about {NUMBER}. Thank you for your patience."),
     ])  # fmt: skip
@@ -884,7 +882,7 @@ def test_ticket_details_asked_for_in_a_group_are_answered_privately(desk: Desk, 
         Place: 3-1-2302
         Problem: crack in the wall of 3-1-2302
         Reported: 2026-11-27 10:31
-        Technician: 李伟""")  # fmt: skip
+        Technician: Li Wei""")  # fmt: skip
     assert [c.label for c in details.choices] == ["⏰ Chase", "✖️ Withdraw"]  # within minutes of reporting
 
 

@@ -50,13 +50,13 @@ FEEDBACK_ABOUT = block("""
       5. 社区生活
       6. 其他""")
 HELP = block("""
-    我负责受理阳光花园 Sunrise Garden的报修和意见反馈。
+    我负责受理阳光花园的报修和意见反馈。
     • 用一条消息描述故障即可，例如“1-1-1201厨房水管漏水”，其余信息我会再问您。
     • /tickets：查看未完结的工单 · /status 工单号：查看单个工单
     • /withdraw 工单号：撤回尚未处理的报修 · /chase 工单号：催单
     • /add 工单号：为已提交的报修补充说明或照片
     • /cancel：放弃正在填写的报修 · /lang：中文 / English · /start：主菜单""")
-HELLO = "张三，您好！这里是阳光花园 Sunrise Garden物业报修服务台。\n请问有什么可以帮您？"
+HELLO = "张三，您好！这里是阳光花园物业报修服务台。\n请问有什么可以帮您？"
 
 
 @pytest.fixture
@@ -83,7 +83,7 @@ def unknown_place(place: str) -> str:
     return lines(f"""
         抱歉，没有找到地点“{place}”。
         可以就按您写的提交（由员工核实），也可以选择公共区域，或重新输入地点。""",
-        choices(f"✍️ 就用“{place}”", "地下车库 Underground garage", "3号楼电梯 Building 3 lifts"))  # fmt: skip
+        choices(f"✍️ 就用“{place}”", "地下车库", "3号楼电梯"))  # fmt: skip
 
 
 class TestRepair:
@@ -114,7 +114,7 @@ class TestRepair:
         zhang.run([
             ("3号楼电梯坏了有人被困", lines("""
                 请核对您的报修信息：
-                地点：3号楼电梯 Building 3 lifts
+                地点：3号楼电梯
                 问题描述：3号楼电梯坏了有人被困
                 类型：电梯
                 紧急程度：紧急
@@ -161,12 +161,12 @@ class TestRepair:
             return lines(f"""
                 {said}
                 可以就按您写的提交（由员工核实），也可以选择公共区域，或重新输入地点。""",
-                choices(f"✍️ 就用“{place}”", "地下车库 Underground garage", "3号楼电梯 Building 3 lifts"))  # fmt: skip
+                choices(f"✍️ 就用“{place}”", "地下车库", "3号楼电梯"))  # fmt: skip
 
         zhang.run([
             ("报修", WHERE),
             ("9号楼", unknown("抱歉，没有找到地点“9号楼”。", "9号楼")),
-            ("9-1-101", unknown("在阳光花园 Sunrise Garden没有找到 9-1-101。", "9-1-101")),
+            ("9-1-101", unknown("在阳光花园没有找到 9-1-101。", "9-1-101")),
             ("小区东门口", unknown("抱歉，没有找到地点“小区东门口”。", "小区东门口")),
             ("就用", WHAT),
         ])  # fmt: skip
@@ -175,7 +175,7 @@ class TestRepair:
         self, zhang: Chat
     ) -> None:
         zhang.run([
-            ("9-9-9999 厨房漏水", replies("在阳光花园 Sunrise Garden没有找到 9-9-9999。", WHERE)),
+            ("9-9-9999 厨房漏水", replies("在阳光花园没有找到 9-9-9999。", WHERE)),
             ("东门岗亭", unknown_place("东门岗亭")),
             ("车库", SUGGEST_URGENT),
         ])  # fmt: skip
@@ -225,7 +225,7 @@ class TestFeedback:
                 向工作人员显示姓名：否，匿名""", SUBMIT)),
             ("提交", f"""
                 谢谢！您的反馈已记录，编号 {NUMBER}。
-                环境部 Cleaning将在4小时内在这里回复您。
+                环境部将在4小时内在这里回复您。
                 您的姓名不会向工作人员显示。"""),
         ])  # fmt: skip
         (ticket,) = stored(desk)
@@ -326,16 +326,16 @@ class TestLanguage:
         ])  # fmt: skip
         again = Chat(desk, "张三 Zhang San")
         again.run([
-            ("/start", lines("Hello 张三! This is the 阳光花园 Sunrise Garden repair desk.", "What can I do for you?",
+            ("/start", lines("Hello Zhang San! This is the Sunrise Garden repair desk.", "What can I do for you?",
                              english_menu)),
             ("/lang", language),
             ("中文", replies("好的，以后我用中文和您交流。", lines("请问有什么可以帮您？", MENU))),
         ])  # fmt: skip
 
     def test_a_stranger_gets_the_language_of_their_app(self, desk: Desk) -> None:
-        english = lines("Hello! This is the 阳光花园 Sunrise Garden repair desk.", "What can I do for you?", choices(
+        english = lines("Hello! This is the Sunrise Garden repair desk.", "What can I do for you?", choices(
             "🔧 Report a repair", "💬 Feedback or complaint", "📋 My tickets", "❓ Help", "🌐 中文 / English"))  # fmt: skip
-        chinese = lines("您好！这里是阳光花园 Sunrise Garden物业报修服务台。", "请问有什么可以帮您？", MENU)
+        chinese = lines("您好！这里是阳光花园物业报修服务台。", "请问有什么可以帮您？", MENU)
         Chat(desk, "guest", language_hint="en-US").run([("hi", english)])
         Chat(desk, "访客", language_hint="zh-hans").run([("hi", chinese)])
         Chat(desk, "visiteur", language_hint="fr").run([("hi", chinese)])  # the estate's default

@@ -15,6 +15,7 @@ from sqlalchemy import Engine, text
 from bot.bootstrap import read_estate as parse_directory
 from core.domain.directory import DirectoryError, Estate, Staff, parse_shift
 from core.domain.model import Location, Source, TicketKind, Urgency
+from core.domain.people import first_name, in_language
 from core.domain.tickets import TicketDraft
 from core.ports import SyncReport, UnitOfWork
 from tests.conftest import DEMO_ESTATE, NOW, add_ticket
@@ -469,3 +470,24 @@ def test_the_stored_shift_is_the_one_read_from_the_file(uow: UnitOfWork) -> None
     zhao = staff_named(stored(uow), "赵强 Zhao Qiang")
 
     assert zhao.on_shift(at(TUE, 2)) and not zhao.on_shift(at(TUE, 12))
+
+
+class TestNamesInTheReadersLanguage:
+    @pytest.mark.parametrize(
+        ("name", "zh", "en"),
+        [
+            ("李伟 Li Wei", "李伟", "Li Wei"),
+            ("地下车库 Underground garage", "地下车库", "Underground garage"),
+            ("3号楼电梯 Building 3 lifts", "3号楼电梯", "Building 3 lifts"),
+            ("Emily Brown", "Emily Brown", "Emily Brown"),
+            ("张三", "张三", "张三"),
+            ("1号楼 1", "1号楼 1", "1号楼 1"),  # no other language to show
+        ],
+    )
+    def test_a_bilingual_name_is_shown_in_the_readers_language(self, name: str, zh: str, en: str) -> None:
+        assert (in_language(name, "zh_CN"), in_language(name, "en")) == (zh, en)
+
+    def test_a_message_calls_a_chinese_name_by_all_of_it_and_an_english_one_by_the_first(self) -> None:
+        assert first_name("李伟 Li Wei", "zh_CN") == "李伟"
+        assert first_name("李伟 Li Wei", "en") == "Li Wei"
+        assert first_name("Emily Brown", "zh_CN") == "Emily"

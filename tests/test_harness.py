@@ -19,7 +19,7 @@ from tests.fake_telegram import text_update
 from tests.harness import Deployment
 
 ZHANG = 7001  # a resident of 1-1-1201 in the demo estate, who reads Chinese
-GREETING = "Hello! This is the 阳光花园 Sunrise Garden repair desk."
+GREETING = "Hello! This is the Sunrise Garden repair desk."
 
 
 def hello(deployment: Deployment, i: int, user: int) -> None:

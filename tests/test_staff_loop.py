@@ -158,14 +158,14 @@ class TestTheWholeLoop:
         play([
             (li, INBOX, leak("🔧 New job for you", "11-27 12:32")),
             (li, "1", yours()),
-            (zhang, INBOX, f"🔧 {number}: 李伟 will do your repair."),
+            (zhang, INBOX, f"🔧 {number}: Li Wei will do your repair."),
             (li, Press("On my way"), lines("When will you be there?", choices("15 min", "30 min", "60 min"))),
             (li, Press("30 min"), lines(f"{number}: the resident expects you in about 30 minutes.",
                                         choices("📍 Arrived", "🛠️ Start", "✅ Done", "⏸️ On hold", "📝 Change of plan"))),
-            (zhang, INBOX, f"🚶 {number}: 李伟 is on the way, there in about 30 minutes."),
+            (zhang, INBOX, f"🚶 {number}: Li Wei is on the way, there in about 30 minutes."),
             (li, Press("Arrived"), lines(f"{number}: arrival noted; the resident has been told.",
                                          choices("🛠️ Start", "✅ Done", "⏸️ On hold", "📝 Change of plan"))),
-            (zhang, INBOX, f"📍 {number}: 李伟 has arrived."),
+            (zhang, INBOX, f"📍 {number}: Li Wei has arrived."),
             (li, Press("Start"), lines(f"{number}: started.", STARTED)),
             (zhang, INBOX, ""),  # starting work is not news for the resident
             (li, Press("Done"), "What did you do? One message, please."),
@@ -175,7 +175,7 @@ class TestTheWholeLoop:
             (li, "washer 2 5; sealing tape 3", f"{number} is done. The resident is asked to confirm the repair."),
             # Before "is it fixed?", what was done: the resident judges knowing it.
             (zhang, INBOX, lines(f"""
-                ✅ {number}: 李伟 says the repair is done.
+                ✅ {number}: Li Wei says the repair is done.
                 Work done: replaced the washer
                 Materials: washer ×2, sealing tape ×1
                 Is it fixed?""", choices("✅ Fixed", "❌ Not fixed"))),
@@ -190,9 +190,9 @@ class TestTheWholeLoop:
                 choices("None"))),
             (li, Press("None"), f"{number} is done. The resident is asked to confirm the repair."),
             (zhang, INBOX, f"""
-                🔁 {number}: 李伟 will come back to put it right.
+                🔁 {number}: Li Wei will come back to put it right.
 
-                ✅ {number}: 李伟 says the repair is done.
+                ✅ {number}: Li Wei says the repair is done.
                 Work done: tightened the trap
                 Materials: washer ×2, sealing tape ×1
                 Is it fixed?
@@ -298,7 +298,7 @@ class TestDeclineRollOverAndThePool:
             f"Too late: {number} was already taken by 赵强 Zhao Qiang.",
         )
         assert_answer(duty_group(desk), replies(POOL_CARD, f"✋ 工单 {number} 已被 赵强 Zhao Qiang 接走。"))
-        zhang.run([(INBOX, f"🔧 {number}: 赵强 will do your repair.")])
+        zhang.run([(INBOX, f"🔧 {number}: Zhao Qiang will do your repair.")])
         (ticket,) = stored(desk)
         assert [e.action for e in ticket.history] == ["create", "assign", "decline", "pool", "claim"]
         assert ticket.history[2].details["reason"] == "Busy with another job"
@@ -342,7 +342,7 @@ class TestLateAnswers:
             ("replaced the washer", f"""
                 That answer came more than 30 minutes after my question, so I set it aside. Please tap the step again.
 
-                Hello 李伟! Your open jobs:
+                Hello Li Wei! Your open jobs:
                 • {number} · Plumbing (water, pipes, drains) · 1-1-1201 · accepted · 李伟 Li Wei
                   1. {number}"""),
         ])  # fmt: skip
@@ -427,9 +427,9 @@ class TestTypedSteps:
             ("soon", replies("Please tap one, or type the minutes, e.g. 45.", when)),
             ("0", replies("Please tap one, or type the minutes, e.g. 45.", when)),
             ("never mind", replies("Left as it was; nothing was changed.", lines(leak_view("accepted", """
-                11-27 10:32 张三 Zhang San: reported
+                11-27 10:32 Zhang San: reported
                 11-27 10:32 dispatch: assigned to 李伟 Li Wei
-                11-27 10:33 李伟 Li Wei: accepted""", due="11-28 10:32"), ACCEPTED))),
+                11-27 10:33 Li Wei: accepted""", due="11-28 10:32"), ACCEPTED))),
             ("on my way", when),
             ("45", lines(f"{number}: the resident expects you in about 45 minutes.",
                                  choices("📍 Arrived", "🛠️ Start", "✅ Done", "⏸️ On hold", "📝 Change of plan"))),
@@ -534,7 +534,7 @@ class TestAReportSetAside:
         self.finished_repair_then_a_second_report(zhang, li)
         zhang.says("1")
         assert zhang.says("/cancel").startswith("Report discarded; nothing was sent.\n")
-        assert zhang.says("1-1-1201").startswith("Hello 张三!")  # idle: no report set aside takes the place
+        assert zhang.says("1-1-1201").startswith("Hello Zhang San!")  # idle: no report set aside takes the place
 
 
 class TestPermissions:
@@ -576,11 +576,11 @@ class TestSupervisors:
         number = report_leak(zhang)
         chen.run([
             (f"/reassign {number} 王芳", lines(f"""
-                王芳 does not do Plumbing (water, pipes, drains).
-                Give {number} to 王芳 Wang Fang anyway?""", choices("✅ Yes, assign", "✖️ No"))),
+                Wang Fang does not do Plumbing (water, pipes, drains).
+                Give {number} to Wang Fang anyway?""", choices("✅ Yes, assign", "✖️ No"))),
             ("maybe", replies("Please pick one of the choices, by its number or its name.", lines(f"""
-                王芳 does not do Plumbing (water, pipes, drains).
-                Give {number} to 王芳 Wang Fang anyway?""", choices("✅ Yes, assign", "✖️ No")))),
+                Wang Fang does not do Plumbing (water, pipes, drains).
+                Give {number} to Wang Fang anyway?""", choices("✅ Yes, assign", "✖️ No")))),
             ("no", f"{number} was not assigned."),
         ])  # fmt: skip
         assert stored(desk)[0].assignee_name == "李伟 Li Wei"
@@ -606,15 +606,15 @@ class TestSupervisors:
                 Waiting for approval (0)""", choices(number))),
             # 赵强 works nights: at 10:30 the supervisor is told, and assigns him anyway.
             (chen, f"/assign {number} Zhao", lines(f"""
-                赵强 is not on shift now.
-                Give {number} to 赵强 Zhao Qiang anyway?""", choices("✅ Yes, assign", "✖️ No"))),
+                Zhao Qiang is not on shift now.
+                Give {number} to Zhao Qiang anyway?""", choices("✅ Yes, assign", "✖️ No"))),
             (chen, "yes", f"{number} is assigned to 赵强 Zhao Qiang; they have been asked to accept."),
             (zhao, INBOX, leak("🔧 New job for you", "11-27 12:35")),
-            (chen, f"/reassign {number} nobody", "I don't know “nobody”. Technicians: 李伟 Li Wei, 王芳 Wang Fang, 赵强 Zhao Qiang"),
+            (chen, f"/reassign {number} nobody", "I don't know “nobody”. Technicians: Li Wei, Wang Fang, Zhao Qiang"),
             (chen, f"/reassign {number} 李伟", f"{number} is assigned to 李伟 Li Wei; they have been asked to accept."),
             (zhao, INBOX, f"{number} was reassigned to 李伟 Li Wei."),
             (li, INBOX, leak("🔧 New job for you", "11-27 12:36")),
-            (chen, f"/reassign {number} Li", f"{number} is already with 李伟 Li Wei."),
+            (chen, f"/reassign {number} Li", f"{number} is already with Li Wei."),
             (chen, "/assign", "Please write it as: /assign NUMBER NAME"),
         ])  # fmt: skip
 
@@ -626,7 +626,7 @@ class TestSupervisors:
         play([
             (li, INBOX, leak("🔧 New job for you", "11-27 12:33")),
             (li, Press("Accept"), yours()),
-            (zhang, INBOX, f"🔧 {number}: 李伟 will do your repair."),
+            (zhang, INBOX, f"🔧 {number}: Li Wei will do your repair."),
             (li, Press("Start"), lines(f"{number}: started.", STARTED)),
             (li, Press("Change of plan"), "What should be done instead, and why? Add the cost if it changes, e.g. “replace the whole pipe, ¥800”."),
             (li, "the whole pipe is rotten: replace it, ¥800", f"{number}: your change of plan went to the supervisor. I'll tell you the answer."),
@@ -637,7 +637,7 @@ class TestSupervisors:
                 Place: 1-1-1201
                 Problem: kitchen pipe leaking in 1-1-1201""", choices("👍 Approve", "👎 Reject"))),
             (chen, Press("Approve"), f"{number}: approved."),
-            (li, INBOX, lines(f"{number}: 陈静 Chen Jing approved your request.", STARTED)),
+            (li, INBOX, lines(f"{number}: Chen Jing approved your request.", STARTED)),
             (li, Press("Done"), "What did you do? One message, please."),
             (li, "replaced the pipe", lines(
                 "Materials used? One per line or separated by “;”: name, quantity, unit price (e.g. “valve 1 35”). Or tap “None”.",
@@ -652,7 +652,7 @@ class TestSupervisors:
                 Problem: kitchen pipe leaking in 1-1-1201""", choices("👍 Approve", "👎 Reject"))),
             (chen, Press("Approve"), f"{number}: approved."),
             (zhang, INBOX, lines(f"""
-                ✅ {number}: 李伟 says the repair is done.
+                ✅ {number}: Li Wei says the repair is done.
                 Work done: replaced the pipe
                 Materials: pipe ×1
                 Is it fixed?""", choices("✅ Fixed", "❌ Not fixed"))),
@@ -672,11 +672,11 @@ class TestSupervisors:
         li.says("pipe 1 800")
         li.run([
             (f"/status {number}", leak_view("in progress", """
-                11-27 10:33 张三 Zhang San: reported
+                11-27 10:33 Zhang San: reported
                 11-27 10:33 dispatch: assigned to 李伟 Li Wei
-                11-27 10:33 李伟 Li Wei: accepted
-                11-27 10:34 李伟 Li Wei: started
-                11-27 10:35 李伟 Li Wei: asked for approval""")),  # no step offered until the supervisor decides
+                11-27 10:33 Li Wei: accepted
+                11-27 10:34 Li Wei: started
+                11-27 10:35 Li Wei: asked for approval""")),  # no step offered until the supervisor decides
         ])  # fmt: skip
         # On hold, tapped on the message that showed the job started:
         assert_answer(
@@ -696,7 +696,7 @@ class TestSupervisors:
         play([
             (li, INBOX, leak("🔧 New job for you", "11-27 12:33")),
             (li, Press("Accept"), yours()),
-            (zhang, INBOX, f"🔧 {number}: 李伟 will do your repair."),
+            (zhang, INBOX, f"🔧 {number}: Li Wei will do your repair."),
             (li, Press("Start"), lines(f"{number}: started.", STARTED)),
             (li, Press("Change of plan"), "What should be done instead, and why? Add the cost if it changes, e.g. “replace the whole pipe, ¥800”."),
             (li, "replace the whole pipe, ¥800", f"{number}: your change of plan went to the supervisor. I'll tell you the answer."),
@@ -713,11 +713,11 @@ class TestSupervisors:
                 • {number} · Plumbing (water, pipes, drains) · 1-1-1201 · in progress · 李伟 Li Wei""", choices(number))),
             # Until it is decided, Done and another change of plan wait: only hold remains.
             (li, f"/status {number}", lines(leak_view("in progress", """
-                11-27 10:33 张三 Zhang San: reported
+                11-27 10:33 Zhang San: reported
                 11-27 10:33 dispatch: assigned to 李伟 Li Wei
-                11-27 10:33 李伟 Li Wei: accepted
-                11-27 10:34 李伟 Li Wei: started
-                11-27 10:34 李伟 Li Wei: asked for approval"""), choices("⏸️ On hold"))),
+                11-27 10:33 Li Wei: accepted
+                11-27 10:34 Li Wei: started
+                11-27 10:34 Li Wei: asked for approval"""), choices("⏸️ On hold"))),
             (chen, INBOX, lines(f"""
                 📝 {number}: 李伟 Li Wei asks to change the plan.
                 replace the whole pipe, ¥800
@@ -725,7 +725,7 @@ class TestSupervisors:
                 Place: 1-1-1201
                 Problem: kitchen pipe leaking in 1-1-1201""", choices("👍 Approve", "👎 Reject"))),
             (chen, Press("Reject"), f"{number}: rejected."),
-            (li, INBOX, lines(f"{number}: 陈静 Chen Jing rejected your request; please talk to them.", STARTED)),
+            (li, INBOX, lines(f"{number}: Chen Jing rejected your request; please talk to them.", STARTED)),
             (zhang, INBOX, ""),  # a plan the supervisor turned down is not news for the resident
             (li, Press("Done"), "What did you do? One message, please."),
             (li, "replaced the washer", lines(
@@ -733,7 +733,7 @@ class TestSupervisors:
                 choices("None"))),
             (li, "washer 1 5", f"{number} is done. The resident is asked to confirm the repair."),
             (zhang, INBOX, lines(f"""
-                ✅ {number}: 李伟 says the repair is done.
+                ✅ {number}: Li Wei says the repair is done.
                 Work done: replaced the washer
                 Materials: washer ×1
                 Is it fixed?""", choices("✅ Fixed", "❌ Not fixed"))),
@@ -773,11 +773,11 @@ class TestSupervisors:
                 Assigned to: 李伟 Li Wei
                 Due: 11-28 10:33
                 History:
-                  11-27 10:33 张三 Zhang San: reported
+                  11-27 10:33 Zhang San: reported
                   11-27 10:33 dispatch: assigned to 李伟 Li Wei
-                  11-27 10:33 李伟 Li Wei: accepted
-                  11-27 10:34 李伟 Li Wei: started
-                  11-27 10:34 李伟 Li Wei: asked for approval
+                  11-27 10:33 Li Wei: accepted
+                  11-27 10:34 Li Wei: started
+                  11-27 10:34 Li Wei: asked for approval
                 📝 {number}: 李伟 Li Wei asks to change the plan.
                 replace the whole pipe, ¥800""", choices("👍 Approve", "👎 Reject"))),
         ])  # fmt: skip
@@ -804,9 +804,9 @@ class TestSupervisors:
 
                 Waiting for approval (0)""", choices(number))),
             (Press(number), lines(leak_view("accepted", """
-                11-27 10:33 张三 Zhang San: reported
+                11-27 10:33 Zhang San: reported
                 11-27 10:33 dispatch: assigned to 李伟 Li Wei
-                11-27 10:33 李伟 Li Wei: accepted"""), ACCEPTED)),
+                11-27 10:33 Li Wei: accepted"""), ACCEPTED)),
         ])  # fmt: skip
 
     def test_an_unassigned_ticket_past_its_response_time_is_both_unassigned_and_overdue(
@@ -947,7 +947,7 @@ class TestOnHold:
         play([
             (li, INBOX, leak("🔧 New job for you", "11-27 12:33")),
             (li, Press("Accept"), yours()),
-            (zhang, INBOX, f"🔧 {number}: 李伟 will do your repair."),
+            (zhang, INBOX, f"🔧 {number}: Li Wei will do your repair."),
             (li, Press("Start"), lines(f"{number}: started.", STARTED)),
             (li, Press("On hold"), lines("What are you waiting for? Tap one or write it.",
                                                   choices("waiting for parts", "waiting for access"))),
@@ -960,7 +960,7 @@ class TestOnHold:
                 Place: 1-1-1201
                 Problem: kitchen pipe leaking in 1-1-1201
                 Reported: 2026-11-27 10:33
-                Technician: 李伟""", choices("⏰ Chase"))),
+                Technician: Li Wei""", choices("⏰ Chase"))),
             (chen, "/queue", lines(f"""
                 📋 Queue
 
@@ -990,21 +990,21 @@ class TestOnHold:
                 Your open jobs:
                 • {number} · Plumbing (water, pipes, drains) · 1-1-1201 · on hold · 李伟 Li Wei""", choices(number))),
             (li, Press(number), lines(leak_view("on hold", """
-                11-27 10:33 张三 Zhang San: reported
+                11-27 10:33 Zhang San: reported
                 11-27 10:33 dispatch: assigned to 李伟 Li Wei
-                11-27 10:33 李伟 Li Wei: accepted
-                11-27 10:34 李伟 Li Wei: started
-                11-27 10:34 李伟 Li Wei: put on hold: waiting for parts"""), choices("▶️ Resume", "📝 Change of plan"))),
+                11-27 10:33 Li Wei: accepted
+                11-27 10:34 Li Wei: started
+                11-27 10:34 Li Wei: put on hold: waiting for parts"""), choices("▶️ Resume", "📝 Change of plan"))),
             (li, Press("Resume"), lines(f"{number}: resumed.", STARTED)),
             (zhang, INBOX, f"▶️ {number}: the repair goes on."),
             # The three days on hold are added to the deadline.
             (li, f"/status {number}", lines(leak_view("in progress", """
-                11-27 10:33 张三 Zhang San: reported
+                11-27 10:33 Zhang San: reported
                 11-27 10:33 dispatch: assigned to 李伟 Li Wei
-                11-27 10:33 李伟 Li Wei: accepted
-                11-27 10:34 李伟 Li Wei: started
-                11-27 10:34 李伟 Li Wei: put on hold: waiting for parts
-                11-30 10:31 李伟 Li Wei: resumed""", due="12-01 10:30"), STARTED)),
+                11-27 10:33 Li Wei: accepted
+                11-27 10:34 Li Wei: started
+                11-27 10:34 Li Wei: put on hold: waiting for parts
+                11-30 10:31 Li Wei: resumed""", due="12-01 10:30"), STARTED)),
             (chen, "/queue", EMPTY_QUEUE),
         ])  # fmt: skip
         (ticket,) = stored(desk)
@@ -1030,12 +1030,12 @@ class TestFeedbackAndChasing:
                 Name shown to staff: no, anonymous""", choices("✅ Submit", "✏️ Change something", "✖️ Cancel"))),
             ("1", f"""
                 Thank you. Your feedback is recorded as {NUMBER}.
-                客服中心 Customer service will reply to you here within 4 hours.
+                Customer service will reply to you here within 4 hours.
                 Your name is hidden from staff."""),
         ])  # fmt: skip
         play([
             (chen, INBOX, f"""
-                💬 Feedback for 客服中心 Customer service
+                💬 Feedback for Customer service
                 {NUMBER} · Service quality · anonymous resident
                 I want to complain about the guard at the gate, he was rude
                 Reply by: 11-27 14:32
@@ -1046,7 +1046,7 @@ class TestFeedbackAndChasing:
                 We have spoken to the guard; sorry.""", choices("✅ Send and mark answered", "💬 Send, keep it open"))),
             (chen, Press("Send and mark answered"), f"Sent. {NUMBER} is answered; the resident is asked whether it settles the matter."),
             (emily, INBOX, lines(f"""
-                💬 {NUMBER}: 客服中心 Customer service replies:
+                💬 {NUMBER}: Customer service replies:
                 We have spoken to the guard; sorry.
 
                 Does this settle it?""", choices("✅ Yes, settled", "❌ No, not settled"))),
@@ -1083,7 +1083,7 @@ class TestFeedbackAndChasing:
               11-27 10:33 dispatch: assigned to 客服中心 Customer service
               11-27 10:33 anonymous resident: chased"""
         looked = """
-              11-27 10:34 周敏 Zhou Min: looked up who gave this anonymous feedback"""
+              11-27 10:34 Zhou Min: looked up who gave this anonymous feedback"""
         play([
             (chen, f"/status {NUMBER}", lines(status, choices("✍️ Reply"))),
             (chen, f"/reveal {NUMBER}", "Only a manager can see who gave anonymous feedback."),
@@ -1108,7 +1108,7 @@ class TestFeedbackAndChasing:
             (chen, Press("keep it open"), f"Sent to the resident. {NUMBER} stays open."),
             # The resident gets the reply, and is not asked whether it settles anything yet.
             (emily, INBOX, f"""
-                💬 {NUMBER}: 客服中心 Customer service replies:
+                💬 {NUMBER}: Customer service replies:
                 Sorry: the line was broken. It is being repaired today."""),
             (emily, "/tickets", lines(f"""
                 Your open tickets:
@@ -1123,12 +1123,12 @@ class TestFeedbackAndChasing:
                 History:
                   11-27 10:32 Emily Brown: reported
                   11-27 10:32 dispatch: assigned to 客服中心 Customer service
-                  11-27 10:33 陈静 Chen Jing: replied""", choices("✍️ Reply"))),
+                  11-27 10:33 Chen Jing: replied""", choices("✍️ Reply"))),
             (chen, Press("Reply"), "Write your reply to the resident in one message."),
             (chen, "The line works again since noon.", lines("Your reply:\nThe line works again since noon.", send)),
             (chen, Press("mark answered"), f"Sent. {NUMBER} is answered; the resident is asked whether it settles the matter."),
             (emily, INBOX, lines(f"""
-                💬 {NUMBER}: 客服中心 Customer service replies:
+                💬 {NUMBER}: Customer service replies:
                 The line works again since noon.
 
                 Does this settle it?""", choices("✅ Yes, settled", "❌ No, not settled"))),
@@ -1150,11 +1150,11 @@ class TestFeedbackAndChasing:
         emily.run([
             ("1", f"""
                 Thank you. Your feedback is recorded as {NUMBER}.
-                客服中心 Customer service will reply to you here within 4 hours."""),
+                Customer service will reply to you here within 4 hours."""),
         ])  # fmt: skip
         chen.run([
             (INBOX, f"""
-                💬 Feedback for 客服中心 Customer service
+                💬 Feedback for Customer service
                 {NUMBER} · Service quality · Emily Brown
                 nobody answered the front desk phone all morning
                 Reply by: 11-27 14:32
@@ -1275,7 +1275,7 @@ class TestInChinese:
                 地点：1-1-1201
                 问题描述：1-1-1201 厨房水管漏水""", choices("👍 批准", "👎 驳回"))),
             (chen, Press("驳回"), f"工单 {NUMBER}：已驳回。"),
-            (li, INBOX, lines(f"工单 {NUMBER}：陈静 Chen Jing 驳回了您的申请，请与其沟通。",
+            (li, INBOX, lines(f"工单 {NUMBER}：陈静 驳回了您的申请，请与其沟通。",
                               choices("✅ 完工", "⏸️ 暂停", "📝 变更方案"))),
             (zhang, INBOX, ""),
         ])  # fmt: skip
@@ -1311,11 +1311,11 @@ class TestInChinese:
                 处理人：李伟 Li Wei
                 完成时限：11-28 10:32
                 处理记录：
-                  11-27 10:32 张三 Zhang San：报修
+                  11-27 10:32 张三：报修
                   11-27 10:32 系统派单：已派单给李伟 Li Wei
-                  11-27 10:33 李伟 Li Wei：已接单
-                  11-27 10:33 李伟 Li Wei：开始维修
-                  11-27 10:34 李伟 Li Wei：暂停：等待配件""", choices("▶️ 继续维修", "📝 变更方案"))),
+                  11-27 10:33 李伟：已接单
+                  11-27 10:33 李伟：开始维修
+                  11-27 10:34 李伟：暂停：等待配件""", choices("▶️ 继续维修", "📝 变更方案"))),
         ])  # fmt: skip
 
     def test_a_reply_that_keeps_the_feedback_open(self, desk: Desk, clock: Clock) -> None:
@@ -1329,7 +1329,7 @@ class TestInChinese:
             (chen, Press("回复"), "请用一条消息写下给住户的回复。"),
             (chen, "抱歉，电话线路故障，今天修复。", lines("您的回复：\n抱歉，电话线路故障，今天修复。", send)),
             (chen, Press("暂不结单"), f"已发送给住户，工单 {NUMBER} 暂不结单。"),
-            (zhang, INBOX, f"💬 {NUMBER}：客服中心 Customer service回复：\n抱歉，电话线路故障，今天修复。"),
+            (zhang, INBOX, f"💬 {NUMBER}：客服中心回复：\n抱歉，电话线路故障，今天修复。"),
             (zhang, "/tickets", lines(f"您未完结的工单：\n• {NUMBER} · 服务质量 · 相关部门处理中", choices(NUMBER))),
         ])  # fmt: skip
 

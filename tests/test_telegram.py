@@ -324,7 +324,7 @@ class TestGroups:
         assert replied_to(notice) == report["message"]["message_id"]
         assert "3-1-2302" not in notice["text"] and "Emily" not in notice["text"] and "李伟" not in notice["text"]
         running.fake.wait_for(
-            lambda: any("李伟 will do your repair" in m["text"] for m in running.fake.messages_to(user))
+            lambda: any("Li Wei will do your repair" in m["text"] for m in running.fake.messages_to(user))
         )
         running.press(LI_WEI, "出发")
         running.press(LI_WEI, "30")
@@ -386,8 +386,8 @@ class TestDelivery:
         running.fake.wait_for_messages(user, 3, timeout=30)
         running.settled()  # nothing left to send: what came is all that will come
         assert [m["text"].split("\n")[0] for m in running.fake.messages_to(user)] == [
-            "Hello! This is the 阳光花园 Sunrise Garden repair desk.",
-            "I take repair reports and feedback for 阳光花园 Sunrise Garden.",
+            "Hello! This is the Sunrise Garden repair desk.",
+            "I take repair reports and feedback for Sunrise Garden.",
             "What can I do for you?",
         ]
         delivered = sum(m["method"] == "sendMessage" for m in running.fake.sent)
@@ -426,8 +426,8 @@ class TestDelivery:
         running.fake.push(text_update(user, "/help", language="en"))  # and the new workers go on answering
         running.fake.wait_for_messages(user, 3, timeout=20)
         assert [m["text"].split("\n")[0] for m in running.fake.messages_to(user)] == [
-            "Hello! This is the 阳光花园 Sunrise Garden repair desk.",
-            "I take repair reports and feedback for 阳光花园 Sunrise Garden.",
+            "Hello! This is the Sunrise Garden repair desk.",
+            "I take repair reports and feedback for Sunrise Garden.",
             "What can I do for you?",
         ]
         assert set(desk_workers(running.process.pid)).isdisjoint(workers)

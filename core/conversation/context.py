@@ -12,7 +12,7 @@ from core.domain.deadlines import SlaPolicy
 from core.domain.directory import Estate, Resident, Staff
 from core.domain.dispatch import DispatchPolicy
 from core.domain.model import Ticket
-from core.domain.people import Address, first_name
+from core.domain.people import Address
 from core.domain.triage import TriageRules
 from core.i18n import TranslatorFactory
 
@@ -57,10 +57,6 @@ class Speaker:
     @property
     def phone(self) -> str:
         return self.resident.phone if self.resident is not None else ""
-
-    @property
-    def first_name(self) -> str:
-        return first_name(self.name)
 
 
 @dataclass(frozen=True)

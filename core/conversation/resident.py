@@ -37,10 +37,10 @@ from core.domain.model import (
     TicketKind,
     Urgency,
 )
-from core.domain.people import Address
+from core.domain.people import Address, first_name, in_language
 from core.domain.places import find_place
 from core.domain.tickets import TicketDraft
-from core.i18n import N_
+from core.i18n import LOCALES, N_
 
 CHASE_INTERVAL = timedelta(hours=1)
 PICK_ONE = N_("Please pick one of the choices, by its number or its name.")
@@ -69,8 +69,8 @@ def absorb(turn: Turn, text: str) -> None:
         elif place.candidates and not turn.context.in_group:
             turn.state.candidates = list(place.candidates)
         elif place.problem:  # "9-9-9999 厨房漏水": say why the place is asked for, not just ask
-            turn.say(turn.t("I can't find {room} in {estate}.").format(room=place.problem,
-                                                                      estate=turn.context.estate.name))  # fmt: skip
+            estate = in_language(turn.context.estate.name, turn.t.locale)
+            turn.say(turn.t("I can't find {room} in {estate}.").format(room=place.problem, estate=estate))
     draft.description = text
     draft.category = draft.category or rules.category(text)
     draft.safety_word = rules.safety_word(text)
@@ -212,10 +212,13 @@ def ask_unknown_place(turn: Turn) -> None:
     """A place the directory does not know: use it as written, pick a shared place, or type it again."""
     t, estate, typed = turn.t, turn.context.estate, turn.state.draft.unknown_place
     problem = find_place(estate, typed, turn.context.speaker.rooms).problem
-    said = (t("I can't find {room} in {estate}.").format(room=problem, estate=estate.name) if problem
+    said = (t("I can't find {room} in {estate}.").format(room=problem, estate=in_language(estate.name, t.locale))
+            if problem
             else t("Sorry, I don't know the place “{place}”.").format(place=typed))  # fmt: skip
     choices = [turn.choice(Pick("place", "as_written"), t("✍️ Use “{place}” as written").format(place=typed))]
-    choices += [Choice(Pick("area", area.name), area.name, area.aliases) for area in estate.common_areas]
+    choices += [Choice(Pick("area", area.name), in_language(area.name, t.locale),
+                       (area.name, *(in_language(area.name, locale) for locale in LOCALES), *area.aliases))
+                for area in estate.common_areas]  # fmt: skip
     turn.ask(said + "\n" + t("Use it as written (staff will check it), pick a shared place, or type the place again."),
              choices)  # fmt: skip
 
@@ -377,7 +380,7 @@ def answer_self_check(turn: Turn) -> str:
 
 def summary(turn: Turn) -> str:
     draft, t = turn.state.draft, turn.t
-    location = draft.room or draft.area or draft.place_text or "-"
+    location = draft.room or in_language(draft.area or "", t.locale) or draft.place_text or "-"
     if turn.context.in_group and draft.room:
         location = t("your home (not shown in the group)")
     if turn.state.flow == "repair":
@@ -731,11 +734,12 @@ def menu_choices(turn: Turn) -> list[Choice]:
 
 
 def menu(turn: Turn, greet: bool = False) -> None:
-    t, estate = turn.t, turn.context.estate.name
+    t = turn.t
+    estate = in_language(turn.context.estate.name, t.locale)
     if greet or not turn.notes:
         if turn.context.speaker.known:
             hello = t("Hello {name}! This is the {estate} repair desk.").format(
-                name=turn.context.speaker.first_name, estate=estate
+                name=first_name(turn.context.speaker.name, t.locale), estate=estate
             )
         else:
             hello = t("Hello! This is the {estate} repair desk.").format(estate=estate)
@@ -834,7 +838,7 @@ def help_text(turn: Turn) -> str:
         "• /withdraw NUMBER: cancel a report nobody is working on yet · /chase NUMBER: ask us to hurry\n"
         "• /add NUMBER: add a detail or a photo to a report\n"
         "• /cancel: drop the report you're writing · /lang: 中文 / English · /start: the menu"
-    ).format(estate=turn.context.estate.name)
+    ).format(estate=in_language(turn.context.estate.name, turn.t.locale))
 
 
 def show_help(turn: Turn, rest: str) -> None:

@@ -42,7 +42,7 @@ from core.domain.directory import Staff
 from core.domain.dispatch import TRADES
 from core.domain.lifecycle import STATUS_WORDS, allowed_actions
 from core.domain.model import Attachment, Material, Status, Ticket, TicketKind
-from core.domain.people import first_name
+from core.domain.people import first_name, in_language
 from core.domain.roles import Grant, may, refusal
 from core.i18n import N_
 
@@ -428,7 +428,7 @@ def view(turn: Turn, ticket: Ticket) -> None:
 def my_jobs(turn: Turn, greet: bool = False) -> None:
     t, staff = turn.t, me(turn)
     mine = [x for x in turn.context.look.jobs(staff) if x.status is not Status.RESOLVED]
-    head = t("Hello {name}!").format(name=first_name(staff.name)) + " " if greet else ""
+    head = t("Hello {name}!").format(name=first_name(staff.name, t.locale)) + " " if greet else ""
     if not mine:
         turn.say(head + t("You have no open jobs. /help shows what I can do."))
         return
@@ -462,7 +462,7 @@ def queue(turn: Turn) -> None:
 def help_text(turn: Turn) -> str:
     t, staff = turn.t, me(turn)
     lines = [
-        t("Hello {name}! Your jobs come here; each step is one tap.").format(name=first_name(staff.name)),
+        t("Hello {name}! Your jobs come here; each step is one tap.").format(name=first_name(staff.name, t.locale)),
         t("• /jobs: your open jobs · /status NUMBER: one ticket"),
     ]
     if may(staff, Grant.DISPATCH):
@@ -518,14 +518,20 @@ def assigning(reassign: bool) -> Callable[[Turn, str], None]:
         estate = turn.context.estate
         chosen = find_staff(estate.staff, who)
         if chosen is None or chosen.id is None:
-            names = ", ".join(s.name for s in estate.staff if s.active and may(s, Grant.WORK_JOBS))
+            names = ", ".join(
+                in_language(s.name, t.locale) for s in estate.staff if s.active and may(s, Grant.WORK_JOBS)
+            )
             turn.say(t("I don't know “{who}”. Technicians: {names}").format(who=who, names=names))
         elif not still(turn, ticket, ticket.is_active):
             return
         elif reassign and ticket.status is Status.NEW:
             turn.say(t("{number} has nobody yet; use /assign.").format(number=ticket.number))
         elif ticket.assignee_id == chosen.id:
-            turn.say(t("{number} is already with {name}.").format(number=ticket.number, name=chosen.name))
+            turn.say(
+                t("{number} is already with {name}.").format(
+                    number=ticket.number, name=in_language(chosen.name, t.locale)
+                )
+            )
         elif misfits(turn, ticket, chosen):
             turn.state.ticket, turn.state.assignee = ticket.number, chosen.id
             turn.enter("assign", "confirm")
@@ -540,9 +546,9 @@ def misfits(turn: Turn, ticket: Ticket, chosen: Staff) -> list[str]:
     t, local = turn.t, turn.now.astimezone(turn.context.settings.zone)
     found = []
     if not chosen.on_shift(local):
-        found.append(t("{name} is not on shift now.").format(name=first_name(chosen.name)))
+        found.append(t("{name} is not on shift now.").format(name=first_name(chosen.name, t.locale)))
     if ticket.kind is TicketKind.REPAIR and ticket.category in TRADES and ticket.category not in chosen.trades:
-        found.append(t("{name} does not do {trade}.").format(name=first_name(chosen.name),
+        found.append(t("{name} does not do {trade}.").format(name=first_name(chosen.name, t.locale),
                                                            trade=category_label(ticket.category, t)))  # fmt: skip
     return found
 
@@ -551,8 +557,8 @@ def ask_assign_anyway(turn: Turn) -> None:
     t = turn.t
     ticket, chosen = the_ticket(turn, turn.state.ticket), turn.context.estate.staff_member(turn.state.assignee)
     why = misfits(turn, ticket, chosen) if ticket is not None and chosen is not None else []
-    question = t("Give {number} to {name} anyway?").format(number=turn.state.ticket,
-                                                           name=chosen.name if chosen else "?")  # fmt: skip
+    name = in_language(chosen.name, t.locale) if chosen else "?"
+    question = t("Give {number} to {name} anyway?").format(number=turn.state.ticket, name=name)
     turn.ask("\n".join((*why, question)), [turn.choice(Pick("yes"), t("✅ Yes, assign")),
                                           turn.choice(Pick("cancel"), t("✖️ No"))])  # fmt: skip
 

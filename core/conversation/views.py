@@ -13,7 +13,7 @@ from core.conversation.vocabulary import URGENCY_MARKS, category_label, hold_rea
 from core.domain.dispatch import DispatchPolicy
 from core.domain.lifecycle import STATUS_WORDS, Action, allowed_actions
 from core.domain.model import HistoryEvent, Source, Status, Ticket, TicketKind
-from core.domain.people import first_name
+from core.domain.people import first_name, in_language
 from core.i18n import N_, Translator
 
 STATUS_FOR_RESIDENTS = {
@@ -105,7 +105,7 @@ def actor_for_staff(ticket: Ticket, event: HistoryEvent, t: Translator) -> str:
         return t("dispatch")  # the only actor that is not a person (core.domain.model.SYSTEM)
     if anonymous_actor(ticket, event):
         return t(ANONYMOUS_RESIDENT)
-    return event.actor.name
+    return in_language(event.actor.name, t.locale)
 
 
 def reporter_label(ticket: Ticket, t: Translator) -> str:
@@ -195,12 +195,12 @@ def resident_view(ticket: Ticket, t: Translator, zone: tzinfo, may_withdraw: boo
     lines = [
         f"{ticket.number} · {category_label(ticket.category, t)}",
         t("Status: {status}").format(status=status_for_resident(ticket, t)),
-        t("Place: {place}").format(place=ticket.location.label() or "-"),
+        t("Place: {place}").format(place=in_language(ticket.location.label(), t.locale) or "-"),
         t("Problem: {problem}").format(problem=ticket.description),
         t("Reported: {when}").format(when=local(ticket.created_at, zone, with_year=True)),
     ]
     if ticket.assignee_name:
-        lines.append(t("Technician: {name}").format(name=first_name(ticket.assignee_name)))
+        lines.append(t("Technician: {name}").format(name=first_name(ticket.assignee_name, t.locale)))
     if ticket.is_open and ticket.response_due and ticket.status is Status.NEW:
         lines.append(t("We will respond by {when}.").format(when=local(ticket.response_due, zone, with_year=True)))
     choices = []
@@ -231,7 +231,7 @@ def summary(ticket: Ticket, t: Translator, personal: bool) -> str:
     """The job as a technician needs it; the reporter's contact only when `personal`."""
     lines = [
         " · ".join((ticket.number, t(URGENCY_MARKS[ticket.urgency]), category_label(ticket.category, t))),
-        t("Place: {place}").format(place=ticket.location.label() or "-"),
+        t("Place: {place}").format(place=in_language(ticket.location.label(), t.locale) or "-"),
         t("Problem: {problem}").format(problem=ticket.description),
     ]
     photos = sum(1 for a in ticket.attachments if a.kind == "photo")
@@ -310,14 +310,14 @@ def line(ticket: Ticket, t: Translator) -> str:
     who = f" · {ticket.assignee_name}" if ticket.assignee_name else ""
     return (
         f"{ticket.number} · {category_label(ticket.category, t)} · "
-        f"{ticket.location.label() or '-'} · {t(STATUS_WORDS[ticket.status])}{who}"
+        f"{in_language(ticket.location.label(), t.locale) or '-'} · {t(STATUS_WORDS[ticket.status])}{who}"
     )
 
 
 def feedback_card(ticket: Ticket, t: Translator, zone: tzinfo) -> str:
     who = reporter_for_staff(ticket, t)
     lines = [
-        t("💬 Feedback for {department}").format(department=ticket.department),
+        t("💬 Feedback for {department}").format(department=in_language(ticket.department, t.locale)),
         f"{ticket.number} · {category_label(ticket.category, t)} · {who}",
         ticket.description,
     ]

@@ -31,6 +31,25 @@ class PersonRef:
     id: int
 
 
-def first_name(name: str) -> str:
-    """ "李伟 Li Wei" is 李伟 to the people he works for."""
-    return name.split(" ")[0]
+def _chinese(word: str) -> bool:
+    return any("\u4e00" <= ch <= "\u9fff" or "\u3400" <= ch <= "\u4dbf" for ch in word)
+
+
+def in_language(name: str, locale: str) -> str:
+    """A name the directory gives in both languages ("李伟 Li Wei", "地下车库 Underground garage"), as its reader
+    reads it: the Chinese words for a Chinese reader, the others for the rest. A name in one script stays whole."""
+    words = name.split()
+    chinese = [word for word in words if _chinese(word)]
+    other = [word for word in words if not _chinese(word)]
+    if not chinese or not other or not any(word.isalpha() for word in other):
+        return name
+    return " ".join(chinese if locale.startswith("zh") else other)
+
+
+def first_name(name: str, locale: str) -> str:
+    """What a message calls someone: "李伟 Li Wei" is 李伟 to a Chinese reader and Li Wei to an English one (a
+    Chinese name is never cut); "Emily Brown" is Emily."""
+    shown = in_language(name, locale)
+    if shown != name or _chinese(shown):
+        return shown
+    return shown.split(" ")[0]
