@@ -11,7 +11,7 @@ import pytest
 from core.domain.triage import TriageRules
 from tests.triage_figures import Case, cases, measure
 
-FLOORS = {"zh_CN": (0.82, 0.06), "en": (0.90, 0.07)}  # (recall at least, share of others raised at most)
+FLOORS = {"zh_CN": (0.83, 0.06), "en": (0.88, 0.06)}  # (recall at least, share of others raised at most)
 
 
 @pytest.mark.parametrize("language", sorted(FLOORS))

@@ -41,9 +41,11 @@ def _read(path: Path) -> list[Case]:
 def cases(language: str, half: str | None = None) -> list[Case]:
     """The labelled reports of one language (`LANG.tsv`); `half` narrows them to the half set aside, or to the tuning
     half together with the reports written later for tuning only (`LANG.more*.tsv`)."""
-    first = [case for case in _read(CASES / f"{language}.tsv") if half is None or case.half == half]
+    labelled = _read(CASES / f"{language}.tsv")
+    first = [case for case in labelled if half is None or case.half == half]
     more = sorted(CASES.glob(f"{language}.more*.tsv")) if half == "tuning" else []
-    return first + [case for path in more for case in _read(path)]
+    held_out = {case.text for case in labelled if case.half == "held_out"}  # a report written twice stays aside
+    return first + [case for path in more for case in _read(path) if case.text not in held_out]
 
 
 @dataclass(frozen=True)

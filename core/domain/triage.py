@@ -18,8 +18,7 @@ DEFAULT_CATEGORY_KEYWORDS: dict[str, tuple[str, ...]] = {
                     "fire door", "防火门", "消防门", "fire exit"),
     "plumbing": ("漏水", "水管", "滴水", "堵", "马桶", "下水", "水龙头", "渗水", "爆管", "没水", "停水", "水压",
                  "地漏", "淹", "水漫", "进水", "水管爆", "漏下来", "渗下来", "滴下来", "往下滴", "leak", "pipe",
-                 "tap", "faucet", "toilet", "drain", "clog",
-                 "blocked", "no water", "water", "flood", "sink"),
+                 "tap", "faucet", "toilet", "drain", "clog", "blocked", "no water", "water", "flood", "sink"),
     "electrical": ("停电", "没电", "跳闸", "插座", "开关", "灯", "电线", "漏电", "短路", "电表", "火花", "power",
                    "electric", "outlet", "socket", "switch", "light", "breaker", "tripped", "fuse", "sparks",
                    "sparking", "wiring", "lamp"),
@@ -52,8 +51,9 @@ DEFAULT_EMERGENCY_KEYWORDS: tuple[str, ...] = (
     "水管爆", "管子爆", "水管裂", "水管断", "爆裂", "破裂", "爆了", "水漫", "淹", "漏到楼下", "漏进", "渗到", "进水",
     "倒灌", "反水", "返水", "返上来", "反上来", "往上翻", "往上冒", "冒黑水", "翻水", "往下渗", "往下滴", "往下流",
     "往下漏", "漏到", "没有水", "停了水", "水停了", "不来水", "没来水", "一滴水都没", "电停了", "电断了", "停了电",
-    "困梯", "电闸跳", "关电梯", "被关", "no water", "no running water", "water cut", "water is off", "water's off",
-    "nothing coming out", "power cut", "power outage", "no power", "blackout", "no electricity", "trapped",
+    "困梯", "电闸跳", "关电梯", "被关", "莫得水", "没得水", "水一点都没有", "往楼下漏", "灌进", "进污水", "下雨一样",
+    "着伙", "no water", "no running water", "water cut", "water is off", "water's off", "nothing coming out",
+    "power cut", "power outage", "power out", "no power", "blackout", "no electricity", "trapped",
     "stuck in the lift", "stuck in the elevator", "flood", "flooded", "flooding", "burst", "pipe split", "split pipe",
     "has split", "into my home", "into the flat", "through the ceiling", "from the ceiling", "from upstairs",
     "taps are dry", "taps dry", "nothing from the taps", "water has stopped", "water stopped", "water's gone",
@@ -76,20 +76,20 @@ class Pair:
 
 DEFAULT_EMERGENCY_PAIRS: dict[str, Pair] = {
     "lift": Pair(
-        ("电梯", "轿厢", "号梯", "lift", "lifts", "elevator", "elevators", "lif"),
+        ("电梯", "轿厢", "号梯", "电体", "店梯", "货梯", "客梯", "lift", "lifts", "elevator", "elevators", "lif"),
         ("停", "卡", "不动", "不走", "困", "关在", "门打不开", "门不开", "开不了", "打不开", "掉", "坏", "故障",
          "没反应", "下不来", "上不来", "里面有人", "有人在里面", "小孩", "孩子", "老人", "女儿", "儿子", "stuck",
          "stopped", "stop", "not moving", "won't move", "doesn't move", "isn't moving", "dead", "broke", "broken",
          "jammed", "dropped", "inside", "in it", "shut in", "trapped", "out of service", "out of order",
-         "not working", "doesn't work", "won't open", "not opening", "fell", "不开门", "在里面", "晃", "停运", "坠",
-         "夹人", "夹住", "急停", "冲顶", "蹲底", "halted", "shook", "jerked", "stalled", "won't budge", "not budging",
-         "stranded", "people inside", "someone inside", "child", "baby", "kids", "mum", "dad", "grandma", "grandpa",
-         "elderly", "is down", "are down", "been down", "lift down", "cannot open", "can't open", "ppl", "people",
-         "me in it", "with me"),
+         "not working", "doesn't work", "won't open", "not opening", "fell", "不开门", "在里面", "出不来", "关着",
+         "关到人", "有人", "不运行", "晃", "停运", "坠", "夹人", "夹住", "急停", "冲顶", "蹲底", "halted", "shook",
+         "jerked", "stalled", "won't budge", "not budging", "stranded", "people inside", "someone inside", "child",
+         "baby", "kids", "mum", "dad", "grandma", "grandpa", "elderly", "is down", "are down", "been down",
+         "lift down", "cannot open", "can't open", "ppl", "people", "me in it", "with me", "help"),
         ("按钮", "按键", "灯", "显示", "屏", "异响", "响声", "声音", "慢", "维保", "保养", "广告", "镜子", "空调",
-         "监控", "味", "脏", "停错", "乱按", "button", "display", "screen", "noise", "noisy", "squeak", "slow",
-         "maintenance", "mirror", "advert", "camera", "smell", "dirty", "phone", "intercom", "电话", "对讲", "bulb",
-         "flicker", "flickering", "last week", "sign"),
+         "监控", "味", "脏", "停错", "乱按", "刷卡", "门禁", "button", "display", "screen", "noise", "noisy",
+         "squeak", "slow", "maintenance", "mirror", "advert", "camera", "smell", "dirty", "intercom", "电话", "对讲",
+         "bulb", "flicker", "flickering", "last week", "sign", "fan", "cctv", "aircon", "air con"),
     ),
     "water_into_home": Pair(
         ("天花板", "吊顶", "屋顶", "顶上", "顶棚", "房顶", "室顶", "厅顶", "间顶", "家顶", "灯罩", "灯那里", "楼上",
@@ -97,19 +97,26 @@ DEFAULT_EMERGENCY_PAIRS: dict[str, Pair] = {
         ("漏", "渗", "滴", "流", "淌", "湿", "water", "leak", "leaking", "dripping", "drip", "pouring", "wet",
          "coming through", "coming down", "seeping", "seep", "soaked", "soaking", "running down", "gushing",
          "raining", "coming in", "bursting", "往下掉", "下雨"),
-        ("水渍", "水迹", "水印", "印子", "痕迹", "干了", "干的", "旧", "霉", "stain", "stains", "stained", "dry",
-         "dried", "old", "mould", "mold", "damp patch"),
+        ("水渍", "水迹", "水印", "印子", "空调", "外机", "窗台", "痕迹", "干了", "干的", "旧", "霉", "stain",
+         "stains", "stained", "dry", "dried", "old", "mould", "mold", "damp patch", "aircon", "air con", "mark",
+         "marks"),
     ),
     "flood": Pair(
         ("水", "污水", "粪水", "water", "sewage"),
         ("满地", "一地", "到处", "全是", "止不住", "关不住", "停不下", "喷", "哗哗", "往外冒", "冒水", "灌", "流进",
          "流到", "进屋", "进我家", "接不住", "一层水", "everywhere", "pouring", "spraying", "gushing", "all over",
          "won't stop", "can't stop", "cannot stop", "deep", "coming in", "coming up", "into my", "under the door",
-         "spreading", "overflow", "overflowed", "overflowing", "filling up", "漫", "溢", "泡", "积水", "满屋",
-         "全是水", "好多水", "很多水", "大量", "冒出来", "打穿", "关不掉", "都是", "soaked", "inches", "puddle",
-         "backed up", "backing up", "bursting"),
-        ("停车场", "车库", "路面", "马路", "草坪", "楼顶", "下水口", "坑", "垃圾", "parking", "car park", "road",
-         "lawn", "garden"),
+         "spreading", "overflow", "overflowed", "overflowing", "filling up", "flowing", "coming out", "on the floor",
+         "ankle", "into the corridor", "under their", "into flats", "漫", "溢", "泡", "积水", "满屋", "全是水",
+         "好多水", "很多水", "大量", "冒出来", "打穿", "关不掉", "都是", "soaked", "inches", "puddle", "backed up",
+         "backing up", "bursting"),
+        ("停车场", "车库", "路面", "马路", "草坪", "楼顶", "下水口", "坑", "垃圾", "水箱", "马桶", "出水", "parking",
+         "car park", "road", "lawn", "garden", "pavement", "outside", "gutter"),
+    ),
+    "plant_room_water": Pair(
+        ("配电房", "配电室", "水泵房", "泵房", "电房", "机房", "强电井", "pump room", "switch room", "riser",
+         "electrical room", "plant room", "meter room"),
+        ("水", "进水", "漏", "淹", "water", "flood", "flooding", "leak", "leaking", "dripping"),
     ),
     "no_water": Pair(
         ("water", "waters", "tap", "taps", "水龙头", "自来水"),
@@ -118,14 +125,16 @@ DEFAULT_EMERGENCY_PAIRS: dict[str, Pair] = {
         ("hot", "热水", "pressure", "水压", "bill", "meter", "stain", "leak", "dripping", "drip"),
     ),
     "no_power": Pair(
-        ("家", "屋", "全", "整", "楼", "栋", "户", "单元", "房", "flat", "apartment", "house", "home", "unit",
-         "whole", "everything", "entire", "building", "block", "my place"),
-        ("没电", "没有电", "电没了", "跳闸", "黑了", "黑的", "都黑", "全黑", "一片黑", "漆黑", "no power", "outage",
-         "lights went out", "lights out", "everything went off", "everything is off", "tripped", "no lights",
-         "wont hold", "won't hold", "died", "pitch black", "no current", "current gone", "current is gone",
-         "current is off", "no electric", "power went", "power is out", "power's out", "power out", "went dead",
-         "gone dead", "dark", "without power", "have electric", "electric's gone", "electricity's gone",
-         "electric gone", "electricity gone", "keeps tripping", "won't go back up", "flipping straight back"),
+        ("家", "屋", "全", "整", "楼", "栋", "小区", "写字楼", "商铺", "店", "办公室", "户", "单元", "房", "flat",
+         "apartment", "house", "home", "unit", "whole", "everything", "entire", "building", "block", "my place"),
+        ("没电", "没有电", "电没了", "莫得电", "电都没有", "power off", "power停", "跳闸", "黑了", "黑的", "都黑",
+         "全黑", "一片黑", "漆黑", "no power", "outage", "lights went out", "lights out", "everything went off",
+         "everything is off", "tripped", "no lights", "wont hold", "won't hold", "died", "pitch black", "no current",
+         "current gone", "current is gone", "current is off", "no electric", "power went", "power is out",
+         "power's out", "power out", "went dead", "gone dead", "dark", "without power", "have electric",
+         "electric's gone", "electricity's gone", "electric gone", "electricity gone", "keeps tripping",
+         "won't go back up", "flipping straight back", "stopped working", "went off", "is cut", "not there",
+         "totally off", "everything stop", "is gone", "off", "units", "blk"),
         ("插座", "开关", "一个灯", "其他房间", "别的房间", "楼道灯", "路灯", "灯坏", "熏", "楼道", "走廊", "烟感",
          "corridor", "stairwell", "other rooms", "电池", "手机", "门禁", "电动车", "电瓶", "充电", "socket", "outlet",
          "bulb", "battery", "phone", "charger", "e-bike"),
@@ -135,12 +144,12 @@ DEFAULT_EMERGENCY_PAIRS: dict[str, Pair] = {
          "switch", "plug", "wire", "wires", "wiring", "cable", "fuse box", "breaker box", "panel", "meter box"),
         ("发烫", "烫手", "很烫", "发热", "烧", "焦", "黑了", "打火", "啪", "砰", "噼啪", "hot", "melting", "melted",
          "burnt", "burning", "scorched", "charred", "bang", "popped", "crackling", "live", "exposed", "bare copper",
-         "裸露", "外露", "露", "断了", "破了", "烂", "掉在地上"),
+         "bare", "copper showing", "hanging", "裸露", "外露", "露", "断了", "破了", "烂", "掉在地上"),
     ),
     "gas": Pair(
         ("燃气", "煤气", "天然气", "液化气", "gas", "lpg", "propane"),
-        ("味", "漏", "泄", "闻", "报警", "警报", "破", "冒气", "呲", "smell", "smells", "smelling", "smelled",
-         "smelt", "whiff", "odour", "odor", "leak", "leaking", "hiss", "hissing"),
+        ("味", "漏", "泄", "闻", "报警", "警报", "破", "冒气", "呲", "喷气", "打穿", "往外喷", "smell", "smells",
+         "smelling", "smelled", "smelt", "whiff", "odour", "odor", "leak", "leaking", "hiss", "hissing"),
     ),
 }  # fmt: skip
 DEFAULT_URGENT_KEYWORDS: tuple[str, ...] = (
@@ -153,12 +162,14 @@ DEFAULT_URGENT_KEYWORDS: tuple[str, ...] = (
 DEFAULT_CALM_PHRASES: tuple[str, ...] = (
     "防火门", "消防门", "灭火器", "烟感", "烟雾报警", "消防栓", "消防通道", "消防楼梯", "燃气费", "煤气费",
     "天然气费", "燃气公司", "没电梯", "没有电梯", "鞭炮", "烟花", "fireworks", "隐患", "hazard", "漏电保护", "灯泡",
-    "灯管", "睡着", "打不着火", "点不着火", "不着火", "打不着", "点不着", "烧烤", "fire door", "fire exit",
-    "fire escape", "fire extinguisher", "fire hose", "fire hydrant", "fire drill", "fire alarm test", "smoke alarm",
+    "灯管", "睡着", "饮水机", "桶装水", "火灾报警器", "报警器测试", "气炸", "群都炸", "要炸了", "打爆", "爆满",
+    "喷头", "打不着火", "点不着火", "不着火", "打不着", "点不着", "烧烤", "fire door", "fire exit", "fire escape",
+    "fire extinguisher", "fire hose", "fire hydrant", "fire drill", "fire alarm test", "smoke alarm",
     "smoke detector", "gas bill", "gas station", "gas fee", "gas company", "gas card", "cigarette smoke", "bbq smoke",
-    "barbecue smoke", "burning incense", "烧香", "烧纸", "burning up", "flood of", "flooded with", "burning question",
-    "dumpster fire", "fire alarm", "fire panel", "heat detector", "fire blanket", "sprinkler", "break glass",
-    "stove flame", "hob flame", "pilot flame", "flame is yellow", "火苗很小", "火很小", "消防报警", "喷淋",
+    "barbecue smoke", "burning incense", "烧香", "烧纸", "burning up", "flood of", "smoking hot", "midnight oil",
+    "shocked by", "shocked at", "burnt toast", "flooded with", "burning question", "dumpster fire", "fire alarm",
+    "fire panel", "heat detector", "fire blanket", "sprinkler", "break glass", "stove flame", "hob flame",
+    "pilot flame", "flame is yellow", "火苗很小", "火很小", "消防报警", "喷淋",
 )  # fmt: skip
 # Words that keep a report at emergency whatever the resident picks: gas, fire and smoke, people trapped, shocks.
 DEFAULT_SAFETY_KEYWORDS: tuple[str, ...] = (
@@ -172,8 +183,8 @@ DEFAULT_SAFETY_KEYWORDS: tuple[str, ...] = (
     "shocked", "zapped", "jolt", "tingling", "tingle", "live wire", "live wires", "exposed wire", "exposed wires",
     "exposed wiring", "bare wires", "smouldering", "smoldering", "charred", "ablaze", "blaze", "caught fire",
     "烧着了", "着了火", "火烧", "烧糊", "烟雾", "黑烟", "白烟", "冒火", "起烟", "烟很大", "焦臭", "带电", "电了一下",
-    "麻手", "电手", "插座打火", "开关打火", "电线打火", "打火花", "stranded", "scorching", "burning smell",
-    "smell of burning", "alight", "噼啪",
+    "麻的", "气泄露", "气泄漏", "燃气泄露", "煤气泄露", "麻手", "电手", "插座打火", "开关打火", "电线打火", "打火花",
+    "stranded", "scorching", "burning smell", "smell of burning", "alight", "sparked", "噼啪",
 )  # fmt: skip
 
 DEFAULT_SELF_CHECKS: dict[str, str] = {
@@ -245,6 +256,8 @@ class TriageRules:
 
     def urgency(self, text: str) -> Urgency:
         reading = _Reading(text, self.calm_phrases)
+        if _ALARM.fullmatch(_fold(text).strip()):
+            return Urgency.EMERGENCY
         raised = not reading.known_works and (
             reading.found(self.emergency_keywords) or any(reading.pair(pair) for pair in self.emergency_pairs.values())
         )
@@ -293,9 +306,12 @@ _NEGATION = re.compile(
 # A clause that says the trouble is over takes back what came before it: "停电了，现在已经来电了".
 _RESOLVED = re.compile(
     r"已经?(?:来电|来水|恢复|修好|好了|止住|不漏|解决|没事|能用|可以用)|来电了|来水了|恢复了|修好了|止住了|没事了|(?<!不)能用了"
-    r"|(?<!不)可以用了|不过能用|不用来|不需要来|虚惊|火灭了|灭火了|扑灭|干了|不滴了|原来是|其实是|又好了|^\s*好了"
-    r"|(?<![a-z])(?:back on|back now|came back|come back|is back|are back|restored|fixed|fine now|ok now|okay now|"
-    r"working now|working fine|no problem|(?:was|is|its|it was) actually|put out|(?:everything|it|all) works|"
+    r"|(?<!不)可以用了|不过能用|关火了|是我把|不用来|不需要来|虚惊|火灭了|灭火了|扑灭|干了|不滴了|原来是|其实是|又好了|^\s*好了"
+    r"|(?<![a-z])(?:(?<!not )back on|back now|(?<!hasnt )(?<!havent )(?<!not )(?<!never )(?:came|come) back|"
+    r"is back|are back|"
+    r"restored|fixed|fine now|ok now|okay now|"
+    r"working now|working fine|no problem|all good now|(?:was|is|its|it was) actually|put (?:the fire |it )out|"
+    r"(?:everything|it|all) works|"
     r"flipped it back|reset it|gone now|its gone|for nothing|stopped the leak|"
     r"(?:leak|leaking|water|dripping|smoke|smell) (?:has |have |had )?stopped|"
     r"working again|works again|stopped leaking|no longer|sorted|resolved|no need|false alarm)(?![a-z])"
@@ -304,19 +320,24 @@ _RESOLVED = re.compile(
 # cigarette raises nothing now.
 _NOT_NOW = re.compile(
     r"费|账单|缴|充值|余额|价格|收费|开户|理赔|保险|明天|后天|下周|下个月|周[一二三四五六日天末]|星期|礼拜|几点|(?<!没)(?<!没有)(?<!没看到)(?<!没收到)(?<!不)通知|公告|计划"
-    r"|预计|检修|安排|上个月|上次|上周|去年|以前|之前|(?<!从)昨天|前天|那次|那事|那个|听说|新闻|别的小区|会不会|如果|假如|要是|的话|万一|要不要|想问|咨询|赔|要断电|要停|储水|什么电话|打什么|哪里办|去哪|安检"
+    r"|预计|检修|安排|上个月|上次|上周|去年|以前|之前|(?<!从)昨天|前天|那次|那事|那个|听说|新闻|别的小区|会不会|如果|假如|要是|的话|万一|要不要|想问|咨询|赔|要断电|要停|前几天|谁负责|哪里买|在哪买|的时候|储水|什么电话|打什么|哪里办|去哪|安检"
     r"|抽烟|吸烟|烟头|香烟|二手烟|谢谢|感谢|担心|投诉"
     r"|(?<![a-z])(?:bills?|fees?|charges?|invoice|payment|pay|paid|top[- ]?up|balance|price|tariff|insurance|claim|"
     r"tomorrow|next week|tonight|monday|tuesday|wednesday|thursday|friday|saturday|sunday|weekend|scheduled|planned|"
     r"(?<!no )(?<!without )(?<!any )notice|announcement|what time|inspection|last month|last time|last year|heard|"
     r"what if|in case|if|"
     r"who do i call|what number|will the|will there|is there going|smokes|smoker|smokers|cigarettes?|cigs?|vape|"
-    r"last week|last weekend|remember|thank you for|thanks for|pass my thanks|complain|who pays|worried about|"
+    r"last week|last weekend|remember|thank you for|thanks for|pass my thanks|"
+    r"want to complain|who pays|(?<!since )yesterday|last night|the other day|"
+    r"last months|"
+    r"been repaired|was repaired|fixed the|repaired the|tmr|tmrw|tmw|worried about|"
     r"should i be worried|is it safe|on (?:mon|tue|tues|wed|thu|thur|thurs|fri|sat|sun)|"
     r"in (?:january|february|march|april|may|june|july|august|september|october|"
     r"november|december|20\d\d)|"
     r"(?:can|may) i smoke|people smoke|someone smoking|neighbou?rs? smoking)(?![a-z])"
 )
+# A message that is nothing but an alarm ("GAS", "救命", "lift!!! help") is an emergency whatever else is known.
+_ALARM = re.compile(r"(?:(?:gas|fire|smoke|help|sos|lift|elevator|煤气|燃气|救命|着火|失火|电梯)[\W_]*)+")
 # Said anywhere, these make the whole message a question asked in advance: "以防万一", "just in case".
 _ASKING_AHEAD = re.compile(
     r"以防万一|先问问|(?<![a-z])(?:just in case|asking for the future|for future reference)(?![a-z])"
@@ -324,7 +345,29 @@ _ASKING_AHEAD = re.compile(
 # Said anywhere, these make the cut or the stop a known one (planned, under maintenance): no emergency is raised by
 # it, though a safety word still is.
 _KNOWN_WORKS = re.compile(
-    r"明天|后天|下周|维保|保养|检修|(?<![a-z])(?:tomorrow|next week|maintenance|scheduled|planned)(?![a-z])"
+    r"明天|后天|下周|维保|保养|检修|计划|公告|(?<!没)(?<!没有)(?<!没看到)(?<!没收到)(?<!不)通知|不急|不着急"
+    r"|(?<![a-z])(?:tomorrow|tmr|tmrw|next week|maintenance|scheduled|planned|not urgent|no rush|no hurry)(?![a-z])"
+)
+# Said anywhere, these make the smoke in the message someone's doing: a cigarette, a barbecue, paper offerings.
+_MADE_SMOKE = re.compile(
+    r"抽烟|吸烟|烟头|香烟|烧烤|烧纸|鞭炮|放炮|烟花|(?<![a-z])(?:smokes|smoker|smokers|smoking cigarettes|"
+    r"cigarettes?|cigs?|vape|vaping|kretek|bbq|barbecue|bonfire|incense|joss|fireworks|"
+    r"(?:people|ppl|someone|somebody|neighbou?rs?|uncle|auntie|guys|they|he|she)\s+(?:\w+\s+)?smok\w*|"
+    r"smoking\s+neighbou?rs|smoking (?:on|in) the (?:balcony|stairwell|corridor))(?![a-z])"
+)
+_SMOKE_WORDS = (
+    "烟味",
+    "有烟",
+    "烟很大",
+    "烟特别",
+    "冒烟",
+    "浓烟",
+    "烟雾",
+    "呛",
+    "smoke",
+    "smoky",
+    "smoking",
+    "smell of smoke",
 )
 
 
@@ -333,6 +376,8 @@ class _Reading:
 
     def __init__(self, text: str, calm: tuple[str, ...]) -> None:
         folded = _fold(text)
+        if _MADE_SMOKE.search(folded):
+            calm = (*calm, *_SMOKE_WORDS)
         for phrase in calm:
             folded = _pattern(phrase).sub(lambda m: " " * len(m.group()), folded)
         clauses = [clause for clause in _CLAUSE_BREAK.split(folded) if clause and clause.strip()]
