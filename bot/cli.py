@@ -357,7 +357,7 @@ def tickets_show(context: Context, reference: str, as_json: bool) -> None:
         f"location:    {ticket.location.label()}{review}",
         f"description: {ticket.description}",
         f"source:      {ticket.source}",
-        f"reporter:    {reporter_for_staff(ticket, ENGLISH)}"
+        f"reporter:    {reporter_of(ticket)}"
         + (
             f", {ticket.reporter_contact}"
             if ticket.reporter_contact and ticket.reporter_contact != ticket.reporter and not ticket.anonymous
@@ -380,6 +380,11 @@ def tickets_show(context: Context, reference: str, as_json: bool) -> None:
         extra = "  " + json.dumps(e.details, ensure_ascii=False) if e.details else ""
         lines.append(f"  {local(e.at)}  {actor_for_staff(ticket, e, ENGLISH):<14} {e.action:<12} {move}{extra}")
     click.echo("\n".join(lines))
+
+
+def reporter_of(ticket: Ticket) -> str:
+    """The reporter as the records keep them (a directory name in both languages); anonymous stays anonymous."""
+    return ticket.reporter if ticket.reporter and not ticket.anonymous else reporter_for_staff(ticket, ENGLISH)
 
 
 def ticket_json(ticket: Ticket, config: Config) -> dict[str, Any]:
@@ -405,7 +410,10 @@ def ticket_json(ticket: Ticket, config: Config) -> dict[str, Any]:
         },
         "description": ticket.description,
         "source": ticket.source.value,
-        "reporter": reporter_for_staff(ticket, ENGLISH),  # an anonymous reporter stays anonymous here too
+        # the name as the directory gives it (both languages); an anonymous reporter stays anonymous here too
+        "reporter": ticket.reporter
+        if ticket.reporter and not ticket.anonymous
+        else reporter_for_staff(ticket, ENGLISH),
         "reporter_contact": None if ticket.anonymous else ticket.reporter_contact,
         "anonymous": ticket.anonymous,
         "verified": ticket.verified,

@@ -625,9 +625,106 @@ TOLD: dict[str, Callable[[_Telling, HistoryEvent], None]] = {
 }
 
 
+class _Chat(_Telling):
+    """A resident's conversation with customer service (core.services.chats): what each side writes reaches the
+    other, and the resident always knows who is answering."""
+
+    def chat_opened(self, event: HistoryEvent) -> None:
+        ticket, sla = self.ticket, self.audience.settings.sla
+        respond = sla.windows[ticket.urgency].respond
+        self.answer(event, lambda t: t(
+            "🙋 I've asked customer service to answer you ({number}). They will write here, usually within "
+            "{duration}; meanwhile, tell them what you need. Send /bot to go back to the assistant."
+        ).format(number=ticket.number, duration=duration_text(respond, t)))  # fmt: skip
+
+    def chat_assigned(self, event: HistoryEvent) -> None:
+        for handler in department_staff(self.audience.estate, self.ticket.department):
+            self.tell(handler, self.request, lambda t: (Choice(OnTicket("talk", self.ticket.number), t("💬 Answer")),))
+
+    def request(self, t: Translator) -> str:
+        ticket = self.ticket
+        lines = [t("🙋 {number}: {name} asks to talk to a person.").format(number=ticket.number,
+                                                                          name=reporter_label(ticket, t))]  # fmt: skip
+        lines += self.said(t)
+        return "\n".join(lines)
+
+    def said(self, t: Translator) -> list[str]:
+        """What the resident wrote before anyone answered: the request's words and every message since."""
+        name = reporter_label(self.ticket, t)
+        words = [self.ticket.description] if self.ticket.description else []
+        words += [str(e.details["added"]) for e in self.ticket.history if e.details.get("added")]
+        return [f"{name}: {text}" for text in words]
+
+    def chat_claimed(self, event: HistoryEvent) -> None:
+        ticket, agent = self.ticket, self.staff(self.ticket.assignee_id)
+        self.answer(event, lambda t: "\n".join([t(
+            "💬 You are answering {name} ({number}). What you write goes to them; /end hands them back to the "
+            "assistant."
+        ).format(name=reporter_label(ticket, t), number=ticket.number), *self.said(t)]))  # fmt: skip
+        for other in department_staff(self.audience.estate, ticket.department):
+            if agent is None or other.id != agent.id:
+                self.tell(other, lambda t: t("{number}: {name} is answering.").format(
+                    number=ticket.number, name=in_language(ticket.assignee_name, t.locale)))  # fmt: skip
+        for person in self.residents():
+            self.tell(person, lambda t: t("👩‍💼 {name} of customer service is answering you now.").format(
+                name=first_name(ticket.assignee_name, t.locale)))  # fmt: skip
+
+    def chat_replied(self, event: HistoryEvent) -> None:
+        ticket, text = self.ticket, str(event.details.get("reply", ""))
+        for person in self.residents():
+            self.tell(person, lambda t: f"💬 {first_name(ticket.assignee_name, t.locale)}: {text}")
+
+    def chat_noted(self, event: HistoryEvent) -> None:
+        if "added" not in event.details:
+            super().noted(event)
+            return
+        ticket, agent = self.ticket, self.staff(self.ticket.assignee_id)
+        text, photos = str(event.details.get("added", "")), int(event.details.get("photos", 0))
+        if agent is not None:
+            self.tell(agent, lambda t: "\n".join(
+                ([f"💬 {reporter_label(ticket, t)}: {text}"] if text else [])
+                + ([t("📷 Photos: {count}").format(count=photos)] if photos else [])
+            ))  # fmt: skip
+
+    def chat_resolved(self, event: HistoryEvent) -> None:
+        ticket = self.ticket
+        self.answer(event, lambda t: t("{number} is over; {name} is back with the assistant.").format(
+            number=ticket.number, name=reporter_label(ticket, t)))  # fmt: skip
+        for person in self.residents():
+            self.tell(person, lambda t: t(
+                "{name} has handed you back to the assistant. Thank you for talking to us! Write anything, and I'll "
+                "help."
+            ).format(name=first_name(ticket.assignee_name, t.locale)))  # fmt: skip
+
+    def chat_cancelled(self, event: HistoryEvent) -> None:
+        ticket, agent = self.ticket, self.staff(self.ticket.assignee_id)
+        self.answer(event, lambda t: t("You are back with the assistant. What can I do for you?"))
+        if agent is not None:
+            self.tell(agent, lambda t: t("{number}: {name} went back to the assistant.").format(
+                number=ticket.number, name=reporter_label(ticket, t)))  # fmt: skip
+
+    def residents(self) -> list[Resident | Address]:
+        return [person for person, _, _ in self.followers()]
+
+
+CHAT_TOLD: dict[str, Callable[[_Chat, HistoryEvent], None]] = {
+    Action.CREATE: _Chat.chat_opened,
+    Action.ASSIGN: _Chat.chat_assigned,
+    Action.CLAIM: _Chat.chat_claimed,
+    Action.REPLY: _Chat.chat_replied,
+    Action.NOTE: _Chat.chat_noted,
+    Action.RESOLVE: _Chat.chat_resolved,
+    Action.CANCEL: _Chat.chat_cancelled,
+}
+
+
 def told(ticket: Ticket, events: Sequence[HistoryEvent], audience: Audience) -> list[Notice]:
     """Everyone who hears of these events of one ticket (in the order they happened), and what they are told."""
-    telling = _Telling(ticket, events, audience)
+    telling = _Chat(ticket, events, audience) if ticket.is_chat else _Telling(ticket, events, audience)
     for event in events:
-        TOLD[event.action](telling, event)
+        chat = CHAT_TOLD.get(event.action) if isinstance(telling, _Chat) else None
+        if chat is not None and isinstance(telling, _Chat):
+            chat(telling, event)
+        else:
+            TOLD[event.action](telling, event)
     return telling.notices

@@ -16,7 +16,7 @@ from core.conversation.buttons import OnTicket, encode
 from core.conversation.messages import Reply
 from core.desk import Desk
 from core.domain.directory import Staff
-from core.domain.model import Status
+from core.domain.model import Attachment, Status
 from core.services.dispatching import roll_over
 from storage.uow import SqlAlchemyUnitOfWork
 from tests.chat import INBOX, Chat, Clock, Press, assert_answer, block, choices, lines, play, replies, stored
@@ -49,7 +49,7 @@ def leak(heading: str, be_there_by: str) -> str:
         {NUMBER} · ⚠️ Urgent · Plumbing (water, pipes, drains)
         Place: 1-1-1201
         Problem: kitchen pipe leaking in 1-1-1201
-        Resident: 张三 Zhang San 13800000001
+        Resident: Zhang San 13800000001
         Be there by: {be_there_by}
         Bring: pipe wrench, sealing tape, spare valves and washers, drain auger""", ACCEPT_OR_DECLINE)  # fmt: skip
 
@@ -61,7 +61,7 @@ def yours(steps: str = ACCEPTED) -> str:
         {NUMBER} · ⚠️ Urgent · Plumbing (water, pipes, drains)
         Place: 1-1-1201
         Problem: kitchen pipe leaking in 1-1-1201
-        Resident: 张三 Zhang San 13800000001""", steps)  # fmt: skip
+        Resident: Zhang San 13800000001""", steps)  # fmt: skip
 
 
 def leak_view(status: str, history: str, due: str = "11-28 10:33") -> str:
@@ -71,7 +71,7 @@ def leak_view(status: str, history: str, due: str = "11-28 10:33") -> str:
         {NUMBER} · ⚠️ Urgent · Plumbing (water, pipes, drains)
         Place: 1-1-1201
         Problem: kitchen pipe leaking in 1-1-1201
-        Resident: 张三 Zhang San 13800000001
+        Resident: Zhang San 13800000001
         Status: {status}
         Assigned to: 李伟 Li Wei
         Due: {due}
@@ -768,7 +768,7 @@ class TestSupervisors:
                 {number} · ⚠️ Urgent · Plumbing (water, pipes, drains)
                 Place: 1-1-1201
                 Problem: kitchen pipe leaking in 1-1-1201
-                Resident: 张三 Zhang San 13800000001
+                Resident: Zhang San 13800000001
                 Status: in progress
                 Assigned to: 李伟 Li Wei
                 Due: 11-28 10:33
@@ -852,7 +852,7 @@ class TestSupervisors:
                 Problem: toilet blocked
                 Type: Plumbing (water, pipes, drains)
                 Urgency: Normal""", choices("✅ Submit", "✏️ Change something", "✖️ Cancel"))),
-            ("submit", f"✅ {NUMBER} is open for 张三 Zhang San: a technician has been assigned."),
+            ("submit", f"✅ {NUMBER} is open for Zhang San: a technician has been assigned."),
         ])  # fmt: skip
         zhang.run([
             (INBOX, f"""
@@ -1174,7 +1174,7 @@ class TestFeedbackAndChasing:
         play([
             (zhang, f"/chase {number}", f"We've reminded the team about {number}. Thank you for your patience."),
             (li, INBOX, lines(f"⏰ {number}: the resident is asking when you will come.", summary,
-                              "Resident: 张三 Zhang San 13800000001")),
+                              "Resident: Zhang San 13800000001")),
             (chen, INBOX, ""),
         ])  # fmt: skip
         zhang.wait(61)
@@ -1220,7 +1220,7 @@ class TestInChinese:
                 {NUMBER} · ⚠️ 加急 · 给排水（漏水、水管、下水道）
                 地点：1-1-1201
                 问题描述：1-1-1201 厨房水管漏水
-                报修人：张三 Zhang San 13800000001
+                报修人：张三 13800000001
                 请于 11-27 12:32 前到场
                 请携带：管钳、生料带、备用阀门和垫圈、管道疏通器""", choices("✅ 接单", "↩️ 退单"))),
             (li, "1", lines(f"""
@@ -1228,7 +1228,7 @@ class TestInChinese:
                 {NUMBER} · ⚠️ 加急 · 给排水（漏水、水管、下水道）
                 地点：1-1-1201
                 问题描述：1-1-1201 厨房水管漏水
-                报修人：张三 Zhang San 13800000001""",
+                报修人：张三 13800000001""",
                 choices("🚶 我已出发", "📍 已到场", "🛠️ 开始维修", "✅ 完工", "⏸️ 暂停", "📝 变更方案"))),
             (zhang, INBOX, f"🔧 {NUMBER}：维修师傅李伟将为您维修。"),
             (li, Press("开始维修"), lines(f"{NUMBER}：已开始维修。", choices("✅ 完工", "⏸️ 暂停", "📝 变更方案"))),
@@ -1306,7 +1306,7 @@ class TestInChinese:
                 {NUMBER} · ⚠️ 加急 · 给排水（漏水、水管、下水道）
                 地点：1-1-1201
                 问题描述：1-1-1201 厨房水管漏水
-                报修人：张三 Zhang San 13800000001
+                报修人：张三 13800000001
                 状态：暂停中
                 处理人：李伟 Li Wei
                 完成时限：11-28 10:32
@@ -1353,7 +1353,7 @@ class TestInChinese:
                 问题描述：入户门锁坏了
                 类型：房屋土建（墙面、门、窗）
                 紧急程度：一般""", choices("✅ 提交", "✏️ 修改信息", "✖️ 取消"))),
-            ("1", f"✅ 已为 前台来访（陈静 Chen Jing代报） 创建工单 {NUMBER}：已派单给维修师傅。"),
+            ("1", f"✅ 已为 前台来访（陈静代报） 创建工单 {NUMBER}：已派单给维修师傅。"),
         ])  # fmt: skip
         li.run([
             (INBOX, lines(f"""
@@ -1361,7 +1361,7 @@ class TestInChinese:
                 {NUMBER} · 一般 · 房屋土建（墙面、门、窗）
                 地点：1-2-803
                 问题描述：入户门锁坏了
-                报修人：前台来访（陈静 Chen Jing代报）
+                报修人：前台来访（陈静代报）
                 请于 11-28 10:33 前到场
                 请携带：电钻、密封胶、备用合页和门锁""", choices("✅ 接单", "↩️ 退单"))),
         ])  # fmt: skip
@@ -1378,7 +1378,7 @@ class TestInChinese:
                 {NUMBER} · 一般 · 房屋土建（墙面、门、窗）
                 地点：1-2-803
                 问题描述：the front door lock is broken
-                报修人：前台来访（陈静 Chen Jing代报）
+                报修人：前台来访（陈静代报）
                 请于 11-28 10:33 前到场
                 请携带：电钻、密封胶、备用合页和门锁""", choices("✅ 接单", "↩️ 退单"))),
         ])  # fmt: skip
@@ -1435,7 +1435,7 @@ class TestEmergencies:
                 {NUMBER} · 🚨 紧急 · 给排水（漏水、水管、下水道）
                 地点：1-1-1201
                 问题描述：kitchen pipe leaking in 1-1-1201
-                报修人：张三 Zhang San 13800000001
+                报修人：张三 13800000001
                 请于 11-27 11:01 前到场
                 请携带：管钳、生料带、备用阀门和垫圈、管道疏通器""", choices("🙋 抢单")))  # fmt: skip
 
@@ -1462,8 +1462,88 @@ class TestEmergencies:
             {NUMBER} · 🚨 EMERGENCY · Plumbing (water, pipes, drains)
             Place: 1-1-1201
             Problem: kitchen pipe leaking in 1-1-1201
-            Resident: 张三 Zhang San 13800000001""", ACCEPTED))  # fmt: skip
+            Resident: Zhang San 13800000001""", ACCEPTED))  # fmt: skip
         assert_answer(answers[loser.sender], f"Too late: {NUMBER} was already taken by {names[winner.sender]}.")
         assert_answer(
             loser.inbox(), f"✋ 工单 {NUMBER} 已被 {names[winner.sender]} 接走。"
         )  # who never chose a language
+
+
+class TestTalkToAPerson:
+    def test_a_resident_asks_for_a_person_midway_is_answered_through_the_bot_and_handed_back(
+        self, desk: Desk, chen: Chat, clock: Clock
+    ) -> None:
+        emily = Chat(desk, "Emily Brown", clock=clock)
+        in_english(chen)
+        emily.says("the kitchen tap drips")
+        emily.run([
+            ("agent", f"""
+                🙋 I've asked customer service to answer you ({NUMBER}). They will write here, usually within 4 hours; meanwhile, tell them what you need. Send /bot to go back to the assistant."""),
+            ("it has been dripping for a week, can someone call me?", ""),
+        ])  # fmt: skip
+        play([
+            (chen, INBOX, lines(f"""
+                🙋 {NUMBER}: Emily Brown asks to talk to a person.
+                Emily Brown: the kitchen tap drips""", choices("💬 Answer"))),
+            (chen, Press("Answer"), f"""
+                💬 You are answering Emily Brown ({NUMBER}). What you write goes to them; /end hands them back to the assistant.
+                Emily Brown: the kitchen tap drips
+                Emily Brown: it has been dripping for a week, can someone call me?"""),
+            (emily, INBOX, "👩‍💼 Chen Jing of customer service is answering you now."),
+            (chen, "Hello Emily, I will call you in five minutes.", ""),
+            (emily, INBOX, "💬 Chen Jing: Hello Emily, I will call you in five minutes."),
+            (emily, "thank you", ""),
+            (chen, INBOX, "💬 Emily Brown: thank you"),
+            (chen, "2", ""),  # a number is said, not a choice
+            (emily, INBOX, "💬 Chen Jing: 2"),
+            (chen, "/end", f"{NUMBER} is over; Emily Brown is back with the assistant."),
+            (emily, INBOX, "Chen Jing has handed you back to the assistant. Thank you for talking to us! Write anything, and I'll help."),
+        ])  # fmt: skip
+        answer = emily.says("ok")
+        assert answer.startswith("Let's continue your report."), answer  # the report begun before is taken up
+        (ticket,) = [t for t in stored(desk) if t.is_chat]
+        assert ticket.status is Status.CLOSED
+        assert [e.action for e in ticket.history] == ["create", "assign", "note", "claim", "reply", "note", "reply",
+                                                      "resolve", "close"]  # fmt: skip
+        assert chen.says("too late?") != "" and "was not sent" not in emily.inbox()
+
+    def test_a_photo_sent_to_customer_service_is_kept_and_counted(self, desk: Desk, chen: Chat, clock: Clock) -> None:
+        emily = Chat(desk, "Emily Brown", clock=clock)
+        in_english(chen)
+        emily.says("agent")
+        chen.inbox()
+        chen.presses("Answer")
+        emily.inbox()
+        assert emily.says("here it is", attachments=(Attachment("photo", "file-1"),)) == ""
+        assert chen.inbox() == "💬 Emily Brown: here it is\n📷 Photos: 1"
+        (ticket,) = stored(desk)
+        assert [a.ref for a in ticket.attachments] == ["file-1"]
+
+    def test_typed_in_chinese_and_left_by_the_resident(self, desk: Desk, clock: Clock) -> None:
+        zhang = Chat(desk, "张三 Zhang San", clock=clock)
+        chen = Chat(desk, "陈静 Chen Jing", clock=clock)
+        zhang.run([
+            ("转人工", f"🙋 已为您转接人工客服（{NUMBER}）。客服会在这里回复您，一般在4小时内；在此期间，您可以先写下您的问题。发送 /bot 可返回自助服务。"),
+            ("算了", ""),  # said to customer service, not "drop the report"
+            ("结束人工", "已返回自助服务。请问有什么可以帮您？"),
+        ])  # fmt: skip
+        assert "🙋" in chen.inbox()
+        assert chen.presses("接待") == f"工单 {NUMBER} 当前状态为“已取消”，无需操作。"
+        (ticket,) = stored(desk)
+        assert ticket.status is Status.CANCELLED and [e.details.get("added") for e in ticket.history][2] == "算了"
+
+    def test_the_second_to_answer_is_told_who_did(self, desk: Desk, chen: Chat, clock: Clock) -> None:
+        with desk.uow as uow:
+            estate = uow.directory.get("SG")
+            assert estate is not None
+            helper = Staff("林娜 Lin Na", ("customer_service",), departments=("客服中心 Customer service",))
+            uow.directory.sync(replace(estate, staff=(*estate.staff, helper)))
+            uow.commit()
+        lin = Chat(desk, "林娜 Lin Na", clock=clock)
+        in_english(chen, lin)
+        Chat(desk, "Emily Brown", clock=clock).says("talk to a person")
+        assert "asks to talk to a person" in chen.inbox() and "asks to talk to a person" in lin.inbox()
+        answer = encode(OnTicket("talk", NUMBER))
+        chen.presses("Answer")
+        assert lin.inbox() == f"{NUMBER}: Chen Jing is answering."
+        assert lin.says(payload=answer) == "Chen Jing is already answering them."  # the button of the card before

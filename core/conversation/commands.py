@@ -53,6 +53,28 @@ class AddDetail:
 
 
 @dataclass(frozen=True)
+class TakeChat:
+    """Customer service answers a resident who asked for a person."""
+
+    number: str
+
+
+@dataclass(frozen=True)
+class ChatMessage:
+    """What customer service writes in a conversation they answer: sent to the resident."""
+
+    number: str
+    text: str
+
+
+@dataclass(frozen=True)
+class EndChat:
+    """The conversation is over: customer service hands the resident back to the assistant, or the resident goes."""
+
+    number: str
+
+
+@dataclass(frozen=True)
 class Rate:
     number: str
     rating: int
@@ -133,5 +155,6 @@ class Reveal:
 
 Command = (
     SubmitTicket | Withdraw | Chase | Join | ConfirmFix | RejectFix | Rate | SetLanguage | TakeStep | Decline
-    | ChangePlan | Finish | Grab | Decide | SendReply | Assign | ConfirmRegistration | Reveal | AddDetail
+    | ChangePlan | Finish | Grab | Decide | SendReply | Assign | ConfirmRegistration | Reveal | AddDetail | TakeChat
+    | ChatMessage | EndChat
 )  # fmt: skip

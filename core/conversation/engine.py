@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -50,6 +50,8 @@ class Flow:
     lapsed: str | None = None
     # A command in the middle (/help, /status) is answered and the flow goes on; else the command ends it.
     survives_commands: bool = False
+    # Dropped after the idle limit, as a question nobody answers is; a conversation with a person is not.
+    lapses: bool = True
 
 
 @dataclass(frozen=True)
@@ -69,6 +71,8 @@ class Conversation:
     stale: str  # a button of an earlier question
     unreadable: str  # text with no words in it, where words are asked for
     private_in_groups: bool  # everything said to someone in a group goes to their private chat instead
+    # Whole messages that mean a command wherever they are typed ("转人工" is /agent): folded text -> command.
+    worded: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -175,6 +179,8 @@ class Turn:
         return self.flow is not None
 
     def go(self, target: str) -> None:
+        if target == WAIT:  # the answer said what comes next (it may have left the flow to do it)
+            return
         flow = self.flow
         assert flow is not None, "go() is for a turn inside a flow"
         if target == END:
@@ -221,6 +227,9 @@ def step(conversation: Conversation, state: dict[str, Any] | None, inbound: Inbo
 def _run(turn: Turn) -> None:
     conversation, state = turn.conversation, turn.state
     pressed = turn.inbound.payload is not None
+    worded = conversation.worded.get(fold(turn.text)) if not pressed else None
+    if worded is not None:
+        turn.text = "/" + worded
     command = turn.text.startswith("/")
     _drop_if_lapsed(turn, answering=not command and not pressed)
     if len(turn.text) > MAX_TEXT:
@@ -268,7 +277,8 @@ def _run(turn: Turn) -> None:
             turn.ask_again(turn.t(conversation.stale))
             return
         turn.chosen = chosen
-    elif turn.flow is not None and fold(turn.text) in LET_GO and "cancel" in conversation.commands:
+    elif turn.flow is not None and turn.flow.lapses and fold(turn.text) in LET_GO and "cancel" in conversation.commands:
+        # (in a conversation with a person, which never lapses, every word is said to them)
         conversation.commands["cancel"](turn, "")  # "算了" drops the dialogue as /cancel does, never its answer
         return
     elif state.shown and turn.text.isdecimal() and len(turn.text) <= 2 and not _takes_numbers(turn):
@@ -309,7 +319,7 @@ def _drop_if_lapsed(turn: Turn, answering: bool) -> None:
     """An open question, or a report set aside, left unanswered past the idle limit is dropped; some flows say so."""
     state = turn.state
     flow = turn.flow or turn.conversation.flows.get(str(state.paused.get("flow", "")))
-    if flow is None or not state.updated_at:
+    if flow is None or not state.updated_at or not flow.lapses:
         return
     if turn.now - datetime.fromisoformat(state.updated_at) <= turn.context.settings.idle_limit:
         return
@@ -327,6 +337,7 @@ def _usable_attachment(turn: Turn) -> bool:
         or (step == "detail" and "photo" in kinds)  # /add keeps photos; a voice note alone is asked for in words
         or (step == "location" and "location" in kinds)
         or (step == "photo" and "photo" in kinds)
+        or (step == "talking" and "photo" in kinds)  # a photo for customer service
     )
 
 

@@ -10,13 +10,25 @@ from collections.abc import Callable
 from datetime import timedelta
 
 from core.conversation.buttons import OnTicket, Pick
-from core.conversation.commands import AddDetail, Chase, ConfirmFix, Join, Rate, RejectFix, SubmitTicket, Withdraw
+from core.conversation.commands import (
+    AddDetail,
+    Chase,
+    ConfirmFix,
+    EndChat,
+    Join,
+    Rate,
+    RejectFix,
+    SubmitTicket,
+    Withdraw,
+)
 from core.conversation.context import OpenReport
 from core.conversation.engine import END, NEXT, SAME, WAIT, Conversation, Flow, Step, Turn
 from core.conversation.messages import Choice, Reply
 from core.conversation.state import Draft
 from core.conversation.views import resident_list, resident_view, stars, status_for_resident
 from core.conversation.vocabulary import (
+    AGENT_WORDS,
+    BACK_WORDS,
     CATEGORY_LABELS,
     FEEDBACK_STARTERS,
     URGENCY_LABELS,
@@ -29,8 +41,10 @@ from core.conversation.vocabulary import (
 from core.domain.lifecycle import withdrawable
 from core.domain.model import (
     FEEDBACK_CATEGORIES,
+    LIVE_CHAT,
     REPAIR_CATEGORIES,
     Attachment,
+    Location,
     Source,
     Status,
     Ticket,
@@ -750,7 +764,12 @@ def menu(turn: Turn, greet: bool = False) -> None:
 
 
 def idle(turn: Turn) -> None:
-    """A message when nothing is asked: the menu's choices and words, or straight into a report."""
+    """A message when nothing is asked: the menu's choices and words, or straight into a report; while customer
+    service talks with them, it is for customer service."""
+    if turn.chosen is None and open_chat(turn) is not None:
+        turn.enter("talk", "talking")
+        turn.go(TALK.steps["talking"].then[answer_talking(turn)])
+        return
     chosen, menu_on_screen = turn.chosen, menu_choices(turn)
     typed = fold(turn.text)
     if chosen is None and not turn.state.shown and typed.isdecimal() and 1 <= int(typed) <= len(menu_on_screen):
@@ -782,8 +801,81 @@ def idle(turn: Turn) -> None:
 
 
 def resume(turn: Turn) -> None:
+    if turn.state.flow == "talk":
+        return  # a conversation with a person asks nothing
     turn.say(turn.t("Let's continue your report."))
     turn.go(SAME)
+
+
+# --- talking to a person ---------------------------------------------------------------------------------------
+
+
+def open_chat(turn: Turn) -> Ticket | None:
+    """Their conversation with customer service, while it is open."""
+    return next((t for t in turn.context.look.reported_by(turn.context.speaker) if t.is_chat and t.is_active), None)
+
+
+def talk_to_person(turn: Turn, rest: str) -> None:
+    """转人工 / "agent": customer service takes the conversation over until they hand it back; a report being
+    written waits, and is taken up again after."""
+    t, speaker = turn.t, turn.context.speaker
+    if turn.context.in_group:
+        turn.say(t("To talk to a person, write to me in a private chat."), private_choice(turn))
+        return
+    chat = open_chat(turn)
+    if chat is not None:
+        if chat.assignee_id is not None:
+            turn.say(
+                t(
+                    "{name} of customer service is answering you here ({number}). Send /bot to go back to the "
+                    "assistant."
+                ).format(name=first_name(chat.assignee_name, t.locale), number=chat.number)
+            )
+        else:
+            turn.say(t("Customer service will answer you here soon ({number}). Send /bot to go back to the "
+                       "assistant.").format(number=chat.number))  # fmt: skip
+        turn.enter("talk")
+        return
+    department = turn.context.estate.chat_department()
+    writing = turn.state.draft.description if turn.state.flow in ("repair", "feedback") else ""
+    draft = TicketDraft(
+        kind=TicketKind.FEEDBACK, source=Source.RESIDENT_CHAT, location=Location(), category=LIVE_CHAT,
+        description=rest.strip() or writing or turn.inbound.text.strip(), urgency=Urgency.NORMAL, reporter=speaker.name,
+        reporter_resident_id=speaker.resident_id, reporter_contact=speaker.phone, reporter_address=speaker.address,
+        verified=speaker.known, department=department.name if department else "",
+    )  # fmt: skip
+    turn.emit(SubmitTicket(draft))
+    turn.enter("talk")
+
+
+def ask_talking(turn: Turn) -> None:
+    """Nothing is asked: what is said goes to customer service (the request's confirmation said so)."""
+
+
+def answer_talking(turn: Turn) -> str:
+    chat = open_chat(turn)
+    if chat is None:  # customer service handed them back: the message is the assistant's again
+        turn.state.leave()
+        if turn.take_up_paused():
+            resume(turn)
+        else:
+            idle(turn)
+        return "over"
+    attachments = tuple(Attachment(a.kind, a.ref, a.caption) for a in turn.inbound.attachments)
+    turn.emit(AddDetail(chat.number, turn.text, attachments))
+    return "said"
+
+
+def back_to_the_assistant(turn: Turn, rest: str) -> None:
+    """/bot: the resident leaves the conversation with customer service."""
+    chat = open_chat(turn)
+    if chat is None:
+        turn.ask(turn.t("You are talking to the assistant already. What can I do for you?"), menu_choices(turn))
+        return
+    turn.emit(EndChat(chat.number))
+    turn.state.leave()
+    if turn.take_up_paused():
+        turn.conversation.resume(turn)
 
 
 def continue_privately(turn: Turn) -> None:
@@ -984,14 +1076,22 @@ def unknown_command(turn: Turn, command: str) -> None:
     after_command(turn)
 
 
+TALK = Flow(
+    "talk",
+    {"talking": Step(ask_talking, answer_talking, {"said": WAIT, "over": WAIT}, takes_numbers=True)},
+    order=(("talking", lambda turn: True),),
+    survives_commands=True,
+    lapses=False,
+)
 RESIDENT = Conversation(
-    flows={flow.name: flow for flow in (REPAIR, FEEDBACK, REWORK, RATING, ADD)},
+    flows={flow.name: flow for flow in (REPAIR, FEEDBACK, REWORK, RATING, ADD, TALK)},
     commands={
         "start": start, "menu": start, "help": show_help, "cancel": cancel, "lang": ask_language,
         "language": ask_language, "tickets": show_my_tickets, "mytickets": show_my_tickets,
         "status": about_one("status"), "withdraw": about_one("withdraw"), "chase": about_one("chase"),
         "add": about_one("add"),
-        "report": report, "feedback": feedback,
+        "report": report, "feedback": feedback, "agent": talk_to_person, "human": talk_to_person,
+        "bot": back_to_the_assistant,
     },
     on_ticket=on_ticket,
     idle=idle,
@@ -1003,4 +1103,5 @@ RESIDENT = Conversation(
     stale=N_("That button belongs to an earlier question."),
     unreadable=N_("I can only read words here. Please answer in a few words, or tap a choice."),
     private_in_groups=False,
+    worded={fold(word): "agent" for word in AGENT_WORDS} | {fold(word): "bot" for word in BACK_WORDS},
 )  # fmt: skip

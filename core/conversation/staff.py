@@ -15,13 +15,16 @@ from core.conversation.buttons import OnTicket, Pick
 from core.conversation.commands import (
     Assign,
     ChangePlan,
+    ChatMessage,
     ConfirmRegistration,
     Decide,
     Decline,
+    EndChat,
     Finish,
     Grab,
     Reveal,
     SendReply,
+    TakeChat,
     TakeStep,
 )
 from core.conversation.engine import END, SAME, WAIT, Conversation, Flow, Step, Turn
@@ -37,7 +40,7 @@ from core.conversation.views import (
     overdue,
     summary,
 )
-from core.conversation.vocabulary import DECLINE_REASONS, HOLD_REASONS, category_label, fold
+from core.conversation.vocabulary import DECLINE_REASONS, END_CHAT_WORDS, HOLD_REASONS, category_label, fold
 from core.domain.directory import Staff
 from core.domain.dispatch import TRADES
 from core.domain.lifecycle import STATUS_WORDS, allowed_actions
@@ -307,6 +310,62 @@ DONE = Flow(
     },
     lapsed=LATE,
 )  # fmt: skip
+# --- a resident who asked for a person: customer service answers through the bot ------------------------------
+
+
+def take_chat(turn: Turn, ticket: Ticket) -> None:
+    staff = me(turn)
+    if ticket.assignee_id is not None and ticket.assignee_id != staff.id:
+        turn.say(turn.t("{name} is already answering them.").format(name=in_language(ticket.assignee_name,
+                                                                                      turn.t.locale)))  # fmt: skip
+        return
+    if ticket.assignee_id != staff.id:
+        turn.emit(TakeChat(ticket.number))
+    turn.state.ticket = ticket.number
+    turn.enter("talk", "message")
+
+
+def my_chat(turn: Turn) -> Ticket | None:
+    """The conversation with a resident this staff member is answering, if any."""
+    if turn.state.flow == "talk":
+        ticket = turn.context.look.ticket(turn.state.ticket)
+    else:
+        ticket = next((t for t in turn.context.look.jobs(me(turn)) if t.is_chat), None)
+    return ticket if ticket is not None and ticket.is_active and ticket.assignee_id == me(turn).id else None
+
+
+def ask_chat_message(turn: Turn) -> None:
+    """Nothing is asked: what they write goes to the resident (the conversation's first message said so)."""
+
+
+def answer_chat_message(turn: Turn) -> str:
+    chat = my_chat(turn)
+    if chat is None:
+        turn.state.leave()
+        turn.say(turn.t(CHAT_OVER))
+        return "over"
+    turn.emit(ChatMessage(chat.number, turn.text))
+    return "said"
+
+
+def end_chat(turn: Turn, rest: str) -> None:
+    """/end: the resident goes back to the assistant."""
+    chat = my_chat(turn)
+    if chat is None:
+        turn.say(turn.t("You are not talking with a resident now."))
+        return
+    turn.emit(EndChat(chat.number))
+    turn.state.leave()
+
+
+CHAT_OVER = N_("This conversation has ended; your message was not sent.")
+TALK = Flow(
+    "talk",
+    {"message": Step(ask_chat_message, answer_chat_message, {"said": WAIT, "over": WAIT}, takes_numbers=True)},
+    order=(("message", lambda turn: True),),
+    survives_commands=True,
+    lapses=False,
+)
 REPLY = Flow(
     "reply",
     steps={
@@ -348,6 +407,9 @@ def on_ticket(turn: Turn, button: OnTicket) -> None:
         if allowed(turn, "reply", ticket) and still(turn, ticket, ticket.is_active):
             turn.state.ticket = number
             turn.enter("reply", "text")
+    elif verb == "talk":
+        if allowed(turn, "reply", ticket) and still(turn, ticket, ticket.is_active):
+            take_chat(turn, ticket)
     elif verb == "register":
         if allowed(turn, "register"):
             register(turn, ticket, button.argument)
@@ -418,6 +480,8 @@ def view(turn: Turn, ticket: Ticket) -> None:
     if ticket.pending_approval is not None and may(staff, Grant.APPROVE):
         lines.append(approval_request(ticket, t, turn.context.settings.dispatch))
         choices = approval_choices(ticket, t)
+    elif ticket.is_chat and refusal(staff, "reply", ticket) is None and ticket.is_active:
+        choices = (Choice(OnTicket("talk", ticket.number), t("💬 Answer")),)
     elif ticket.kind is TicketKind.FEEDBACK and refusal(staff, "reply", ticket) is None and ticket.is_open:
         choices = (Choice(OnTicket("reply", ticket.number), t("✍️ Reply")),)
     elif ticket.assignee_id == staff.id or may(staff, Grant.STEP_FOR_OTHERS):
@@ -618,7 +682,13 @@ def unknown_command(turn: Turn, command: str) -> None:
 
 
 def idle(turn: Turn) -> None:
-    """Nothing was asked: say what is theirs to do."""
+    """Nothing was asked: say what is theirs to do; while they answer a resident, it is for the resident."""
+    chat = my_chat(turn) if turn.inbound.payload is None and turn.chosen is None else None
+    if chat is not None:
+        turn.state.ticket = chat.number
+        turn.enter("talk", "message")
+        turn.go(TALK.steps["message"].then[answer_chat_message(turn)])
+        return
     if turn.inbound.payload is not None:
         turn.say(turn.t("That button belongs to an earlier message."))
     my_jobs(turn, greet=True)
@@ -629,12 +699,12 @@ ASSIGN = Flow("assign", {"confirm": Step(ask_assign_anyway, answer_assign_anyway
 
 
 STAFF = Conversation(
-    flows={flow.name: flow for flow in (DECLINE, WAY, HOLD, ASSIGN, PLAN, DONE, REPLY, resident.REPAIR)},
+    flows={flow.name: flow for flow in (DECLINE, WAY, HOLD, ASSIGN, PLAN, DONE, REPLY, TALK, resident.REPAIR)},
     commands={
         "start": show_help, "help": show_help, "menu": show_help, "jobs": show_jobs, "mytickets": show_jobs,
         "tickets": show_jobs, "queue": show_queue, "assign": assigning(reassign=False),
         "reassign": assigning(reassign=True), "new": new_report, "status": show_status, "cancel": cancel,
-        "lang": ask_language, "language": ask_language, "reveal": reveal,
+        "lang": ask_language, "language": ask_language, "reveal": reveal, "end": end_chat,
     },
     on_ticket=on_ticket,
     idle=idle,
@@ -646,4 +716,5 @@ STAFF = Conversation(
     stale=N_("That button belongs to an earlier message."),
     unreadable=N_("Please answer in a few words."),
     private_in_groups=True,  # a job's details are for the person, not the group
+    worded={fold(word): "end" for word in END_CHAT_WORDS},
 )  # fmt: skip

@@ -111,13 +111,13 @@ def actor_for_staff(ticket: Ticket, event: HistoryEvent, t: Translator) -> str:
 def reporter_label(ticket: Ticket, t: Translator) -> str:
     """Who reported it: a resident or a caller by name; else, in the reader's language, how it came in."""
     if ticket.reporter:
-        return ticket.reporter
+        return in_language(ticket.reporter, t.locale)
     if ticket.source is Source.PATROL:
         return t("found on patrol")
     if ticket.source is Source.PREVENTIVE:
         return t("planned maintenance")
     if ticket.taken_by:
-        return t("Walk-in via {name}").format(name=ticket.taken_by)
+        return t("Walk-in via {name}").format(name=in_language(ticket.taken_by, t.locale))
     return t("the front desk")
 
 

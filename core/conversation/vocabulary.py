@@ -22,6 +22,7 @@ CATEGORY_LABELS = {
     "hygiene": N_("Cleaning and hygiene"),
     "security": N_("Security"),
     "community": N_("Community life"),
+    "talk": N_("Talk to a person"),
 }
 URGENCY_LABELS = {
     Urgency.EMERGENCY: N_("Emergency: unsafe, or water/power/lift out"),
@@ -136,8 +137,17 @@ VERB_KEYS: dict[str, tuple[str, ...]] = {
     "approve": ("approve", "yes", "同意", "批准"),
     "reject": ("reject", "no", "不同意", "驳回"),
     "reply": ("reply", "回复"),
+    "talk": ("answer", "take it", "接入", "接待"),
     "register": ("confirm", "yes", "确认", "确认登记", "是", "对"),  # only when one is offered: a new resident
 }
+# Typed alone, anywhere: a person instead of the assistant, and back.
+AGENT_WORDS = (
+    "转人工", "人工", "人工客服", "人工服务", "找人工", "真人", "找客服", "联系客服", "客服", "agent", "human",
+    "a human", "talk to a person", "talk to someone", "real person", "operator", "customer service",
+)  # fmt: skip
+BACK_WORDS = ("结束人工", "结束对话", "返回机器人", "回到机器人", "back to the bot", "back to the assistant",
+              "end chat")  # fmt: skip
+END_CHAT_WORDS = ("结束对话", "结束会话", "end chat", "end the chat")  # customer service hands the resident back
 # Whole messages that mean "leave it" in the middle of a dialogue: they drop what is being written.
 LET_GO = ("cancel", "never mind", "nevermind", "forget it", "stop", "取消", "算了", "不报了", "不用了", "放弃")
 

@@ -11,7 +11,7 @@ from datetime import datetime, time
 from typing import Any
 
 from core.domain.errors import DomainError
-from core.domain.model import FEEDBACK_CATEGORIES, Trade
+from core.domain.model import FEEDBACK_CATEGORIES, LIVE_CHAT, Trade
 from core.domain.people import Address, AddressField, PersonRef
 from core.domain.roles import ROLES
 from core.i18n import LOCALES, normalize_locale
@@ -141,6 +141,12 @@ class Estate:
 
     def department_for(self, category: str) -> Department | None:
         return next((d for d in self.departments if category in d.handles), None)
+
+    def chat_department(self) -> Department | None:
+        """Who answers a resident who asks for a person: the department that handles it ("talk"), else the one
+        that handles service quality (customer service), else the first."""
+        return (self.department_for(LIVE_CHAT) or self.department_for("service_quality")
+                or next(iter(self.departments), None))  # fmt: skip
 
     @functools.cached_property
     def _at(self) -> dict[Address, Person]:
@@ -365,7 +371,10 @@ def parse_directory(data: dict[str, Any], fields: Sequence[AddressField]) -> Est
     for i, raw in enumerate(_list_of(data, "departments", problems)):
         e = _Entry(f"departments[{i}]", raw, ("name", "handles"), problems)
         departments.append(
-            Department(e.text("name", required=True), e.words("handles", FEEDBACK_CATEGORIES, "feedback category"))
+            Department(
+                e.text("name", required=True),
+                e.words("handles", (*FEEDBACK_CATEGORIES, LIVE_CHAT), "feedback category"),
+            )
         )
     _unique("departments", [d.name for d in departments], problems)
     department_names = tuple(d.name for d in departments)

@@ -73,7 +73,9 @@ TRANSITIONS = _rows(
     (Action.REASSIGN,           BOTH, {S.ASSIGNED, *WORKING},               S.ASSIGNED),
     (Action.OFFER,              BOTH, {S.NEW},                              None),
     (Action.POOL,               BOTH, {S.NEW},                              None),
-    (Action.CLAIM,              BOTH, {S.NEW},                              S.ACCEPTED),
+    (Action.CLAIM,              (R,), {S.NEW},                              S.ACCEPTED),
+    # A resident's request to talk to a person goes to the department; whoever answers first takes it.
+    (Action.CLAIM,              (F,), {S.NEW, S.ASSIGNED},                  S.ACCEPTED),
     (Action.DECLINE,            BOTH, {S.ASSIGNED},                         S.NEW),
     (Action.ACCEPT,             BOTH, {S.ASSIGNED},                         S.ACCEPTED),
     (Action.ON_THE_WAY,         (R,), {S.ACCEPTED},                         None),

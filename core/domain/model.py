@@ -62,10 +62,13 @@ class Trade(enum.StrEnum):
 
 REPAIR_CATEGORIES = (*(t.value for t in Trade), "other")
 FEEDBACK_CATEGORIES = ("service_quality", "facilities", "hygiene", "security", "community", "other")
+# A resident who asked to talk to a person: a feedback ticket whose replies are the conversation with customer
+# service, kept in its history like any other. Not offered among the feedback categories: asked for by name.
+LIVE_CHAT = "talk"
 
 
 def categories_for(kind: TicketKind) -> tuple[str, ...]:
-    return REPAIR_CATEGORIES if kind is TicketKind.REPAIR else FEEDBACK_CATEGORIES
+    return REPAIR_CATEGORIES if kind is TicketKind.REPAIR else (*FEEDBACK_CATEGORIES, LIVE_CHAT)
 
 
 @dataclass(frozen=True)
@@ -191,6 +194,11 @@ class Ticket:
     @property
     def is_active(self) -> bool:
         return self.status in ACTIVE_STATUSES
+
+    @property
+    def is_chat(self) -> bool:
+        """A resident's conversation with customer service (LIVE_CHAT), not a report."""
+        return self.kind is TicketKind.FEEDBACK and self.category == LIVE_CHAT
 
     @property
     def reporters(self) -> int:

@@ -8,7 +8,7 @@ from core.domain.errors import NotFound
 from core.domain.model import Actor, Source, Ticket
 from core.domain.people import Address, PersonRef
 from core.i18n import N_
-from core.services import dispatching, jobs, residents
+from core.services import chats, dispatching, jobs, residents
 from core.services.tickets import find_ticket, open_ticket, taken_at_the_desk
 from core.services.work import Work
 
@@ -69,6 +69,8 @@ def _on_ticket(work: Work, speaker: Speaker, command: c.Command, ticket: Ticket)
         residents.rate(work, speaker, ticket, command.rating, command.comment)
     elif isinstance(command, c.AddDetail):
         residents.add_detail(work, speaker, ticket, command.text, command.attachments)
+    elif isinstance(command, c.EndChat):
+        chats.end(work, speaker, ticket)
     elif staff is None:
         raise ValueError(f"{type(command).__name__} is for staff")
     elif isinstance(command, c.TakeStep):
@@ -93,3 +95,7 @@ def _on_ticket(work: Work, speaker: Speaker, command: c.Command, ticket: Ticket)
         residents.confirm_registration(work, staff, ticket, command.resident_id)
     elif isinstance(command, c.Reveal):
         jobs.reveal(work, staff, ticket)
+    elif isinstance(command, c.TakeChat):
+        chats.take(work, staff, ticket)
+    elif isinstance(command, c.ChatMessage):
+        chats.say(work, staff, ticket, command.text)
