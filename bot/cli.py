@@ -424,8 +424,8 @@ def ticket_json(ticket: Ticket, config: Config) -> dict[str, Any]:
         "milestones": {name: iso(at) for name, at in ticket.milestones.items()},
         "response_due": iso(ticket.response_due),
         "resolve_due": iso(ticket.resolve_due),
-        "materials": [asdict(m) for m in ticket.materials],
-        "cost": ticket.cost,
+        "materials": [m.dump() for m in ticket.materials],
+        "cost": str(ticket.cost),  # exact: a decimal as text
         "resolution": ticket.resolution or None,
         "acceptance": ticket.acceptance or None,
         "rating": ticket.rating,

@@ -17,7 +17,7 @@ from typing import Any
 from core.domain.deadlines import SlaPolicy, Window
 from core.domain.directory import closest
 from core.domain.dispatch import DispatchPolicy
-from core.domain.model import Trade, Urgency
+from core.domain.model import Trade, Urgency, amount_of
 from core.domain.triage import TriageRules, rules_from_config
 from core.i18n import LOCALES
 
@@ -115,7 +115,7 @@ class DispatchSection:
         return DispatchPolicy(
             max_open_per_technician=self.max_open_per_technician,
             unanswered=timedelta(minutes=self.unanswered_minutes),
-            cost_approval_threshold=self.cost_approval_threshold,
+            cost_approval_threshold=amount_of(self.cost_approval_threshold),  # exact from here on
             arrival={u: timedelta(minutes=getattr(self, f"{u.value}_arrival_minutes")) for u in Urgency},
             tools={trade: tuple(items) for trade, items in self.tools.items()},
         )

@@ -35,7 +35,7 @@ from core.conversation.vocabulary import URGENCY_WORDS, hold_reason
 from core.domain.directory import Estate, Resident, Staff, StaffGroup
 from core.domain.dispatch import department_staff, supervisors
 from core.domain.lifecycle import Action
-from core.domain.model import Actor, HistoryEvent, Subscriber, Ticket, TicketKind, Urgency
+from core.domain.model import Actor, HistoryEvent, Subscriber, Ticket, TicketKind, Urgency, amount_of
 from core.domain.people import Address, first_name, in_language
 from core.domain.roles import Grant, holders, may
 from core.i18n import N_, Translator
@@ -460,7 +460,7 @@ class _Telling:
         if event.details.get("request") == "cost":
             self.answer(event, lambda t: t(
                 "{number}: the cost {cost} needs a supervisor's approval; it will be marked done when approved."
-            ).format(number=ticket.number, cost=money(float(event.details.get("cost", 0)))))  # fmt: skip
+            ).format(number=ticket.number, cost=money(amount_of(event.details.get("cost", 0)))))  # fmt: skip
         else:
             self.answer(event, lambda t: t(
                 "{number}: your change of plan went to the supervisor. I'll tell you the answer."
@@ -578,6 +578,48 @@ class _Telling:
             event, lambda t: t(told).format(number=ticket.number, name=first_name(ticket.assignee_name, t.locale))
         )
 
+    def quoted(self, event: HistoryEvent) -> None:
+        """A charge is put to the reporter, who answers with a tap or a word; the technician waits for it."""
+        ticket, quote = self.ticket, self.ticket.quotes[-1]
+        reporter = self.reporter()
+        self.answer(event, lambda t: t("💰 Your quote of {amount} is sent to the resident. I'll tell you their answer; "
+                                       "start once they agree.").format(amount=money(quote.amount)),
+                    lambda t: next_steps(ticket, t))  # what can be done meanwhile  # fmt: skip
+        if reporter is None:
+            return
+
+        def ask(t: Translator) -> str:
+            return t(
+                "💰 {number}: {name} quotes {amount} for: {text}\nThis work in your home is not covered by the "
+                "property fee, so it is charged to you. Do you agree? Nothing is done until you answer."
+            ).format(number=ticket.number, name=first_name(quote.by, t.locale), amount=money(quote.amount),
+                     text=quote.text)  # fmt: skip
+
+        def answers(t: Translator) -> tuple[Choice, ...]:
+            agree = t("✅ Agree, pay {amount}").format(amount=money(quote.amount))
+            return (Choice(OnTicket("quote", ticket.number, "yes"), agree),
+                    Choice(OnTicket("quote", ticket.number, "no"), t("✖️ Decline")))  # fmt: skip
+
+        self.tell(reporter, ask, answers)
+
+    def quote_answered(self, event: HistoryEvent) -> None:
+        ticket, quote = self.ticket, self.ticket.quotes[-1]
+        agreed = event.action == Action.AGREE_QUOTE
+        assignee = self.staff(ticket.assignee_id)
+        if agreed:
+            said = N_("Thank you. {amount} is agreed for {number}; {name} will go ahead.")
+            heard = N_("✅ {number}: {resident} agreed to pay {amount} for: {text}. You can start.")
+        else:
+            said = N_("Noted: you declined. {name} will do only what the property fee covers; nothing is charged.")
+            heard = N_("✖️ {number}: {resident} declined the charge of {amount}. Do only what the property fee covers, "
+                       "or finish the job with a note.")  # fmt: skip
+        self.answer(event, lambda t: t(said).format(amount=money(quote.amount), number=ticket.number,
+                                                    name=first_name(ticket.assignee_name, t.locale)))  # fmt: skip
+        if assignee is not None:
+            self.tell(assignee, lambda t: t(heard).format(number=ticket.number, resident=reporter_label(ticket, t),
+                                                         amount=money(quote.amount), text=quote.text),
+                      lambda t: next_steps(ticket, t))  # fmt: skip
+
     def self_resolved(self, event: HistoryEvent) -> None:
         ticket = self.ticket
         self.answer(event, lambda t: t(
@@ -618,6 +660,9 @@ TOLD: dict[str, Callable[[_Telling, HistoryEvent], None]] = {
     Action.CANCEL: _Telling.cancelled,
     Action.JOIN: _Telling.joined,
     Action.NOTE: _Telling.noted,
+    Action.QUOTE: _Telling.quoted,
+    Action.AGREE_QUOTE: _Telling.quote_answered,
+    Action.DECLINE_QUOTE: _Telling.quote_answered,
     # Told by the conversation that took them, to the person who did: the verdict and the rating.
     Action.CONFIRM_FIX: lambda telling, event: None,
     Action.CLOSE: lambda telling, event: None,

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
+from decimal import Decimal
 from typing import Any, ClassVar
 
-from sqlalchemy import JSON, Dialect, ForeignKey, Index, MetaData, String, Text, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Dialect, ForeignKey, Index, MetaData, String, Text, UniqueConstraint
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import DateTime, TypeDecorator
@@ -39,6 +40,24 @@ class UtcDateTime(TypeDecorator[datetime]):
         if value is None:
             return None
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Cents(TypeDecorator[Decimal]):
+    """Money as a whole number of cents: exact on every database (SQLite has no decimal type), Decimal in Python."""
+
+    impl = BigInteger
+    cache_ok = True
+
+    def process_bind_param(self, value: Decimal | None, dialect: Dialect) -> int | None:
+        if value is None:
+            return None
+        cents = value * 100
+        if cents != cents.to_integral_value():
+            raise ValueError(f"{value} is not a whole number of cents")
+        return int(cents)
+
+    def process_result_value(self, value: int | None, dialect: Dialect) -> Decimal | None:
+        return None if value is None else (Decimal(value) / 100).quantize(Decimal("0.01"))
 
 
 class Base(DeclarativeBase):
@@ -175,7 +194,7 @@ class TicketRow(Base):
     response_due: Mapped[datetime | None]
     resolve_due: Mapped[datetime | None]
     materials: Mapped[list[Any]]
-    cost: Mapped[float] = mapped_column(default=0.0)
+    cost_cents: Mapped[Decimal] = mapped_column(Cents, default=Decimal(0))
     resolution: Mapped[str] = mapped_column(Text, default="")
     acceptance: Mapped[str] = mapped_column(String(16), default="")
     rating: Mapped[int | None]

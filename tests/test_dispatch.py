@@ -145,7 +145,10 @@ ROLES: dict[str, Staff] = {
 A, T, L, S, C, M = "assignee", "other technician", "other trade", "supervisor", "customer service", "manager"
 ALL = {A, T, L, S, C, M}
 EXPECTED = {
-    **{step: {A, S, M} for step in ("accept", "decline", "way", "arrive", "start", "hold", "resume", "plan", "done")},
+    **{
+        step: {A, S, M}
+        for step in ("accept", "decline", "way", "arrive", "start", "hold", "resume", "plan", "done", "quote")
+    },
     "grab": {A, T},
     "approve": {S, M},
     "reject": {S, M},

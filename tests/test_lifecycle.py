@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -28,6 +29,7 @@ DETAILS: dict[Action, dict[str, Any]] = {
     Action.REWORK: {"reason": "still dripping"},
     Action.RATE: {"rating": 5},
     Action.RESOLVE: {"note": "replaced the washer", "reply": "we have cleaned the stairwell"},
+    Action.QUOTE: {"amount": Decimal("120.00"), "text": "replace the mixer tap"},
 }
 
 
@@ -66,6 +68,10 @@ def test_every_legal_transition_lands_on_its_target_and_is_recorded(
     ticket = make_ticket(kind, source)
     if action in (Action.APPROVE, Action.REJECT):
         ticket.pending_approval = {"request": "plan", "text": "replace the whole pipe"}
+    if action in (Action.AGREE_QUOTE, Action.DECLINE_QUOTE):  # an answer needs a question (asked while working)
+        ticket.status = Status.ACCEPTED
+        apply(ticket, Action.QUOTE, TECH, NOW, **DETAILS[Action.QUOTE])
+        ticket.status = source
     event = apply(ticket, action, TECH, NOW + timedelta(minutes=5), **DETAILS.get(action, {}))
     assert ticket.status == (target or source)
     assert (event.action, event.from_status, event.to_status) == (action.value, source, ticket.status)
@@ -154,11 +160,11 @@ class TestDetailsTheStepsNeed:
 
     def test_resolve_keeps_materials_and_their_cost(self) -> None:
         ticket = make_ticket(status=Status.IN_PROGRESS)
-        washer = Material("washer", 2, "pcs", 3.5)
+        washer = Material("washer", Decimal(2), "pcs", Decimal("3.50"))
         apply(ticket, Action.RESOLVE, TECH, NOW, note="new washers", materials=[washer])
-        assert ticket.materials == (washer,) and ticket.cost == 3.5
+        assert ticket.materials == (washer,) and ticket.cost == Decimal("3.50")
         assert ticket.history[-1].details["materials"] == [
-            {"name": "washer", "quantity": 2, "unit": "pcs", "cost": 3.5}
+            {"name": "washer", "quantity": "2", "unit": "pcs", "cost": "3.50"}
         ]
 
     def test_negative_cost_is_refused(self) -> None:
@@ -209,3 +215,33 @@ def test_an_unknown_category_or_empty_description_is_refused() -> None:
     blank = TicketDraft(TicketKind.REPAIR, Source.PATROL, Location(text="x"), "civil", "  ", Urgency.NORMAL, "p")
     with pytest.raises(DomainError, match="needs a description"):
         open_ticket(blank, "SG", "SG-1", TECH, NOW)
+
+
+class TestQuotes:
+    def test_a_quote_holds_the_work_back_until_the_resident_answers(self) -> None:
+        ticket = make_ticket(status=Status.ACCEPTED)
+        apply(ticket, Action.QUOTE, TECH, NOW, amount=Decimal("120.50"), text="replace the mixer tap")
+        assert ticket.quote_waiting is not None and ticket.quote_waiting.amount == Decimal("120.50")
+        assert Action.START not in allowed_actions(ticket) and Action.RESOLVE not in allowed_actions(ticket)
+        with pytest.raises(IllegalTransition, match="waits for the resident's answer to the quote"):
+            apply(ticket, Action.START, TECH, NOW)
+        apply(ticket, Action.AGREE_QUOTE, RESIDENT, NOW)
+        apply(ticket, Action.START, TECH, NOW)
+        assert ticket.charge == Decimal("120.50") and ticket.history[-3].details["amount"] == "120.50"
+
+    def test_agreed_charges_add_up_exactly_and_a_declined_one_is_not_charged(self) -> None:
+        ticket = make_ticket(status=Status.ACCEPTED)
+        for amount, answer in (
+            ("0.10", Action.AGREE_QUOTE),
+            ("0.20", Action.AGREE_QUOTE),
+            ("99", Action.DECLINE_QUOTE),
+        ):
+            apply(ticket, Action.QUOTE, TECH, NOW, amount=Decimal(amount).quantize(Decimal("0.01")), text="part")
+            apply(ticket, answer, RESIDENT, NOW)
+        assert ticket.charge == Decimal("0.30")  # 0.1 + 0.2 in floats is 0.30000000000000004
+
+    @pytest.mark.parametrize("amount", [Decimal("0"), Decimal("-5"), Decimal("1.005"), 120.0])
+    def test_a_quote_is_money_above_zero_to_the_cent(self, amount: Any) -> None:
+        ticket = make_ticket(status=Status.ACCEPTED)
+        with pytest.raises(DomainError, match="above zero, to the cent"):
+            apply(ticket, Action.QUOTE, TECH, NOW, amount=amount, text="part")

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import timedelta
+from decimal import Decimal
 
 import pytest
 from sqlalchemy import Engine
@@ -27,8 +28,9 @@ NUMBER = f"{TODAY}-0001"
 DUTY_GROUP = "-1001000000001"
 
 # The steps a job can take next, as the technician's buttons.
-ACCEPTED = choices("🚶 On my way", "📍 Arrived", "🛠️ Start", "✅ Done", "⏸️ On hold", "📝 Change of plan")
-STARTED = choices("✅ Done", "⏸️ On hold", "📝 Change of plan")
+ACCEPTED = choices("🚶 On my way", "📍 Arrived", "🛠️ Start", "✅ Done", "⏸️ On hold", "📝 Change of plan",
+                   "💰 Quote a charge")  # fmt: skip
+STARTED = choices("✅ Done", "⏸️ On hold", "📝 Change of plan", "💰 Quote a charge")
 ACCEPT_OR_DECLINE = choices("✅ Accept", "↩️ Decline")
 EMPTY_QUEUE = """
     📋 Queue
@@ -161,10 +163,10 @@ class TestTheWholeLoop:
             (zhang, INBOX, f"🔧 {number}: Li Wei will do your repair."),
             (li, Press("On my way"), lines("When will you be there?", choices("15 min", "30 min", "60 min"))),
             (li, Press("30 min"), lines(f"{number}: the resident expects you in about 30 minutes.",
-                                        choices("📍 Arrived", "🛠️ Start", "✅ Done", "⏸️ On hold", "📝 Change of plan"))),
+                                        choices("📍 Arrived", "🛠️ Start", "✅ Done", "⏸️ On hold", "📝 Change of plan", "💰 Quote a charge"))),
             (zhang, INBOX, f"🚶 {number}: Li Wei is on the way, there in about 30 minutes."),
             (li, Press("Arrived"), lines(f"{number}: arrival noted; the resident has been told.",
-                                         choices("🛠️ Start", "✅ Done", "⏸️ On hold", "📝 Change of plan"))),
+                                         choices("🛠️ Start", "✅ Done", "⏸️ On hold", "📝 Change of plan", "💰 Quote a charge"))),
             (zhang, INBOX, f"📍 {number}: Li Wei has arrived."),
             (li, Press("Start"), lines(f"{number}: started.", STARTED)),
             (zhang, INBOX, ""),  # starting work is not news for the resident
@@ -343,7 +345,7 @@ class TestLateAnswers:
                 That answer came more than 30 minutes after my question, so I set it aside. Please tap the step again.
 
                 Hello Li Wei! Your open jobs:
-                • {number} · Plumbing (water, pipes, drains) · 1-1-1201 · accepted · 李伟 Li Wei
+                • {number} · Plumbing (water, pipes, drains) · 1-1-1201 · accepted · Li Wei
                   1. {number}"""),
         ])  # fmt: skip
         (ticket,) = stored(desk)
@@ -432,7 +434,7 @@ class TestTypedSteps:
                 11-27 10:33 Li Wei: accepted""", due="11-28 10:32"), ACCEPTED))),
             ("on my way", when),
             ("45", lines(f"{number}: the resident expects you in about 45 minutes.",
-                                 choices("📍 Arrived", "🛠️ Start", "✅ Done", "⏸️ On hold", "📝 Change of plan"))),
+                                 choices("📍 Arrived", "🛠️ Start", "✅ Done", "⏸️ On hold", "📝 Change of plan", "💰 Quote a charge"))),
         ])  # fmt: skip
         assert "on the way, there in about 45 minutes" in zhang.inbox()
 
@@ -631,7 +633,7 @@ class TestSupervisors:
             (li, Press("Change of plan"), "What should be done instead, and why? Add the cost if it changes, e.g. “replace the whole pipe, ¥800”."),
             (li, "the whole pipe is rotten: replace it, ¥800", f"{number}: your change of plan went to the supervisor. I'll tell you the answer."),
             (chen, INBOX, lines(f"""
-                📝 {number}: 李伟 Li Wei asks to change the plan.
+                📝 {number}: Li Wei asks to change the plan.
                 the whole pipe is rotten: replace it, ¥800
                 {number} · ⚠️ Urgent · Plumbing (water, pipes, drains)
                 Place: 1-1-1201
@@ -642,10 +644,10 @@ class TestSupervisors:
             (li, "replaced the pipe", lines(
                 "Materials used? One per line or separated by “;”: name, quantity, unit price (e.g. “valve 1 35”). Or tap “None”.",
                 choices("None"))),
-            (li, "pipe 1 800", f"{number}: the cost ¥800 needs a supervisor's approval; it will be marked done when approved."),
+            (li, "pipe 1 800", f"{number}: the cost ¥800.00 needs a supervisor's approval; it will be marked done when approved."),
             (zhang, INBOX, ""),  # not done until approved
             (chen, INBOX, lines(f"""
-                💰 {number}: 李伟 Li Wei asks to approve a cost of ¥800 (over ¥500).
+                💰 {number}: Li Wei asks to approve a cost of ¥800.00 (over ¥500.00).
                 Work done: replaced the pipe
                 {number} · ⚠️ Urgent · Plumbing (water, pipes, drains)
                 Place: 1-1-1201
@@ -686,7 +688,11 @@ class TestSupervisors:
         chen.inbox()
         chen.presses("Approve")
         (ticket,) = stored(desk)
-        assert (ticket.status, ticket.cost, ticket.resolution) == (Status.RESOLVED, 800.0, "replaced the pipe")
+        assert (ticket.status, ticket.cost, ticket.resolution) == (
+            Status.RESOLVED,
+            Decimal("800.00"),
+            "replaced the pipe",
+        )
 
     def test_a_rejected_change_of_plan_goes_back_to_the_technician_and_the_job_goes_on(
         self, zhang: Chat, li: Chat, chen: Chat, desk: Desk
@@ -710,7 +716,7 @@ class TestSupervisors:
                 On hold (0)
 
                 Waiting for approval (1)
-                • {number} · Plumbing (water, pipes, drains) · 1-1-1201 · in progress · 李伟 Li Wei""", choices(number))),
+                • {number} · Plumbing (water, pipes, drains) · 1-1-1201 · in progress · Li Wei""", choices(number))),
             # Until it is decided, Done and another change of plan wait: only hold remains.
             (li, f"/status {number}", lines(leak_view("in progress", """
                 11-27 10:33 Zhang San: reported
@@ -719,7 +725,7 @@ class TestSupervisors:
                 11-27 10:34 Li Wei: started
                 11-27 10:34 Li Wei: asked for approval"""), choices("⏸️ On hold"))),
             (chen, INBOX, lines(f"""
-                📝 {number}: 李伟 Li Wei asks to change the plan.
+                📝 {number}: Li Wei asks to change the plan.
                 replace the whole pipe, ¥800
                 {number} · ⚠️ Urgent · Plumbing (water, pipes, drains)
                 Place: 1-1-1201
@@ -763,7 +769,7 @@ class TestSupervisors:
                 On hold (0)
 
                 Waiting for approval (1)
-                • {number} · Plumbing (water, pipes, drains) · 1-1-1201 · in progress · 李伟 Li Wei""", choices(number))),
+                • {number} · Plumbing (water, pipes, drains) · 1-1-1201 · in progress · Li Wei""", choices(number))),
             (Press(number), lines(f"""
                 {number} · ⚠️ Urgent · Plumbing (water, pipes, drains)
                 Place: 1-1-1201
@@ -778,7 +784,7 @@ class TestSupervisors:
                   11-27 10:33 Li Wei: accepted
                   11-27 10:34 Li Wei: started
                   11-27 10:34 Li Wei: asked for approval
-                📝 {number}: 李伟 Li Wei asks to change the plan.
+                📝 {number}: Li Wei asks to change the plan.
                 replace the whole pipe, ¥800""", choices("👍 Approve", "👎 Reject"))),
         ])  # fmt: skip
 
@@ -798,7 +804,7 @@ class TestSupervisors:
                 Unassigned (0)
 
                 Overdue (1)
-                • {number} · Plumbing (water, pipes, drains) · 1-1-1201 · accepted · 李伟 Li Wei
+                • {number} · Plumbing (water, pipes, drains) · 1-1-1201 · accepted · Li Wei
 
                 On hold (0)
 
@@ -969,7 +975,7 @@ class TestOnHold:
                 Overdue (0)
 
                 On hold (1)
-                • {number} · Plumbing (water, pipes, drains) · 1-1-1201 · on hold · 李伟 Li Wei
+                • {number} · Plumbing (water, pipes, drains) · 1-1-1201 · on hold · Li Wei
 
                 Waiting for approval (0)""", choices(number))),
         ])  # fmt: skip
@@ -983,12 +989,12 @@ class TestOnHold:
                 Overdue (0)
 
                 On hold (1)
-                • {number} · Plumbing (water, pipes, drains) · 1-1-1201 · on hold · 李伟 Li Wei
+                • {number} · Plumbing (water, pipes, drains) · 1-1-1201 · on hold · Li Wei
 
                 Waiting for approval (0)""", choices(number))),
             (li, "/jobs", lines(f"""
                 Your open jobs:
-                • {number} · Plumbing (water, pipes, drains) · 1-1-1201 · on hold · 李伟 Li Wei""", choices(number))),
+                • {number} · Plumbing (water, pipes, drains) · 1-1-1201 · on hold · Li Wei""", choices(number))),
             (li, Press(number), lines(leak_view("on hold", """
                 11-27 10:33 Zhang San: reported
                 11-27 10:33 dispatch: assigned to 李伟 Li Wei
@@ -1229,9 +1235,9 @@ class TestInChinese:
                 地点：1-1-1201
                 问题描述：1-1-1201 厨房水管漏水
                 报修人：张三 13800000001""",
-                choices("🚶 我已出发", "📍 已到场", "🛠️ 开始维修", "✅ 完工", "⏸️ 暂停", "📝 变更方案"))),
+                choices("🚶 我已出发", "📍 已到场", "🛠️ 开始维修", "✅ 完工", "⏸️ 暂停", "📝 变更方案", "💰 收费报价"))),
             (zhang, INBOX, f"🔧 {NUMBER}：维修师傅李伟将为您维修。"),
-            (li, Press("开始维修"), lines(f"{NUMBER}：已开始维修。", choices("✅ 完工", "⏸️ 暂停", "📝 变更方案"))),
+            (li, Press("开始维修"), lines(f"{NUMBER}：已开始维修。", choices("✅ 完工", "⏸️ 暂停", "📝 变更方案", "💰 收费报价"))),
         ])  # fmt: skip
         return zhang, li, chen
 
@@ -1256,10 +1262,10 @@ class TestInChinese:
                 已超时 (0)
 
                 暂停中 (1)
-                • {NUMBER} · 给排水（漏水、水管、下水道） · 1-1-1201 · 暂停中 · 李伟 Li Wei
+                • {NUMBER} · 给排水（漏水、水管、下水道） · 1-1-1201 · 暂停中 · 李伟
 
                 待审批 (0)""", choices(NUMBER))),
-            (li, Press("继续维修"), lines(f"{NUMBER}：已恢复处理。", choices("✅ 完工", "⏸️ 暂停", "📝 变更方案"))),
+            (li, Press("继续维修"), lines(f"{NUMBER}：已恢复处理。", choices("✅ 完工", "⏸️ 暂停", "📝 变更方案", "💰 收费报价"))),
             (zhang, INBOX, f"▶️ {NUMBER}：维修已恢复。"),
         ])  # fmt: skip
 
@@ -1269,14 +1275,14 @@ class TestInChinese:
             (li, Press("变更方案"), "需要改成怎么处理？原因是什么？如果费用有变化请注明，例如“整根水管更换，¥800”。"),
             (li, "整根水管锈穿了，需要更换，¥800", f"{NUMBER}：您的方案变更已提交主管，审批结果出来后会通知您。"),
             (chen, INBOX, lines(f"""
-                📝 {NUMBER}：李伟 Li Wei申请变更维修方案。
+                📝 {NUMBER}：李伟申请变更维修方案。
                 整根水管锈穿了，需要更换，¥800
                 {NUMBER} · ⚠️ 加急 · 给排水（漏水、水管、下水道）
                 地点：1-1-1201
                 问题描述：1-1-1201 厨房水管漏水""", choices("👍 批准", "👎 驳回"))),
             (chen, Press("驳回"), f"工单 {NUMBER}：已驳回。"),
             (li, INBOX, lines(f"工单 {NUMBER}：陈静 驳回了您的申请，请与其沟通。",
-                              choices("✅ 完工", "⏸️ 暂停", "📝 变更方案"))),
+                              choices("✅ 完工", "⏸️ 暂停", "📝 变更方案", "💰 收费报价"))),
             (zhang, INBOX, ""),
         ])  # fmt: skip
 
@@ -1290,7 +1296,7 @@ class TestInChinese:
                 待派单 (0)
 
                 已超时 (1)
-                • {NUMBER} · 给排水（漏水、水管、下水道） · 1-1-1201 · 处理中 · 李伟 Li Wei
+                • {NUMBER} · 给排水（漏水、水管、下水道） · 1-1-1201 · 处理中 · 李伟
 
                 暂停中 (0)
 
@@ -1547,3 +1553,77 @@ class TestTalkToAPerson:
         chen.presses("Answer")
         assert lin.inbox() == f"{NUMBER}: Chen Jing is answering."
         assert lin.says(payload=answer) == "Chen Jing is already answering them."  # the button of the card before
+
+
+class TestChargeableWork:
+    def test_a_quote_is_agreed_in_chat_before_the_work_and_shown_again_at_acceptance(
+        self, zhang: Chat, li: Chat
+    ) -> None:
+        in_english(li)
+        number = report_leak(zhang)
+        play([
+            (li, INBOX, leak("🔧 New job for you", "11-27 12:32")),
+            (li, "1", yours()),
+            (zhang, INBOX, f"🔧 {number}: Li Wei will do your repair."),
+            (li, Press("Quote a charge"), "What will the resident pay, and for what? The amount first, e.g. “120 replace the mixer tap”. Only for work in the home that the property fee does not cover: the resident agrees before you start."),
+            (li, "replace the tap", "Please start with the amount in yuan, then what it is for, e.g. “120 replace the mixer tap”.\n\nWhat will the resident pay, and for what? The amount first, e.g. “120 replace the mixer tap”. Only for work in the home that the property fee does not cover: the resident agrees before you start."),
+            (li, "¥120.5 new mixer tap (the old one is cracked)", lines("💰 Your quote of ¥120.50 is sent to the resident. I'll tell you their answer; start once they agree.",
+                        choices("🚶 On my way", "📍 Arrived", "⏸️ On hold", "📝 Change of plan"))),
+        ])  # fmt: skip
+        start = encode(OnTicket("start", number))  # the job card's button, tapped before the resident answered
+        assert (
+            li.says(payload=start)
+            == f"{number} waits for the resident's answer to your quote of ¥120.50; I'll tell you."
+        )
+        play([
+            (zhang, INBOX, lines(f"""
+                💰 {number}: Li Wei quotes ¥120.50 for: new mixer tap (the old one is cracked)
+                This work in your home is not covered by the property fee, so it is charged to you. Do you agree? Nothing is done until you answer.""",
+                choices("✅ Agree, pay ¥120.50", "✖️ Decline"))),
+            (zhang, "agree", f"Thank you. ¥120.50 is agreed for {number}; Li Wei will go ahead."),
+            (li, INBOX, lines(f"✅ {number}: Zhang San agreed to pay ¥120.50 for: new mixer tap (the old one is cracked). You can start.", ACCEPTED)),
+            (li, Press("Start"), lines(f"{number}: started.", STARTED)),
+            (li, Press("Done"), "What did you do? One message, please."),
+            (li, "fitted a new mixer tap", lines(
+                "Materials used? One per line or separated by “;”: name, quantity, unit price (e.g. “valve 1 35”). Or tap “None”.",
+                choices("None"))),
+            (li, "none", f"{number} is done. The resident is asked to confirm the repair."),
+        ])  # fmt: skip
+        assert zhang.inbox().startswith(f"""✅ {number}: Li Wei says the repair is done.
+Work done: fitted a new mixer tap
+You pay: ¥120.50 (the charge you agreed to)
+Is it fixed?""")
+
+    def test_a_declined_quote_is_not_charged_and_the_technician_is_told(
+        self, zhang: Chat, li: Chat, desk: Desk
+    ) -> None:
+        in_english(li)
+        number = report_leak(zhang)
+        li.inbox()
+        li.says("1")
+        li.presses("Quote a charge")
+        li.says("80 replace the valve")
+        assert zhang.inbox().endswith("1. ✅ Agree, pay ¥80.00\n  2. ✖️ Decline")
+        assert (
+            zhang.says("2")
+            == "Noted: you declined. Li Wei will do only what the property fee covers; nothing is charged."
+        )
+        assert li.inbox().startswith(f"✖️ {number}: Zhang San declined the charge of ¥80.00.")
+        assert zhang.says("1") != "Thank you."  # nothing left to answer: the number means the menu now
+        (ticket,) = stored(desk)
+        assert ticket.charge == 0 and [q.answer for q in ticket.quotes] == ["declined"]
+
+    def test_in_chinese_a_typed_word_answers(self, desk: Desk, clock: Clock) -> None:
+        zhang = Chat(desk, "张三 Zhang San", clock=clock)
+        li = Chat(desk, "李伟 Li Wei", clock=clock)
+        li.says("/jobs")
+        for says in ("厨房水管漏水", "1", "加急", "仍未修好", "提交"):
+            zhang.says(says)
+        li.inbox()
+        li.says("1")
+        li.presses("收费报价")
+        assert li.says("换混水龙头 150元").startswith(
+            "💰 您 ¥150.00 的报价已发给住户，有答复会通知您；住户同意后再开工。"
+        )
+        assert "✅ 同意，支付 ¥150.00" in zhang.inbox()
+        assert zhang.says("同意") == f"谢谢。{NUMBER} 的费用 ¥150.00 已确认，李伟将继续施工。"

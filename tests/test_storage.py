@@ -8,6 +8,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import date, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +18,7 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Engine, event, text
 
 from core.domain.lifecycle import Action, apply
-from core.domain.model import Actor, Attachment, Location, Source, Status, Subscriber, TicketKind, Urgency
+from core.domain.model import Actor, Attachment, Location, Material, Source, Status, Subscriber, TicketKind, Urgency
 from core.domain.people import Address, PersonRef
 from core.domain.tickets import TicketDraft
 from core.ports import OutboxMessage, TicketQuery, UnitOfWork
@@ -129,6 +130,26 @@ class TestTickets:
         ]
         assert ticket.history[2].actor == tech
         assert ticket.assignee_name == "李伟 Li Wei" and ticket.status is Status.ACCEPTED
+
+    def test_money_comes_back_exactly(self, any_uow: UnitOfWork) -> None:
+        load_demo(any_uow)
+        with any_uow as uow:
+            ticket = add_ticket(uow, leak_draft(), NOW)
+            ticket.status = Status.IN_PROGRESS
+            parts = [
+                Material("washer", Decimal(1), cost=Decimal("0.10")),
+                Material("tape", Decimal(1), cost=Decimal("0.20")),
+            ]
+            apply(ticket, Action.RESOLVE, CLERK, NOW, note="done", materials=parts)
+            uow.tickets.save(ticket)
+            uow.commit()
+        with any_uow as uow:
+            loaded = find_ticket(uow, "SG-20261127-0001")
+        assert loaded.cost == Decimal("0.30") and [m.cost for m in loaded.materials] == [
+            Decimal("0.10"),
+            Decimal("0.20"),
+        ]
+        assert loaded.history[-1].details["cost"] == "0.30"
 
     def test_nothing_is_kept_without_commit(self, any_uow: UnitOfWork) -> None:
         load_demo(any_uow)
@@ -553,7 +574,8 @@ def test_upgrading_a_database_that_has_tickets_keeps_them(database_url: str) -> 
                 " reporter, reporter_contact, reporter_ref, anonymous, verified, assignee_name, department,"
                 " attachments, milestones, materials, cost, resolution, acceptance, rating_comment, rework_count,"
                 " created_at, updated_at) VALUES (1, 'sg-20261127-0001', 'repair', 'front_desk', 'new', 'civil',"
-                " 'normal', 'old ticket', 'x', '', 'telegram:9', false, true, '', '', '[]', '{}', '[]', 0, '', '',"
+                " 'normal', 'old ticket', 'x', '', 'telegram:9', false, true, '', '', '[]', '{}',"
+                ' \'[{"name": "washer", "quantity": 2, "unit": "", "cost": 0.3}]\', 0.3, \'\', \'\','
                 " '', 0, :now, :now)"
             ),
             {"now": NOW.replace(tzinfo=None)},
@@ -563,6 +585,8 @@ def test_upgrading_a_database_that_has_tickets_keeps_them(database_url: str) -> 
         ticket = uow.tickets.get_by_number("SG-20261127-0001")  # numbers are stored in capitals since
         assert ticket is not None and ticket.origin is None and ticket.description == "old ticket"
         assert ticket.reporter_address == STRANGER
+        # 0006: a cost kept as a float is now exact cents, and a material's float cost reads as exact money
+        assert ticket.cost == Decimal("0.30") and ticket.materials[0].cost == Decimal("0.30")
     engine.dispose()
 
 

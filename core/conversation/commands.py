@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from decimal import Decimal
 
 from core.domain.model import Attachment, Material
 from core.domain.tickets import TicketDraft
@@ -50,6 +51,21 @@ class AddDetail:
     number: str
     text: str
     attachments: tuple[Attachment, ...] = ()
+
+
+@dataclass(frozen=True)
+class AskQuote:
+    """A technician's quote for work the property fee does not cover: put to the resident before the work."""
+
+    number: str
+    amount: Decimal
+    text: str
+
+
+@dataclass(frozen=True)
+class AnswerQuote:
+    number: str
+    agree: bool
 
 
 @dataclass(frozen=True)
@@ -156,5 +172,5 @@ class Reveal:
 Command = (
     SubmitTicket | Withdraw | Chase | Join | ConfirmFix | RejectFix | Rate | SetLanguage | TakeStep | Decline
     | ChangePlan | Finish | Grab | Decide | SendReply | Assign | ConfirmRegistration | Reveal | AddDetail | TakeChat
-    | ChatMessage | EndChat
+    | ChatMessage | EndChat | AskQuote | AnswerQuote
 )  # fmt: skip

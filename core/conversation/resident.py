@@ -12,6 +12,7 @@ from datetime import timedelta
 from core.conversation.buttons import OnTicket, Pick
 from core.conversation.commands import (
     AddDetail,
+    AnswerQuote,
     Chase,
     ConfirmFix,
     EndChat,
@@ -1020,6 +1021,8 @@ def on_ticket(turn: Turn, button: OnTicket) -> None:
         verdict(turn, ticket, fixed=button.verb == "fixed")
     elif button.verb == "rate" and button.argument.isdecimal() and 1 <= int(button.argument) <= 5:
         rate(turn, ticket, int(button.argument))
+    elif button.verb == "quote" and button.argument in ("yes", "no"):
+        turn.emit(AnswerQuote(number, agree=button.argument == "yes"))
     else:
         turn.say(t("That button belongs to an earlier question."))
 

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from decimal import Decimal
 
 from core.conversation import resident
 from core.conversation.buttons import OnTicket, Pick
 from core.conversation.commands import (
+    AskQuote,
     Assign,
     ChangePlan,
     ChatMessage,
@@ -36,6 +38,7 @@ from core.conversation.views import (
     history_line,
     line,
     local,
+    money,
     next_steps,
     overdue,
     summary,
@@ -44,7 +47,7 @@ from core.conversation.vocabulary import DECLINE_REASONS, END_CHAT_WORDS, HOLD_R
 from core.domain.directory import Staff
 from core.domain.dispatch import TRADES
 from core.domain.lifecycle import STATUS_WORDS, allowed_actions
-from core.domain.model import Attachment, Material, Status, Ticket, TicketKind
+from core.domain.model import Attachment, Material, Status, Ticket, TicketKind, amount_of
 from core.domain.people import first_name, in_language
 from core.domain.roles import Grant, may, refusal
 from core.i18n import N_
@@ -59,16 +62,16 @@ def parse_materials(text: str) -> list[Material]:
     found = []
     for item in re.split(r"[;；,，\n]+", text):
         words = item.replace("×", " ").split()
-        numbers: list[float] = []
+        numbers: list[Decimal] = []
         while words and re.fullmatch(r"[x×]?\d+(?:\.\d+)?[元]?", words[-1], re.IGNORECASE):
-            numbers.insert(0, float(words.pop().lstrip("xX×").rstrip("元")))
+            numbers.insert(0, Decimal(words.pop().lstrip("xX×").rstrip("元")))
         if not words:
             continue
         name = " ".join(words)
         if len(numbers) >= 2:
-            found.append(Material(name, numbers[-2], cost=round(numbers[-2] * numbers[-1], 2)))
+            found.append(Material(name, numbers[-2], cost=amount_of(numbers[-2] * numbers[-1])))
         else:
-            found.append(Material(name, 1, cost=numbers[0] if numbers else 0.0))
+            found.append(Material(name, Decimal(1), cost=amount_of(numbers[0] if numbers else 0)))
     return found
 
 
@@ -125,7 +128,7 @@ def can_take(turn: Turn, ticket: Ticket, verb: str) -> bool:
     """Whether the job can take this step now; when not, the person is told why."""
     if STEPS[verb][0] in allowed_actions(ticket):
         return True
-    if not waiting_for_supervisor(turn, ticket):
+    if not waiting_for_supervisor(turn, ticket) and not waiting_for_resident(turn, ticket):
         still(turn, ticket, False)
     return False
 
@@ -234,7 +237,7 @@ def answer_materials(turn: Turn) -> str:
     if not skip and not materials:
         turn.ask(turn.t("I couldn't read that. Write e.g. “valve 1 35”, or “none”."))
         return "unreadable"
-    turn.state.job.materials = [vars(m) for m in materials]
+    turn.state.job.materials = [m.dump() for m in materials]
     if turn.context.capabilities.photos:
         return "listed"
     finish(turn, None)
@@ -260,7 +263,7 @@ def answer_photo(turn: Turn) -> str:
 
 def finish(turn: Turn, photo: Attachment | None) -> None:
     job = turn.state.job
-    turn.emit(Finish(turn.state.ticket, job.note, tuple(Material(**m) for m in job.materials), photo))
+    turn.emit(Finish(turn.state.ticket, job.note, tuple(Material.load(m) for m in job.materials), photo))
 
 
 def ask_reply(turn: Turn) -> None:
@@ -310,6 +313,47 @@ DONE = Flow(
     },
     lapsed=LATE,
 )  # fmt: skip
+# --- a charge to the resident: quoted before the work, agreed or declined in chat ---------------------------------
+
+
+def waiting_for_resident(turn: Turn, ticket: Ticket) -> bool:
+    waiting = ticket.quote_waiting
+    if waiting is not None:
+        turn.say(turn.t("{number} waits for the resident's answer to your quote of {amount}; I'll tell you.").format(
+            number=ticket.number, amount=money(waiting.amount)))  # fmt: skip
+    return waiting is not None
+
+
+def ask_quote(turn: Turn) -> None:
+    turn.ask(turn.t(
+        "What will the resident pay, and for what? The amount first, e.g. “120 replace the mixer tap”. Only for work "
+        "in the home that the property fee does not cover: the resident agrees before you start."
+    ))  # fmt: skip
+
+
+def answer_quote(turn: Turn) -> str:
+    if may_still(turn, "quote") is None:
+        return "refused"
+    found = parse_quote(turn.text)
+    if found is None:
+        turn.say(turn.t("Please start with the amount in yuan, then what it is for, e.g. “120 replace the mixer tap”."))
+        return "unclear"
+    turn.emit(AskQuote(turn.state.ticket, *found))
+    return "given"
+
+
+def parse_quote(text: str) -> tuple[Decimal, str] | None:
+    """“120 replace the tap”, “¥120.50 换龙头”, “换龙头 120元”: an amount to the cent and what it is for."""
+    match = re.search(r"[¥￥]?\s*(\d{1,7}(?:[.,]\d{1,2})?)\s*(?:元|块|yuan|rmb|cny)?", text, re.IGNORECASE)
+    if match is None:
+        return None
+    what = (text[: match.start()] + " " + text[match.end() :]).strip(" ,;:，。：；-")
+    amount = Decimal(match.group(1).replace(",", ".")).quantize(Decimal("0.01"))
+    if amount <= 0 or not what:
+        return None
+    return amount, what
+
+
 # --- a resident who asked for a person: customer service answers through the bot ------------------------------
 
 
@@ -366,6 +410,8 @@ TALK = Flow(
     survives_commands=True,
     lapses=False,
 )
+QUOTE = Flow("quote", {"amount": Step(ask_quote, answer_quote, {"given": END, "unclear": SAME, "refused": END})},
+             lapsed=LATE)  # fmt: skip
 REPLY = Flow(
     "reply",
     steps={
@@ -442,6 +488,9 @@ def job_step(turn: Turn, ticket: Ticket, verb: str, argument: str) -> None:
         if not waiting_for_supervisor(turn, ticket):
             turn.state.ticket = number
             turn.enter("done", "note")
+    elif verb == "quote":
+        turn.state.ticket = number
+        turn.enter("quote", "amount")
     else:
         turn.emit(TakeStep(number, verb, argument))
 
@@ -699,7 +748,7 @@ ASSIGN = Flow("assign", {"confirm": Step(ask_assign_anyway, answer_assign_anyway
 
 
 STAFF = Conversation(
-    flows={flow.name: flow for flow in (DECLINE, WAY, HOLD, ASSIGN, PLAN, DONE, REPLY, TALK, resident.REPAIR)},
+    flows={flow.name: flow for flow in (DECLINE, WAY, HOLD, ASSIGN, PLAN, DONE, REPLY, TALK, QUOTE, resident.REPAIR)},
     commands={
         "start": show_help, "help": show_help, "menu": show_help, "jobs": show_jobs, "mytickets": show_jobs,
         "tickets": show_jobs, "queue": show_queue, "assign": assigning(reassign=False),

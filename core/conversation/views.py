@@ -6,13 +6,14 @@ Shared by the conversation (what a person asks to see) and the notices (what a p
 from __future__ import annotations
 
 from datetime import datetime, timedelta, tzinfo
+from decimal import Decimal
 
 from core.conversation.buttons import OnTicket
 from core.conversation.messages import Choice, Reply
 from core.conversation.vocabulary import URGENCY_MARKS, category_label, hold_reason
 from core.domain.dispatch import DispatchPolicy
 from core.domain.lifecycle import STATUS_WORDS, Action, allowed_actions
-from core.domain.model import HistoryEvent, Source, Status, Ticket, TicketKind
+from core.domain.model import HistoryEvent, Source, Status, Ticket, TicketKind, amount_of
 from core.domain.people import first_name, in_language
 from core.i18n import N_, Translator
 
@@ -42,6 +43,7 @@ STEPS: dict[str, tuple[Action, str]] = {
     "hold": (Action.HOLD, N_("⏸️ On hold")),
     "resume": (Action.RESUME, N_("▶️ Resume")),
     "plan": (Action.REQUEST_APPROVAL, N_("📝 Change of plan")),
+    "quote": (Action.QUOTE, N_("💰 Quote a charge")),
 }
 # What to bring, per trade; [dispatch.tools] in the config replaces a trade's list.
 TOOLS: dict[str, tuple[str, ...]] = {
@@ -58,8 +60,9 @@ def local(moment: datetime, zone: tzinfo, with_year: bool = False) -> str:
     return moment.astimezone(zone).strftime("%Y-%m-%d %H:%M" if with_year else "%m-%d %H:%M")
 
 
-def money(amount: float) -> str:
-    return f"¥{amount:g}"
+def money(amount: Decimal | float) -> str:
+    """¥ and the amount to the cent; a float from an older figure is rounded to the cent first."""
+    return f"¥{amount_of(amount)}"
 
 
 def work_done(ticket: Ticket, t: Translator) -> str:
@@ -70,6 +73,8 @@ def work_done(ticket: Ticket, t: Translator) -> str:
         items = "、".join if t.locale.startswith("zh") else ", ".join
         used = items(f"{m.name} ×{m.quantity:g}" for m in ticket.materials)
         lines.append(t("Materials: {materials}").format(materials=used))
+    if ticket.charge:
+        lines.append(t("You pay: {amount} (the charge you agreed to)").format(amount=money(ticket.charge)))
     return "\n".join(lines)
 
 
@@ -151,6 +156,9 @@ ACTION_WORDS: dict[str, str] = {
     Action.JOIN: N_("joined"),
     Action.REPLY: N_("replied"),
     Action.NOTE: N_("noted"),
+    Action.QUOTE: N_("quoted a charge"),
+    Action.AGREE_QUOTE: N_("agreed to the charge"),
+    Action.DECLINE_QUOTE: N_("declined the charge"),
 }
 
 
@@ -167,6 +175,9 @@ def history_line(ticket: Ticket, event: HistoryEvent, t: Translator, zone: tzinf
         what = t("put on hold: {reason}").format(reason=hold_reason(str(details["reason"]), t))
     elif event.action == Action.DECLINE and details.get("reason"):
         what = t("declined: {reason}").format(reason=details["reason"])
+    elif event.action == Action.QUOTE:
+        what = t("quoted {amount} for: {text}").format(amount=money(amount_of(details.get("amount"))),
+                                                        text=details.get("text", ""))  # fmt: skip
     elif event.action == Action.ON_THE_WAY and details.get("eta_minutes"):
         what = t("on the way, about {eta} minutes").format(eta=details["eta_minutes"])
     if event.action == Action.NOTE and event.details.get("revealed_to"):
@@ -273,7 +284,9 @@ def next_steps(ticket: Ticket, t: Translator) -> tuple[Choice, ...]:
     if "arrived" in ticket.milestones:
         verbs = [v for v in verbs if v != "arrive"]
     if ticket.pending_approval is not None:
-        verbs = [v for v in verbs if v not in ("plan", "done")]
+        verbs = [v for v in verbs if v not in ("plan", "done", "quote")]
+    if ticket.location.room is None or (ticket.reporter_resident_id is None and ticket.reporter_address is None):
+        verbs = [v for v in verbs if v != "quote"]  # nobody to put a charge to in chat
     return tuple(Choice(OnTicket(v, ticket.number), t(STEPS[v][1])) for v in verbs)
 
 
@@ -288,14 +301,14 @@ def approval_request(ticket: Ticket, t: Translator, policy: DispatchPolicy) -> s
     if pending.get("request") == "cost":
         head = t("💰 {number}: {name} asks to approve a cost of {cost} (over {limit}).").format(
             number=ticket.number,
-            name=pending.get("by", ""),
-            cost=money(float(pending.get("cost", 0))),
+            name=in_language(str(pending.get("by", "")), t.locale),
+            cost=money(amount_of(pending.get("cost", 0))),
             limit=money(policy.cost_approval_threshold),
         )
         body = t("Work done: {note}").format(note=pending.get("note", ""))
     else:
         head = t("📝 {number}: {name} asks to change the plan.").format(
-            number=ticket.number, name=pending.get("by", "")
+            number=ticket.number, name=in_language(str(pending.get("by", "")), t.locale)
         )
         body = str(pending.get("text", ""))
     return "\n".join((head, body))
@@ -307,7 +320,7 @@ def approval_choices(ticket: Ticket, t: Translator) -> tuple[Choice, ...]:
 
 
 def line(ticket: Ticket, t: Translator) -> str:
-    who = f" · {ticket.assignee_name}" if ticket.assignee_name else ""
+    who = f" · {in_language(ticket.assignee_name, t.locale)}" if ticket.assignee_name else ""
     return (
         f"{ticket.number} · {category_label(ticket.category, t)} · "
         f"{in_language(ticket.location.label(), t.locale) or '-'} · {t(STATUS_WORDS[ticket.status])}{who}"

@@ -138,6 +138,8 @@ VERB_KEYS: dict[str, tuple[str, ...]] = {
     "reject": ("reject", "no", "不同意", "驳回"),
     "reply": ("reply", "回复"),
     "talk": ("answer", "take it", "接入", "接待"),
+    "quote:yes": ("agree", "yes", "ok", "accept", "同意", "可以", "好的", "行"),
+    "quote:no": ("decline", "no", "refuse", "不同意", "不要", "拒绝", "不行", "太贵"),
     "register": ("confirm", "yes", "确认", "确认登记", "是", "对"),  # only when one is offered: a new resident
 }
 # Typed alone, anywhere: a person instead of the assistant, and back.
@@ -154,7 +156,7 @@ LET_GO = ("cancel", "never mind", "nevermind", "forget it", "stop", "取消", "�
 
 def keys_for(button: Button | None) -> tuple[str, ...]:
     if isinstance(button, OnTicket):
-        return VERB_KEYS.get(button.verb, ())
+        return VERB_KEYS.get(f"{button.verb}:{button.argument}", VERB_KEYS.get(button.verb, ()))
     return KEYS.get(button, ()) if isinstance(button, Pick) else ()
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 
 from core.domain.directory import Estate, Staff, StaffGroup
 from core.domain.lifecycle import Action
@@ -40,7 +41,7 @@ class DispatchPolicy:
 
     max_open_per_technician: int = 5
     unanswered: timedelta = timedelta(minutes=10)
-    cost_approval_threshold: float = 500.0
+    cost_approval_threshold: Decimal = Decimal("500.00")
     arrival: dict[Urgency, timedelta] = field(default_factory=_default_arrival)
     tools: dict[str, tuple[str, ...]] = field(default_factory=dict)
 

@@ -4,13 +4,25 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 from core.domain.deadlines import SlaPolicy
 from core.domain.errors import DomainError, IllegalTransition
-from core.domain.model import ACTIVE_STATUSES, OPEN_STATUSES, Actor, HistoryEvent, Material, Status, Ticket, TicketKind
+from core.domain.model import (
+    ACTIVE_STATUSES,
+    CENT,
+    OPEN_STATUSES,
+    Actor,
+    HistoryEvent,
+    Material,
+    Status,
+    Ticket,
+    TicketKind,
+    amount_of,
+)
 from core.i18n import N_
 
 
@@ -43,6 +55,9 @@ class Action(enum.StrEnum):
     JOIN = "join"
     REPLY = "reply"
     NOTE = "note"
+    QUOTE = "quote"  # a charge to the resident for work the property fee does not cover, put to them first
+    AGREE_QUOTE = "agree_quote"
+    DECLINE_QUOTE = "decline_quote"
 
 
 S = Status
@@ -100,6 +115,9 @@ TRANSITIONS = _rows(
     (Action.JOIN,               BOTH, OPEN_STATUSES,                        None),
     (Action.REPLY,              (F,), OPEN_STATUSES,                        None),
     (Action.NOTE,               BOTH, frozenset(Status),                    None),
+    (Action.QUOTE,              (R,), {S.ACCEPTED, S.IN_PROGRESS},          None),
+    (Action.AGREE_QUOTE,        (R,), WORKING,                              None),
+    (Action.DECLINE_QUOTE,      (R,), WORKING,                              None),
 )  # fmt: skip
 
 MILESTONES: dict[Action, str] = {
@@ -152,8 +170,20 @@ def allowed_actions(ticket: Ticket) -> list[Action]:
     return [
         action
         for (action, kind), row in TRANSITIONS.items()
-        if kind is ticket.kind and ticket.status in row.sources and not _done_but_for_the_cost(ticket, action)
+        if kind is ticket.kind and ticket.status in row.sources and _held_back(ticket, action) is None
     ]
+
+
+def _held_back(ticket: Ticket, action: Action) -> str | None:
+    """Why an action the status allows must wait, if it must."""
+    if _done_but_for_the_cost(ticket, action):
+        return "waits for its cost to be approved"
+    waiting = ticket.quote_waiting
+    if waiting is not None and action in (Action.START, Action.RESOLVE, Action.QUOTE):
+        return "waits for the resident's answer to the quote"
+    if waiting is None and action in (Action.AGREE_QUOTE, Action.DECLINE_QUOTE):
+        return "has no quote waiting for an answer"
+    return None
 
 
 def _done_but_for_the_cost(ticket: Ticket, action: Action) -> bool:
@@ -171,8 +201,9 @@ def transition_for(ticket: Ticket, action: Action) -> Transition:
             f"ticket {ticket.number or ticket.id} is {STATUS_WORDS[ticket.status]}; "
             f"it cannot {action.value.replace('_', ' ')} now"
         )
-    if _done_but_for_the_cost(ticket, action):
-        raise IllegalTransition(f"ticket {ticket.number or ticket.id} waits for its cost to be approved")
+    held = _held_back(ticket, action)
+    if held is not None:
+        raise IllegalTransition(f"ticket {ticket.number or ticket.id} {held}")
     return row
 
 
@@ -236,9 +267,11 @@ def _resolve(ticket: Ticket, now: datetime, policy: SlaPolicy, details: dict[str
     materials = tuple(details.get("materials", ()))
     if not all(isinstance(m, Material) for m in materials):
         raise DomainError("materials must be a list of materials")
-    cost = float(details.get("cost", sum(m.cost for m in materials)))
+    cost = amount_of(details.get("cost", sum((m.cost for m in materials), Decimal(0))))
     if cost < 0:
         raise DomainError("cost cannot be negative")
+    if materials or "cost" in details:
+        details["cost"] = cost  # what this visit cost, exactly, in its history
     # A rework's materials and cost add to the first attempt's: the ticket keeps what the repair cost in all.
     ticket.materials, ticket.cost = ticket.materials + materials, ticket.cost + cost
 
@@ -267,7 +300,16 @@ def _rate(ticket: Ticket, now: datetime, policy: SlaPolicy, details: dict[str, A
     ticket.rating_comment = str(details.get("comment", ""))
 
 
+def _quote(ticket: Ticket, now: datetime, policy: SlaPolicy, details: dict[str, Any]) -> None:
+    amount = details.get("amount")
+    if not isinstance(amount, Decimal) or amount <= 0 or amount != amount.quantize(CENT):
+        raise DomainError("a quote is an amount of money above zero, to the cent")
+    details["amount"] = str(amount)  # stored exactly, as text
+    _require(details, "text", Action.QUOTE)
+
+
 EFFECTS: dict[Action, Effect] = {
+    Action.QUOTE: _quote,
     Action.ASSIGN: _assign,
     Action.REASSIGN: _assign,
     Action.CLAIM: _claim,
@@ -329,7 +371,9 @@ def record(
 def _plain(value: Any) -> Any:
     """History details are stored as JSON, so dataclasses become dicts."""
     if isinstance(value, Material):
-        return asdict(value)
+        return value.dump()
+    if isinstance(value, Decimal):
+        return str(value)  # money, exactly
     if isinstance(value, list | tuple):
         return [_plain(v) for v in value]
     if isinstance(value, datetime):

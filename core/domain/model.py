@@ -5,6 +5,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 from datetime import datetime
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from core.domain.people import Address
@@ -121,6 +122,27 @@ class HistoryEvent:
 
 
 @dataclass(frozen=True)
+class Quote:
+    """What a technician asks the resident to pay for work the property fee does not cover, and their answer."""
+
+    amount: Decimal
+    text: str
+    by: str
+    answer: str = ""  # "" while the resident has not answered; "agreed" | "declined"
+
+
+def amount_of(value: object) -> Decimal:
+    """Money as stored (a string such as "120.50"): exact, never a float."""
+    try:
+        return Decimal(str(value)).quantize(CENT)
+    except (InvalidOperation, ValueError):
+        return Decimal(0).quantize(CENT)
+
+
+CENT = Decimal("0.01")
+
+
+@dataclass(frozen=True)
 class Subscriber:
     """A resident who joined a ticket instead of reporting the same fault again."""
 
@@ -138,9 +160,18 @@ class Subscriber:
 @dataclass(frozen=True)
 class Material:
     name: str
-    quantity: float = 1
+    quantity: Decimal = Decimal(1)
     unit: str = ""
-    cost: float = 0.0
+    cost: Decimal = Decimal("0.00")  # what it cost in all, to the cent
+
+    @classmethod
+    def load(cls, data: dict[str, Any]) -> Material:
+        """As stored: numbers as text ("35.50"), or as floats written by an older baoxiu."""
+        return cls(str(data.get("name", "")), Decimal(str(data.get("quantity", 1))), str(data.get("unit", "")),
+                   amount_of(data.get("cost", 0)))  # fmt: skip
+
+    def dump(self) -> dict[str, str]:
+        return {"name": self.name, "quantity": str(self.quantity), "unit": self.unit, "cost": str(self.cost)}
 
 
 @dataclass
@@ -175,7 +206,7 @@ class Ticket:
     response_due: datetime | None = None
     resolve_due: datetime | None = None
     materials: tuple[Material, ...] = ()
-    cost: float = 0.0
+    cost: Decimal = Decimal("0.00")
     resolution: str = ""
     acceptance: str = ""  # "" | accepted | rejected
     rating: int | None = None
@@ -194,6 +225,31 @@ class Ticket:
     @property
     def is_active(self) -> bool:
         return self.status in ACTIVE_STATUSES
+
+    @property
+    def quotes(self) -> list[Quote]:
+        """Every quote put to the resident, with their answer, oldest first (read from the history)."""
+        found: list[Quote] = []
+        for event in self.history:
+            if event.action == "quote":
+                found.append(Quote(amount_of(event.details.get("amount")), str(event.details.get("text", "")),
+                                   event.actor.name))  # fmt: skip
+            elif event.action in ("agree_quote", "decline_quote") and found and not found[-1].answer:
+                last = found.pop()
+                found.append(Quote(last.amount, last.text, last.by, "agreed" if event.action == "agree_quote"
+                                   else "declined"))  # fmt: skip
+        return found
+
+    @property
+    def quote_waiting(self) -> Quote | None:
+        """A quote the resident has not answered yet: the work it is for waits."""
+        quotes = self.quotes
+        return quotes[-1] if quotes and not quotes[-1].answer else None
+
+    @property
+    def charge(self) -> Decimal:
+        """What the resident pays: the quotes they agreed to."""
+        return sum((q.amount for q in self.quotes if q.answer == "agreed"), Decimal(0).quantize(CENT))
 
     @property
     def is_chat(self) -> bool:

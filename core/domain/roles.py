@@ -62,7 +62,7 @@ def holders(people: Iterable[H], grant: Grant) -> tuple[H, ...]:
 
 
 # Steps on a job: its assignee takes them, and someone who may step for others on the assignee's behalf.
-JOB_STEPS = frozenset({"accept", "decline", "way", "arrive", "start", "hold", "resume", "plan", "done"})
+JOB_STEPS = frozenset({"accept", "decline", "way", "arrive", "start", "hold", "resume", "plan", "done", "quote"})
 # What each other verb needs, and what someone without it is told.
 NEEDS: dict[str, tuple[Grant, str]] = {
     "approve": (G.APPROVE, N_("Only a supervisor can approve or reject.")),

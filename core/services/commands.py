@@ -71,6 +71,8 @@ def _on_ticket(work: Work, speaker: Speaker, command: c.Command, ticket: Ticket)
         residents.add_detail(work, speaker, ticket, command.text, command.attachments)
     elif isinstance(command, c.EndChat):
         chats.end(work, speaker, ticket)
+    elif isinstance(command, c.AnswerQuote):
+        residents.answer_quote(work, speaker, ticket, command.agree)
     elif staff is None:
         raise ValueError(f"{type(command).__name__} is for staff")
     elif isinstance(command, c.TakeStep):
@@ -95,6 +97,8 @@ def _on_ticket(work: Work, speaker: Speaker, command: c.Command, ticket: Ticket)
         residents.confirm_registration(work, staff, ticket, command.resident_id)
     elif isinstance(command, c.Reveal):
         jobs.reveal(work, staff, ticket)
+    elif isinstance(command, c.AskQuote):
+        jobs.quote(work, staff, ticket, command.amount, command.text)
     elif isinstance(command, c.TakeChat):
         chats.take(work, staff, ticket)
     elif isinstance(command, c.ChatMessage):

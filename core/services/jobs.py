@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import re
+from decimal import Decimal
 from typing import Any
 
 from core.conversation.views import STEPS
 from core.domain.directory import Staff
 from core.domain.lifecycle import Action, allowed_actions
-from core.domain.model import Actor, Attachment, Material, Status, Ticket
+from core.domain.model import Actor, Attachment, Material, Status, Ticket, amount_of
 from core.i18n import N_
 from core.services.dispatching import CHANGED, refused, still_possible
 from core.services.work import Work
@@ -36,8 +37,25 @@ def change_plan(work: Work, staff: Staff, ticket: Ticket, text: str) -> None:
         work.say(N_("{number} is already waiting for a supervisor's decision."), number=ticket.number)
         return
     match = MONEY.search(text)
-    cost = float(next(g for g in match.groups() if g)) if match else 0.0
+    cost = amount_of(next(g for g in match.groups() if g)) if match else amount_of(0)
     work.change(ticket, Action.REQUEST_APPROVAL, request="plan", text=text, cost=cost, by=staff.name, by_id=staff.id)
+
+
+def quote(work: Work, staff: Staff, ticket: Ticket, amount: Decimal, text: str) -> None:
+    """A charge for work in the home that the property fee does not cover: the resident agrees before the work."""
+    if refused(work, staff, "quote", ticket) or not still_possible(work, ticket, Action.QUOTE):
+        return
+    if not chargeable(ticket):
+        work.say(N_("{number} is not in a home whose resident can be asked here: agree any charge in person."),
+                 number=ticket.number)  # fmt: skip
+        return
+    work.change(ticket, Action.QUOTE, amount=amount, text=text)
+
+
+def chargeable(ticket: Ticket) -> bool:
+    """Work a resident may be charged for: in a home, reported by someone who can be asked in chat."""
+    return ticket.location.room is not None and (ticket.reporter_resident_id is not None
+                                                 or ticket.reporter_address is not None)  # fmt: skip
 
 
 def finish(work: Work, staff: Staff, ticket: Ticket, note: str, materials: tuple[Material, ...],
@@ -48,7 +66,7 @@ def finish(work: Work, staff: Staff, ticket: Ticket, note: str, materials: tuple
     if ticket.pending_approval is not None:
         work.say(N_("{number} is already waiting for a supervisor's decision."), number=ticket.number)
         return
-    cost = round(sum(m.cost for m in materials), 2)
+    cost = sum((m.cost for m in materials), amount_of(0))
     if photo is not None:
         ticket.attachments = (*ticket.attachments, Attachment("photo", photo.ref, "after"))
     if cost > work.settings.dispatch.cost_approval_threshold:
@@ -69,9 +87,9 @@ def decide(work: Work, staff: Staff, ticket: Ticket, approve: bool) -> None:
     work.change(ticket, Action.APPROVE if approve else Action.REJECT, request=pending["request"])
     if approve and pending["request"] == "cost" and Action.RESOLVE in allowed_actions(ticket):
         technician = Actor("staff", str(pending.get("by", "")), pending.get("by_id"))
-        materials = [Material(**m) for m in pending.get("materials", [])]
+        materials = [Material.load(m) for m in pending.get("materials", [])]
         work.change(ticket, Action.RESOLVE, technician, note=pending.get("note", ""), materials=materials,
-                    cost=float(pending.get("cost", 0)))  # fmt: skip
+                    cost=amount_of(pending.get("cost", 0)))  # fmt: skip
 
 
 def send_reply(work: Work, staff: Staff, ticket: Ticket, text: str, resolve: bool) -> None:

@@ -110,6 +110,16 @@ def confirm_registration(work: Work, staff: Staff, ticket: Ticket, resident_id: 
     work.change(ticket, Action.NOTE, registration_confirmed=room)
 
 
+def answer_quote(work: Work, speaker: Speaker, ticket: Ticket, agree: bool) -> None:
+    """The reporter agrees to the technician's quote, or declines it; the technician is told either way."""
+    if not _own(work, speaker, ticket):
+        return
+    if ticket.quote_waiting is None or not ticket.is_active:
+        work.say(N_("{number} has no charge waiting for your answer."), number=ticket.number)
+        return
+    work.change(ticket, Action.AGREE_QUOTE if agree else Action.DECLINE_QUOTE)
+
+
 def add_detail(work: Work, speaker: Speaker, ticket: Ticket, text: str, attachments: tuple[Attachment, ...]) -> None:
     """More about a report already made: a detail (kept in the history) and photos (kept with the ticket)."""
     if not _own(work, speaker, ticket):
