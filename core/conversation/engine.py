@@ -54,6 +54,14 @@ class Flow:
     lapses: bool = True
 
 
+def with_a_person(step: str, ask: Callable[[Turn], None], answer: Callable[[Turn], str]) -> Flow:
+    """A conversation with a person through the bot: one step that says each message on ("said") or finds the
+    conversation over ("over"), and has already said what comes next either way; commands do not end it, and it
+    does not lapse while the other side is slow to answer."""
+    row = Step(ask, answer, {"said": WAIT, "over": WAIT}, takes_numbers=True)
+    return Flow("talk", {step: row}, order=((step, lambda turn: True),), survives_commands=True, lapses=False)
+
+
 @dataclass(frozen=True)
 class Conversation:
     """One side of the desk: its flows, its commands, its buttons on tickets, and what it says when idle."""

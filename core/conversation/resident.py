@@ -23,7 +23,7 @@ from core.conversation.commands import (
     Withdraw,
 )
 from core.conversation.context import OpenReport
-from core.conversation.engine import END, NEXT, SAME, WAIT, Conversation, Flow, Step, Turn
+from core.conversation.engine import END, NEXT, SAME, WAIT, Conversation, Flow, Step, Turn, with_a_person
 from core.conversation.messages import Choice, Reply
 from core.conversation.state import Draft
 from core.conversation.views import resident_list, resident_view, stars, status_for_resident
@@ -1079,13 +1079,7 @@ def unknown_command(turn: Turn, command: str) -> None:
     after_command(turn)
 
 
-TALK = Flow(
-    "talk",
-    {"talking": Step(ask_talking, answer_talking, {"said": WAIT, "over": WAIT}, takes_numbers=True)},
-    order=(("talking", lambda turn: True),),
-    survives_commands=True,
-    lapses=False,
-)
+TALK = with_a_person("talking", ask_talking, answer_talking)
 RESIDENT = Conversation(
     flows={flow.name: flow for flow in (REPAIR, FEEDBACK, REWORK, RATING, ADD, TALK)},
     commands={

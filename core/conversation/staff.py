@@ -29,9 +29,10 @@ from core.conversation.commands import (
     TakeChat,
     TakeStep,
 )
-from core.conversation.engine import END, SAME, WAIT, Conversation, Flow, Step, Turn
+from core.conversation.engine import END, SAME, WAIT, Conversation, Flow, Step, Turn, with_a_person
 from core.conversation.messages import Choice
 from core.conversation.views import (
+    CHAT_OVER,
     STEPS,
     approval_choices,
     approval_request,
@@ -402,14 +403,7 @@ def end_chat(turn: Turn, rest: str) -> None:
     turn.state.leave()
 
 
-CHAT_OVER = N_("This conversation has ended; your message was not sent.")
-TALK = Flow(
-    "talk",
-    {"message": Step(ask_chat_message, answer_chat_message, {"said": WAIT, "over": WAIT}, takes_numbers=True)},
-    order=(("message", lambda turn: True),),
-    survives_commands=True,
-    lapses=False,
-)
+TALK = with_a_person("message", ask_chat_message, answer_chat_message)
 QUOTE = Flow("quote", {"amount": Step(ask_quote, answer_quote, {"given": END, "unclear": SAME, "refused": END})},
              lapsed=LATE)  # fmt: skip
 REPLY = Flow(

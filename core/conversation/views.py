@@ -33,6 +33,7 @@ FEEDBACK_STATUS = {
     Status.RESOLVED: N_("answered"),
 }
 # The steps of a job, as buttons, in the order they are offered; and the lifecycle action each one takes.
+CHAT_OVER = N_("This conversation has ended; your message was not sent.")
 STEPS: dict[str, tuple[Action, str]] = {
     "accept": (Action.ACCEPT, N_("✅ Accept")),
     "decline": (Action.DECLINE, N_("↩️ Decline")),

@@ -6,6 +6,7 @@ is kept like every report, and core.notices carries it from one side to the othe
 from __future__ import annotations
 
 from core.conversation.context import Speaker
+from core.conversation.views import CHAT_OVER
 from core.domain.directory import Staff
 from core.domain.lifecycle import Action
 from core.domain.model import Ticket
@@ -13,15 +14,13 @@ from core.i18n import N_
 from core.services.dispatching import refused
 from core.services.work import Work
 
-OVER = N_("This conversation has ended; your message was not sent.")  # as core.conversation.staff says it
-
 
 def take(work: Work, staff: Staff, ticket: Ticket) -> None:
     """The first of customer service to answer has the conversation; the others are told who did."""
     if refused(work, staff, "reply", ticket):
         return
     if not ticket.is_active:
-        work.say(OVER)
+        work.say(CHAT_OVER)
     elif ticket.assignee_id == staff.id:
         return
     elif ticket.assignee_id is not None:
@@ -32,7 +31,7 @@ def take(work: Work, staff: Staff, ticket: Ticket) -> None:
 
 def say(work: Work, staff: Staff, ticket: Ticket, text: str) -> None:
     if not ticket.is_active or ticket.assignee_id != staff.id:
-        work.say(OVER)
+        work.say(CHAT_OVER)
         return
     work.change(ticket, Action.REPLY, reply=text)
 
