@@ -346,9 +346,9 @@ class _Telling:
         before = self.staff(event.details.get("previous_id"))
         if before is not None:
             self.tell(before, lambda t: t("{number} was reassigned to {name}.").format(
-                number=ticket.number, name=ticket.assignee_name))  # fmt: skip
+                number=ticket.number, name=in_language(ticket.assignee_name, t.locale)))  # fmt: skip
         self.answer(event, lambda t: t("{number} is assigned to {name}; they have been asked to accept.").format(
-            number=ticket.number, name=ticket.assignee_name))  # fmt: skip
+            number=ticket.number, name=in_language(ticket.assignee_name, t.locale)))  # fmt: skip
 
     def offered(self, event: HistoryEvent) -> None:
         ticket, estate = self.ticket, self.audience.estate
@@ -411,7 +411,7 @@ class _Telling:
 
         def where(t: Translator) -> str:
             if then == Action.ASSIGN:
-                return t("it went to {name}.").format(name=ticket.assignee_name)
+                return t("it went to {name}.").format(name=in_language(ticket.assignee_name, t.locale))
             if then == Action.POOL:
                 return t("it is in the grab pool.")
             return t("a supervisor will assign it.")
@@ -425,10 +425,16 @@ class _Telling:
         offered = {name for e in offers for name in e.details.get("to", [])}
         for other in estate.staff:
             if other.name in offered and other.id != ticket.assignee_id:
-                self.tell(other, lambda t: t(TAKEN).format(number=ticket.number, name=ticket.assignee_name))
+                self.tell(
+                    other,
+                    lambda t: t(TAKEN).format(number=ticket.number, name=in_language(ticket.assignee_name, t.locale)),
+                )
         for group in self.groups([g for e in offers for g in e.details.get("groups", [])]):
             for address in self.deliverable(group):
-                self.tell(ToGroup(address), lambda t: t(TAKEN).format(number=ticket.number, name=ticket.assignee_name))
+                self.tell(
+                    ToGroup(address),
+                    lambda t: t(TAKEN).format(number=ticket.number, name=in_language(ticket.assignee_name, t.locale)),
+                )
         self.progress(event)
 
     def yours(self, t: Translator) -> str:
@@ -569,14 +575,19 @@ class _Telling:
             lines += [t("📷 Photos: {count}").format(count=photos)] if photos else []
             return "\n".join(lines)
 
+        handlers = department_staff(self.audience.estate, ticket.department) if ticket.department else ()
         if assignee is not None:
             self.tell(assignee, what)
             told = N_("Added to {number}; {name} is told.")
+        elif ticket.kind is TicketKind.FEEDBACK and handlers:  # feedback waits with its department
+            for handler in handlers:
+                self.tell(handler, what)
+            told = N_("Added to {number}; {department} is told.")
         else:
             told = N_("Added to {number}; staff will see it with the report.")
-        self.answer(
-            event, lambda t: t(told).format(number=ticket.number, name=first_name(ticket.assignee_name, t.locale))
-        )
+        self.answer(event, lambda t: t(told).format(number=ticket.number,
+                                                    name=first_name(ticket.assignee_name, t.locale),
+                                                    department=in_language(ticket.department, t.locale)))  # fmt: skip
 
     def quoted(self, event: HistoryEvent) -> None:
         """A charge is put to the reporter, who answers with a tap or a word; the technician waits for it."""

@@ -107,6 +107,7 @@ class Chat:
         payload: str | None = None,
         attachments: tuple[Attachment, ...] = (),
         language_hint: str | None = None,
+        replying_to: str = "",
     ) -> str:
         self.count += 1
         self.now += timedelta(seconds=20)
@@ -121,6 +122,7 @@ class Chat:
             payload=payload,
             native_id=str(self.count),
             language_hint=language_hint or self.language_hint,
+            replying_to=replying_to,
         )
         self.last = self.desk.handle(inbound, self.now)
         return "\n\n".join(render(reply) for reply in self.last)

@@ -628,6 +628,15 @@ class TestMyTickets:
         assert pushed[-2:] == [f"📎 {NUMBER}：住户补充：\nit is getting wider, about 2 cm now",
                                f"📎 {NUMBER}：住户补充：\n📷 照片：1 张"]  # fmt: skip
 
+    def test_a_reply_to_a_reports_confirmation_adds_to_it_and_to_nothing_else(self, emily: Chat, desk: Desk) -> None:
+        report_a_crack(emily)
+        confirmation = f"✅ Your report is in. Ticket number: {NUMBER}"
+        assert emily.says("it is getting wider", replying_to=confirmation) == f"Added to {NUMBER}; Li Wei is told."
+        other = "✅ Your report is in. Ticket number: SG-20261127-0099"  # not a report of hers: an ordinary message
+        assert emily.says("thanks", replying_to=other).startswith("Hello Emily!")
+        (ticket,) = stored(desk)
+        assert [e.details.get("added") for e in ticket.history if e.action == "note"] == ["it is getting wider"]
+
     def test_a_dispatched_ticket_can_be_withdrawn_soon_after_and_its_technician_is_told(
         self, emily: Chat, desk: Desk
     ) -> None:

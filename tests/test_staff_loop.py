@@ -75,7 +75,7 @@ def leak_view(status: str, history: str, due: str = "11-28 10:33") -> str:
         Problem: kitchen pipe leaking in 1-1-1201
         Resident: Zhang San 13800000001
         Status: {status}
-        Assigned to: 李伟 Li Wei
+        Assigned to: Li Wei
         Due: {due}
         History:""", events)  # fmt: skip
 
@@ -297,9 +297,9 @@ class TestDeclineRollOverAndThePool:
         assert_answer(zhao.says(payload=encode(OnTicket("grab", number))), yours())
         assert_answer(
             li.says(payload=encode(OnTicket("grab", number))),
-            f"Too late: {number} was already taken by 赵强 Zhao Qiang.",
+            f"Too late: {number} was already taken by Zhao Qiang.",
         )
-        assert_answer(duty_group(desk), replies(POOL_CARD, f"✋ 工单 {number} 已被 赵强 Zhao Qiang 接走。"))
+        assert_answer(duty_group(desk), replies(POOL_CARD, f"✋ 工单 {number} 已被 赵强 接走。"))
         zhang.run([(INBOX, f"🔧 {number}: Zhao Qiang will do your repair.")])
         (ticket,) = stored(desk)
         assert [e.action for e in ticket.history] == ["create", "assign", "decline", "pool", "claim"]
@@ -430,7 +430,7 @@ class TestTypedSteps:
             ("0", replies("Please tap one, or type the minutes, e.g. 45.", when)),
             ("never mind", replies("Left as it was; nothing was changed.", lines(leak_view("accepted", """
                 11-27 10:32 Zhang San: reported
-                11-27 10:32 dispatch: assigned to 李伟 Li Wei
+                11-27 10:32 dispatch: assigned to Li Wei
                 11-27 10:33 Li Wei: accepted""", due="11-28 10:32"), ACCEPTED))),
             ("on my way", when),
             ("45", lines(f"{number}: the resident expects you in about 45 minutes.",
@@ -610,11 +610,11 @@ class TestSupervisors:
             (chen, f"/assign {number} Zhao", lines(f"""
                 Zhao Qiang is not on shift now.
                 Give {number} to Zhao Qiang anyway?""", choices("✅ Yes, assign", "✖️ No"))),
-            (chen, "yes", f"{number} is assigned to 赵强 Zhao Qiang; they have been asked to accept."),
+            (chen, "yes", f"{number} is assigned to Zhao Qiang; they have been asked to accept."),
             (zhao, INBOX, leak("🔧 New job for you", "11-27 12:35")),
             (chen, f"/reassign {number} nobody", "I don't know “nobody”. Technicians: Li Wei, Wang Fang, Zhao Qiang"),
-            (chen, f"/reassign {number} 李伟", f"{number} is assigned to 李伟 Li Wei; they have been asked to accept."),
-            (zhao, INBOX, f"{number} was reassigned to 李伟 Li Wei."),
+            (chen, f"/reassign {number} 李伟", f"{number} is assigned to Li Wei; they have been asked to accept."),
+            (zhao, INBOX, f"{number} was reassigned to Li Wei."),
             (li, INBOX, leak("🔧 New job for you", "11-27 12:36")),
             (chen, f"/reassign {number} Li", f"{number} is already with Li Wei."),
             (chen, "/assign", "Please write it as: /assign NUMBER NAME"),
@@ -675,7 +675,7 @@ class TestSupervisors:
         li.run([
             (f"/status {number}", leak_view("in progress", """
                 11-27 10:33 Zhang San: reported
-                11-27 10:33 dispatch: assigned to 李伟 Li Wei
+                11-27 10:33 dispatch: assigned to Li Wei
                 11-27 10:33 Li Wei: accepted
                 11-27 10:34 Li Wei: started
                 11-27 10:35 Li Wei: asked for approval""")),  # no step offered until the supervisor decides
@@ -720,7 +720,7 @@ class TestSupervisors:
             # Until it is decided, Done and another change of plan wait: only hold remains.
             (li, f"/status {number}", lines(leak_view("in progress", """
                 11-27 10:33 Zhang San: reported
-                11-27 10:33 dispatch: assigned to 李伟 Li Wei
+                11-27 10:33 dispatch: assigned to Li Wei
                 11-27 10:33 Li Wei: accepted
                 11-27 10:34 Li Wei: started
                 11-27 10:34 Li Wei: asked for approval"""), choices("⏸️ On hold"))),
@@ -776,11 +776,11 @@ class TestSupervisors:
                 Problem: kitchen pipe leaking in 1-1-1201
                 Resident: Zhang San 13800000001
                 Status: in progress
-                Assigned to: 李伟 Li Wei
+                Assigned to: Li Wei
                 Due: 11-28 10:33
                 History:
                   11-27 10:33 Zhang San: reported
-                  11-27 10:33 dispatch: assigned to 李伟 Li Wei
+                  11-27 10:33 dispatch: assigned to Li Wei
                   11-27 10:33 Li Wei: accepted
                   11-27 10:34 Li Wei: started
                   11-27 10:34 Li Wei: asked for approval
@@ -811,7 +811,7 @@ class TestSupervisors:
                 Waiting for approval (0)""", choices(number))),
             (Press(number), lines(leak_view("accepted", """
                 11-27 10:33 Zhang San: reported
-                11-27 10:33 dispatch: assigned to 李伟 Li Wei
+                11-27 10:33 dispatch: assigned to Li Wei
                 11-27 10:33 Li Wei: accepted"""), ACCEPTED)),
         ])  # fmt: skip
 
@@ -997,7 +997,7 @@ class TestOnHold:
                 • {number} · Plumbing (water, pipes, drains) · 1-1-1201 · on hold · Li Wei""", choices(number))),
             (li, Press(number), lines(leak_view("on hold", """
                 11-27 10:33 Zhang San: reported
-                11-27 10:33 dispatch: assigned to 李伟 Li Wei
+                11-27 10:33 dispatch: assigned to Li Wei
                 11-27 10:33 Li Wei: accepted
                 11-27 10:34 Li Wei: started
                 11-27 10:34 Li Wei: put on hold: waiting for parts"""), choices("▶️ Resume", "📝 Change of plan"))),
@@ -1006,7 +1006,7 @@ class TestOnHold:
             # The three days on hold are added to the deadline.
             (li, f"/status {number}", lines(leak_view("in progress", """
                 11-27 10:33 Zhang San: reported
-                11-27 10:33 dispatch: assigned to 李伟 Li Wei
+                11-27 10:33 dispatch: assigned to Li Wei
                 11-27 10:33 Li Wei: accepted
                 11-27 10:34 Li Wei: started
                 11-27 10:34 Li Wei: put on hold: waiting for parts
@@ -1082,11 +1082,11 @@ class TestFeedbackAndChasing:
             Place: -
             Problem: the guard at the gate was rude to my mother
             Status: assigned
-            Assigned to: 客服中心 Customer service
+            Assigned to: Customer service
             Due: 11-30 10:33
             History:
               11-27 10:33 anonymous resident: reported
-              11-27 10:33 dispatch: assigned to 客服中心 Customer service
+              11-27 10:33 dispatch: assigned to Customer service
               11-27 10:33 anonymous resident: chased"""
         looked = """
               11-27 10:34 Zhou Min: looked up who gave this anonymous feedback"""
@@ -1106,7 +1106,9 @@ class TestFeedbackAndChasing:
         for says in ("feedback", "1", "nobody answered the front desk phone all morning", "skip", "1", "1"):
             emily.says(says)
         send = choices("✅ Send and mark answered", "💬 Send, keep it open")
-        chen.inbox()
+        emily.says(f"/add {NUMBER}")
+        assert emily.says("it happened again at noon") == f"Added to {NUMBER}; Customer service is told."
+        assert f"📎 {NUMBER}: the resident adds:\nit happened again at noon" in chen.inbox()  # with the card
         play([
             (chen, Press("Reply"), "Write your reply to the resident in one message."),
             (chen, "Sorry: the line was broken. It is being repaired today.", lines(
@@ -1124,12 +1126,13 @@ class TestFeedbackAndChasing:
                 Place: -
                 Problem: nobody answered the front desk phone all morning
                 Status: assigned
-                Assigned to: 客服中心 Customer service
+                Assigned to: Customer service
                 Due: 11-30 10:32
                 History:
                   11-27 10:32 Emily Brown: reported
-                  11-27 10:32 dispatch: assigned to 客服中心 Customer service
-                  11-27 10:33 Chen Jing: replied""", choices("✍️ Reply"))),
+                  11-27 10:32 dispatch: assigned to Customer service
+                  11-27 10:33 Emily Brown: added: it happened again at noon
+                  11-27 10:34 Chen Jing: replied""", choices("✍️ Reply"))),
             (chen, Press("Reply"), "Write your reply to the resident in one message."),
             (chen, "The line works again since noon.", lines("Your reply:\nThe line works again since noon.", send)),
             (chen, Press("mark answered"), f"Sent. {NUMBER} is answered; the resident is asked whether it settles the matter."),
@@ -1143,7 +1146,7 @@ class TestFeedbackAndChasing:
             (emily, "/tickets", lines("You have no open tickets.", choices("🔧 Report a repair"))),
         ])  # fmt: skip
         (ticket,) = stored(desk)
-        assert [e.action for e in ticket.history] == ["create", "assign", "reply", "resolve", "confirm_fix"]
+        assert [e.action for e in ticket.history] == ["create", "assign", "note", "reply", "resolve", "confirm_fix"]
         assert ticket.status is Status.CLOSED and ticket.resolution == "The line works again since noon."
 
     def test_a_feedback_card_asks_for_the_reply_by_the_time_the_resident_was_promised(
@@ -1314,11 +1317,11 @@ class TestInChinese:
                 问题描述：1-1-1201 厨房水管漏水
                 报修人：张三 13800000001
                 状态：暂停中
-                处理人：李伟 Li Wei
+                处理人：李伟
                 完成时限：11-28 10:32
                 处理记录：
                   11-27 10:32 张三：报修
-                  11-27 10:32 系统派单：已派单给李伟 Li Wei
+                  11-27 10:32 系统派单：已派单给李伟
                   11-27 10:33 李伟：已接单
                   11-27 10:33 李伟：开始维修
                   11-27 10:34 李伟：暂停：等待配件""", choices("▶️ 继续维修", "📝 变更方案"))),
@@ -1469,10 +1472,9 @@ class TestEmergencies:
             Place: 1-1-1201
             Problem: kitchen pipe leaking in 1-1-1201
             Resident: Zhang San 13800000001""", ACCEPTED))  # fmt: skip
-        assert_answer(answers[loser.sender], f"Too late: {NUMBER} was already taken by {names[winner.sender]}.")
-        assert_answer(
-            loser.inbox(), f"✋ 工单 {NUMBER} 已被 {names[winner.sender]} 接走。"
-        )  # who never chose a language
+        english, chinese = names[winner.sender].split(" ", 1)[1], names[winner.sender].split(" ")[0]
+        assert_answer(answers[loser.sender], f"Too late: {NUMBER} was already taken by {english}.")
+        assert_answer(loser.inbox(), f"✋ 工单 {NUMBER} 已被 {chinese} 接走。")  # who never chose a language
 
 
 class TestTalkToAPerson:

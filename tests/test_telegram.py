@@ -25,7 +25,7 @@ from storage.db import make_engine
 from storage.uow import SqlAlchemyUnitOfWork
 from tests.command_line import baoxiu
 from tests.conftest import PG_URL, reset_postgres, round_the_clock
-from tests.fake_telegram import TOKEN, FakeTelegram, button_update, text_update
+from tests.fake_telegram import BOT, TOKEN, FakeTelegram, button_update, text_update
 
 BAOXIU = str(Path(sys.executable).parent / "baoxiu")
 GROUP = -1002000000001  # 1号楼业主群 in the demo estate
@@ -242,6 +242,21 @@ class TestPrivateChat:
         (ticket,) = [t for t in running.tickets() if t["location"] == "1-2-502" and t["category"] == "civil"]
         assert ticket["attachments"] == [{"kind": "photo", "ref": "attachments/telegram/big.jpg",
                                           "caption": ""}]  # fmt: skip
+
+    def test_a_reply_to_a_reports_confirmation_adds_to_that_report(self, running: Running) -> None:
+        user = 8111
+        running.say(user, "ceiling crack in 1-2-503", language="en")
+        running.press(user, "Normal")
+        done = running.press(user, "Submit")
+        assert "Ticket number:" in done["text"]
+        confirmation = {"message_id": done["message_id"], "date": 0, "chat": {"id": user, "type": "private"},
+                        "from": BOT, "text": done["text"]}  # fmt: skip
+        running.say(user, "it is getting wider", reply_to=confirmation, language="en")
+        number = done["text"].split("Ticket number: ")[1].split()[0]
+        assert running.last(user)["text"].startswith(f"Added to {number};")  # and whoever has it is told
+        (ticket,) = [t for t in running.tickets() if t["location"] == "1-2-503"]
+        shown = running.cli("tickets", "show", number)
+        assert ticket["number"] == number and "it is getting wider" in shown
 
 
 class TestStrangers:

@@ -174,6 +174,8 @@ class TelegramChannel:
         match = RESUME.match(text.strip()) if not group else None
         if match:
             resumed_from, text = f"-{match[1]}", ""
+        replied = message.reply_to_message
+        from_us = replied is not None and replied.from_user is not None and replied.from_user.id == self.bot.id
         return self._inbound(
             update,
             message,
@@ -182,6 +184,7 @@ class TelegramChannel:
             text=bare_command(text),
             attachments=await self._attachments(message),
             resumed_from=resumed_from,
+            replying_to=(replied.text or replied.caption or "") if from_us and replied is not None else "",
         )
 
     def _inbound(self, update: Update, message: Message, sender: User, message_ref: int, **fields: Any) -> Inbound:

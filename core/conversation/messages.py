@@ -45,6 +45,7 @@ class Inbound:
     message_ref: str = ""  # the channel's id of this message, for replying to it
     private_link: str = ""  # in a group: a link that opens the private chat and resumes this draft
     resumed_from: str = ""  # in a private chat: the group chat whose draft this person continues here
+    replying_to: str = ""  # the text of the bot's message this one answers (a reply, where the channel has them)
 
     @property
     def address(self) -> Address:

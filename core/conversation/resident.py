@@ -6,6 +6,7 @@ functions above them are each row's question and how its answer is read.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from datetime import timedelta
 
@@ -771,6 +772,8 @@ def idle(turn: Turn) -> None:
         turn.enter("talk", "talking")
         turn.go(TALK.steps["talking"].then[answer_talking(turn)])
         return
+    if turn.chosen is None and added_by_reply(turn):
+        return
     chosen, menu_on_screen = turn.chosen, menu_choices(turn)
     typed = fold(turn.text)
     if chosen is None and not turn.state.shown and typed.isdecimal() and 1 <= int(typed) <= len(menu_on_screen):
@@ -865,6 +868,20 @@ def answer_talking(turn: Turn) -> str:
     attachments = tuple(Attachment(a.kind, a.ref, a.caption) for a in turn.inbound.attachments)
     turn.emit(AddDetail(chat.number, turn.text, attachments))
     return "said"
+
+
+def added_by_reply(turn: Turn) -> bool:
+    """A reply to a message about one of their reports (its confirmation, say) adds to that report, as /add does."""
+    numbers = re.findall(r"\b[A-Z]{1,8}-\d{8}-\d{4}\b", turn.inbound.replying_to.upper())
+    ticket = turn.context.look.ticket(numbers[0]) if numbers else None
+    speaker = turn.context.speaker
+    if ticket is None or not ticket.is_active or not ticket.reported_by(speaker.resident_id, speaker.address):
+        return False
+    if not meaningful(turn.text) and not any(a.kind == "photo" for a in turn.inbound.attachments):
+        return False
+    photos = tuple(Attachment(a.kind, a.ref, a.caption) for a in turn.inbound.attachments if a.kind == "photo")
+    turn.emit(AddDetail(ticket.number, turn.text, photos))
+    return True
 
 
 def back_to_the_assistant(turn: Turn, rest: str) -> None:

@@ -434,7 +434,8 @@ def on_ticket(turn: Turn, button: OnTicket) -> None:
         if allowed(turn, "grab", ticket):
             if ticket.status is not Status.NEW:
                 taken = ticket.assignee_name or t("someone else")
-                turn.say(t("Too late: {number} was already taken by {name}.").format(number=number, name=taken))
+                turn.say(t("Too late: {number} was already taken by {name}.").format(
+                    number=number, name=in_language(taken, t.locale)))  # fmt: skip
             else:
                 turn.emit(Grab(number))
     elif verb in ("approve", "reject"):
@@ -512,7 +513,7 @@ def view(turn: Turn, ticket: Ticket) -> None:
         return
     lines = [summary(ticket, t, personal=True), t("Status: {status}").format(status=t(STATUS_WORDS[ticket.status]))]
     if ticket.assignee_name:
-        lines.append(t("Assigned to: {name}").format(name=ticket.assignee_name))
+        lines.append(t("Assigned to: {name}").format(name=in_language(ticket.assignee_name, t.locale)))
     if ticket.resolve_due and ticket.is_open:
         lines.append(t("Due: {when}").format(when=local(ticket.resolve_due, zone)))
     if ticket.rework_count:

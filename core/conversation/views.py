@@ -171,7 +171,7 @@ def history_line(ticket: Ticket, event: HistoryEvent, t: Translator, zone: tzinf
     details = event.details
     if event.action in (Action.ASSIGN, Action.REASSIGN) and details.get("assignee"):
         told = N_("assigned to {name}") if event.action == Action.ASSIGN else N_("reassigned to {name}")
-        what = t(told).format(name=details["assignee"])
+        what = t(told).format(name=in_language(str(details["assignee"]), t.locale))
     elif event.action == Action.HOLD and details.get("reason"):
         what = t("put on hold: {reason}").format(reason=hold_reason(str(details["reason"]), t))
     elif event.action == Action.DECLINE and details.get("reason"):
@@ -181,6 +181,10 @@ def history_line(ticket: Ticket, event: HistoryEvent, t: Translator, zone: tzinf
                                                         text=details.get("text", ""))  # fmt: skip
     elif event.action == Action.ON_THE_WAY and details.get("eta_minutes"):
         what = t("on the way, about {eta} minutes").format(eta=details["eta_minutes"])
+    if event.action == Action.NOTE and "added" in details:
+        added = [str(details["added"])] if details["added"] else []
+        added += [t("📷 Photos: {count}").format(count=details["photos"])] if details.get("photos") else []
+        what = t("added: {text}").format(text=" · ".join(added))
     if event.action == Action.NOTE and event.details.get("revealed_to"):
         what = t("looked up who gave this anonymous feedback")
     if event.action == Action.NOTE and event.details.get("unreachable"):
