@@ -32,7 +32,7 @@ triage: $(INSTALLED)
 
 # After changing texts: refresh the template and merge it into each language's catalog.
 i18n: $(INSTALLED)
-	$(BIN)/pybabel extract -k t -k N_ --no-location --omit-header --sort-output -o bot/locale/baoxiu.pot core bot
+	$(BIN)/pybabel extract -k t -k N_ -k plural:1,2 --no-location --omit-header --sort-output -o bot/locale/baoxiu.pot core bot
 	$(BIN)/pybabel update -i bot/locale/baoxiu.pot -d bot/locale -D baoxiu --no-fuzzy-matching --ignore-obsolete
 
 clean:

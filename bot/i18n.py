@@ -20,9 +20,13 @@ class CatalogTranslator:
     def __init__(self, locale: str, translations: Translations) -> None:
         self.locale = locale
         self._gettext = translations.gettext
+        self._ngettext = translations.ngettext
 
     def __call__(self, message: str) -> str:
         return self._gettext(message)
+
+    def plural(self, singular: str, plural: str, n: int) -> str:
+        return self._ngettext(singular, plural, n)
 
 
 @functools.cache

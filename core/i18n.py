@@ -18,6 +18,10 @@ class Translator(Protocol):
 
     def __call__(self, message: str) -> str: ...
 
+    def plural(self, singular: str, plural: str, n: int) -> str:
+        """The form for n ("1 minute", "5 minutes"), as the language counts: Chinese has one form."""
+        ...
+
 
 class IdentityTranslator:
     """English as written; what tests use when the language does not matter."""
@@ -27,6 +31,9 @@ class IdentityTranslator:
 
     def __call__(self, message: str) -> str:
         return message
+
+    def plural(self, singular: str, plural: str, n: int) -> str:
+        return singular if n == 1 else plural
 
 
 TranslatorFactory = Callable[[str], Translator]

@@ -528,8 +528,10 @@ class _Telling:
                 number=ticket.number) + "\n" + summary(ticket, t, personal=True))  # fmt: skip
         if assignee is None or chases >= 2:
             for supervisor in supervisors(estate):
-                self.tell(supervisor, lambda t: t("⏰ {number} has been chased {count} times by the resident.").format(
-                    number=ticket.number, count=chases) + "\n" + summary(ticket, t, personal=False))  # fmt: skip
+                self.tell(supervisor, lambda t: t.plural(
+                    "⏰ {number} has been chased {count} time by the resident.",
+                    "⏰ {number} has been chased {count} times by the resident.", chases,
+                ).format(number=ticket.number, count=chases) + "\n" + summary(ticket, t, personal=False))  # fmt: skip
 
     def cancelled(self, event: HistoryEvent) -> None:
         ticket = self.ticket

@@ -823,7 +823,7 @@ def test_a_report_waiting_to_join_a_ticket_that_closed_meanwhile_goes_on_as_its_
     ])  # fmt: skip
     emily.run([
         ("the garage light is broken", f"""
-            {NUMBER} is already open for this: Electrical (power, lights, sockets) at 地下车库 Underground garage, reported by 1 resident(s). Join it to get its updates, instead of a new report?
+            {NUMBER} is already open for this: Electrical (power, lights, sockets) at Underground garage, reported by 1 resident. Join it to get its updates, instead of a new report?
               1. 👍 Join it
               2. New report"""),
     ])  # fmt: skip
@@ -868,7 +868,7 @@ def test_a_patrol_finding_joined_by_one_resident_is_reported_by_one_resident(des
     desk.act(emily.now, lambda work: open_ticket(work, draft, Actor("staff", "赵强 Zhao Qiang")))
     emily.run([
         ("the garage light is broken", f"""
-            {NUMBER} is already open for this: Electrical (power, lights, sockets) at 地下车库 Underground garage, found by our staff. Join it to get its updates, instead of a new report?
+            {NUMBER} is already open for this: Electrical (power, lights, sockets) at Underground garage, found by our staff. Join it to get its updates, instead of a new report?
               1. 👍 Join it
               2. New report"""),
         ("1", f"You have joined {NUMBER}, which our staff found; we'll tell you when it is fixed."),

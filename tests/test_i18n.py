@@ -38,3 +38,19 @@ def test_every_text_in_the_code_has_a_chinese_translation_with_the_same_placehol
 def test_translators_answer_in_their_language() -> None:
     assert translator("zh_CN")("Report discarded; nothing was sent.") != "Report discarded; nothing was sent."
     assert translator("en")("Report discarded; nothing was sent.") == "Report discarded; nothing was sent."
+
+
+def test_counted_words_take_the_form_for_their_number_in_each_language() -> None:
+    from datetime import timedelta
+
+    from bot.i18n import translator
+    from core.conversation.views import duration_text
+
+    en, zh = translator("en"), translator("zh_CN")
+    assert [duration_text(timedelta(minutes=m), en) for m in (1, 30, 60, 120)] == [
+        "1 minute", "30 minutes", "1 hour", "2 hours",
+    ]  # fmt: skip
+    assert [duration_text(timedelta(minutes=m), zh) for m in (1, 30, 120)] == ["1分钟", "30分钟", "2小时"]
+    one = en.plural("⏰ {number} has been chased {count} time by the resident.",
+                    "⏰ {number} has been chased {count} times by the resident.", 1)  # fmt: skip
+    assert one.format(number="SG-1", count=1) == "⏰ SG-1 has been chased 1 time by the resident."

@@ -314,18 +314,21 @@ def answer_category(turn: Turn) -> str:
 def ask_join(turn: Turn) -> None:
     report = same_open_report(turn)
     assert report is not None, "the flow's order asks this only when there is one"
+    t = turn.t
     reported = (
-        N_("{number} is already open for this: {category} at {place}, reported by {count} resident(s). "
-           "Join it to get its updates, instead of a new report?")
+        t.plural("{number} is already open for this: {category} at {place}, reported by {count} resident. "
+                 "Join it to get its updates, instead of a new report?",
+                 "{number} is already open for this: {category} at {place}, reported by {count} residents. "
+                 "Join it to get its updates, instead of a new report?", report.reporters)
         if report.reporters
-        else N_("{number} is already open for this: {category} at {place}, found by our staff. "
-                "Join it to get its updates, instead of a new report?")
+        else t("{number} is already open for this: {category} at {place}, found by our staff. "
+               "Join it to get its updates, instead of a new report?")
     )  # fmt: skip
     turn.ask(
-        turn.t(reported).format(
+        reported.format(
             number=report.number,
             category=category_label(report.category, turn.t),
-            place=report.common_area,
+            place=in_language(report.common_area, turn.t.locale),
             count=report.reporters,
         ),
         [

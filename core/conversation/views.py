@@ -82,10 +82,10 @@ def work_done(ticket: Ticket, t: Translator) -> str:
 def duration_text(span: timedelta, t: Translator) -> str:
     minutes = int(span.total_seconds() // 60)
     if minutes < 60:
-        return t("{n} minutes").format(n=minutes) if minutes != 1 else t("1 minute")
+        return t.plural("{n} minute", "{n} minutes", minutes).format(n=minutes)
     hours = minutes // 60
     if minutes % 60 == 0:
-        return t("{n} hours").format(n=hours) if hours != 1 else t("1 hour")
+        return t.plural("{n} hour", "{n} hours", hours).format(n=hours)
     return t("{h} h {m} min").format(h=hours, m=minutes % 60)
 
 
@@ -254,7 +254,8 @@ def summary(ticket: Ticket, t: Translator, personal: bool) -> str:
     if photos:
         lines.append(t("📷 Photos: {count}").format(count=photos))
     if ticket.reporters > 1:
-        lines.append(t("👥 Reported by {count} residents").format(count=ticket.reporters))
+        lines.append(t.plural("👥 Reported by {count} resident", "👥 Reported by {count} residents",
+                              ticket.reporters).format(count=ticket.reporters))  # fmt: skip
     if personal and ticket.kind is TicketKind.REPAIR:
         contact = " ".join(dict.fromkeys(p for p in (reporter_label(ticket, t), ticket.reporter_contact) if p))
         if not ticket.verified:  # who they say they are, not yet confirmed by customer service
