@@ -11,7 +11,7 @@ from core.conversation.views import ANONYMOUS_RESIDENT
 from core.domain.directory import Estate, Resident, Staff
 from core.domain.lifecycle import Action, apply
 from core.domain.model import SYSTEM, Actor, HistoryEvent, Subscriber, Ticket
-from core.domain.people import Address
+from core.domain.people import Address, in_language
 from core.i18n import Translator
 from core.notices import Here, Recipient, ToGroup, told
 from core.ports import OutboxMessage, UnitOfWork
@@ -63,7 +63,10 @@ class Work:
         entry[1].append(event)
 
     def say(self, text: str, **values: Any) -> None:
-        """A word to the person the work is for, when the change went otherwise than their conversation thought."""
+        """A word to the person the work is for, when the change went otherwise than their conversation thought.
+        A `name` is a directory name: shown in the reader's language."""
+        if isinstance(values.get("name"), str):
+            values["name"] = in_language(values["name"], self.locale)
         self.answers.append(Reply(self.t(text).format(**values)))
 
     # --- telling ---------------------------------------------------------------------------------------------------
