@@ -171,6 +171,36 @@ class TestRepair:
             ("就用", WHAT),
         ])  # fmt: skip
 
+    def test_the_problem_told_at_the_place_question_is_kept_and_the_place_asked_again(self, zhang: Chat) -> None:
+        zhang.run([
+            ("报修", WHERE),
+            ("卫生间天花板一直往下滴水 楼上没人", replies("问题已记下。", WHERE)),
+            ("1", """
+                情况有多紧急？建议选择：紧急。
+                  1. ✓ 紧急：有安全隐患，或停水、停电、电梯停运
+                  2. 加急：请当天处理
+                  3. 一般：几天内处理即可"""),
+            # water from upstairs is not a valve of theirs to check, even called "normal"
+            ("一般", lines("""
+                请核对您的报修信息：
+                地点：1-1-1201
+                问题描述：卫生间天花板一直往下滴水 楼上没人
+                类型：给排水（漏水、水管、下水道）
+                紧急程度：一般""", choices("✅ 提交", "✏️ 修改信息", "✖️ 取消"))),
+        ])  # fmt: skip
+
+    def test_use_it_as_written_in_the_words_people_type(self, zhang: Chat) -> None:
+        zhang.run([("报修", WHERE), ("东门岗亭", unknown_place("东门岗亭")), ("就用这个地址", WHAT)])
+
+    def test_a_gas_bill_is_for_the_gas_company_not_a_fire_safety_emergency(self, zhang: Chat, desk: Desk) -> None:
+        zhang.run([
+            ("燃气费账单不对", """
+                感谢您的反映。此事不在物业的处理范围内：
+                燃气费、电费的账单和充值由燃气公司、供电公司负责：请拨打账单或卡片上的服务电话。
+                您的留言已记录，编号 SG-20261127-0001。"""),
+        ])  # fmt: skip
+        assert [(t.kind, t.urgency, t.status) for t in stored(desk)] == [("feedback", "normal", "closed")]
+
     def test_an_unknown_room_in_the_first_message_is_explained_and_a_shared_place_picked_by_its_alias(
         self, zhang: Chat
     ) -> None:

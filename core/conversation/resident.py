@@ -220,6 +220,13 @@ def answer_location(turn: Turn) -> str:
     if place.candidates:
         turn.state.candidates = list(place.candidates)
         return "units"
+    rules = turn.context.rules
+    # Not every word of a trade ("the west gate" is a place): words that say something is wrong, or how badly.
+    says_fault = rules.says_broken(turn.text) or rules.urgency(turn.text) is not Urgency.NORMAL
+    if says_fault and not place.problem and not draft.description:  # the problem, told before the place
+        absorb(turn, turn.text)
+        turn.say(t("I've noted the problem."))
+        return "described"
     draft.unknown_place = turn.text.strip()
     return "unknown"
 
@@ -641,6 +648,8 @@ def _self_check_applies(turn: Turn) -> bool:
         not draft.self_checked
         and draft.room is not None  # the tips are for a home: its breaker box, its valves
         and draft.urgency != Urgency.EMERGENCY
+        # water through a ceiling is not a valve of one's own to check, even when the resident calls it normal
+        and turn.context.rules.urgency(draft.description) is not Urgency.EMERGENCY
         and not turn.state.on_behalf
         and self_check_tip(turn) is not None
     )
@@ -653,13 +662,13 @@ REPAIR = Flow(
     steps={
         "location":      Step(ask_location,      answer_location,      {"found": NEXT, "units": "location_unit",
                                                                         "type_it": WAIT, "unknown": "unknown_place",
-                                                                        "home": SAME}),
+                                                                        "home": SAME, "described": "location"}),
         "location_unit": Step(ask_location_unit, answer_location_unit, {"found": NEXT, "units": "location_unit",
                                                                         "type_it": WAIT, "unknown": "unknown_place",
-                                                                        "home": "location"}),
+                                                                        "home": "location", "described": "location"}),
         "unknown_place": Step(ask_unknown_place, answer_unknown_place, {"found": NEXT, "units": "location_unit",
                                                                         "type_it": WAIT, "unknown": SAME,
-                                                                        "home": "location"}),
+                                                                        "home": "location", "described": "location"}),
         "symptom":       Step(ask_symptom,       answer_symptom,       {"described": NEXT, "photo_only": WAIT}),
         "category":      CATEGORY,
         "join":          Step(ask_join,          answer_join,          {"joined": END, "new": NEXT, "unclear": SAME}),

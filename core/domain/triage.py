@@ -220,6 +220,28 @@ DEFAULT_OUT_OF_SCOPE: tuple[OutOfScope, ...] = (
         {"": N_("The city water supply and water bills are handled by the water company: call the 12345 hotline.")},
     ),
     OutOfScope(
+        "utility_bills",
+        (
+            "燃气费",
+            "煤气费",
+            "天然气费",
+            "电费",
+            "燃气账单",
+            "电费账单",
+            "gas bill",
+            "electricity bill",
+            "power bill",
+            "gas top-up",
+            "electricity top-up",
+        ),
+        {
+            "": N_(
+                "Gas and electricity bills and top-ups are the gas and power companies': call the number on your bill "
+                "or card."
+            )
+        },
+    ),
+    OutOfScope(
         "public_roads",
         ("市政道路", "马路", "公交", "红绿灯", "public road", "bus stop", "traffic light", "street outside"),
         {"": N_("Public roads and traffic outside the estate are the city's: report them on the 12345 hotline.")},
