@@ -51,15 +51,18 @@ DEFAULT_EMERGENCY_KEYWORDS: tuple[str, ...] = (
     "水管爆", "管子爆", "水管裂", "水管断", "爆裂", "破裂", "爆了", "水漫", "淹", "漏到楼下", "漏进", "渗到", "进水",
     "倒灌", "反水", "返水", "返上来", "反上来", "往上翻", "往上冒", "冒黑水", "翻水", "往下渗", "往下滴", "往下流",
     "往下漏", "漏到", "没有水", "停了水", "水停了", "不来水", "没来水", "一滴水都没", "电停了", "电断了", "停了电",
-    "困梯", "电闸跳", "关电梯", "被关", "莫得水", "没得水", "水一点都没有", "往楼下漏", "灌进", "进污水", "下雨一样",
-    "着伙", "no water", "no running water", "water cut", "water is off", "water's off", "nothing coming out",
-    "power cut", "power outage", "power out", "no power", "blackout", "no electricity", "trapped",
-    "stuck in the lift", "stuck in the elevator", "flood", "flooded", "flooding", "burst", "pipe split", "split pipe",
-    "has split", "into my home", "into the flat", "through the ceiling", "from the ceiling", "from upstairs",
-    "taps are dry", "taps dry", "nothing from the taps", "water has stopped", "water stopped", "water's gone",
-    "lost power", "power's gone", "power is gone", "power has gone", "mains tripped", "main breaker", "backed up",
-    "backing up", "inches of water", "cm of water", "standing water", "leaking into", "leaking through",
-    "seeping through", "water damage",
+    "困梯", "电闸跳", "关电梯", "被关", "推不上去", "往楼下渗", "滴进", "进了我家", "冷水都没有", "都没有水",
+    "water outage", "taps have been dry", "nothing comes out", "tap water just stopped", "tap water stopped",
+    "power failure", "all power gone", "no lights anywhere", "seeping in", "from the flat above", "from next door",
+    "from top", "celing", "莫得水", "没得水", "水一点都没有", "往楼下漏", "灌进", "进污水", "下雨一样", "着伙",
+    "no water", "no running water", "water cut", "water is off", "water's off", "nothing coming out", "power cut",
+    "power outage", "power out", "no power", "blackout", "no electricity", "trapped", "stuck in the lift",
+    "stuck in the elevator", "flood", "flooded", "flooding", "burst", "pipe split", "split pipe", "has split",
+    "into my home", "into the flat", "through the ceiling", "from the ceiling", "from upstairs", "taps are dry",
+    "taps dry", "nothing from the taps", "water has stopped", "water stopped", "water's gone", "lost power",
+    "power's gone", "power is gone", "power has gone", "mains tripped", "main breaker", "backed up", "backing up",
+    "inches of water", "cm of water", "standing water", "leaking into", "leaking through", "seeping through",
+    "water damage",
 )  # fmt: skip
 
 
@@ -78,25 +81,28 @@ DEFAULT_EMERGENCY_PAIRS: dict[str, Pair] = {
     "lift": Pair(
         ("电梯", "轿厢", "号梯", "电体", "店梯", "货梯", "客梯", "lift", "lifts", "elevator", "elevators", "lif"),
         ("停", "卡", "不动", "不走", "困", "关在", "门打不开", "门不开", "开不了", "打不开", "掉", "坏", "故障",
-         "没反应", "下不来", "上不来", "里面有人", "有人在里面", "小孩", "孩子", "老人", "女儿", "儿子", "stuck",
-         "stopped", "stop", "not moving", "won't move", "doesn't move", "isn't moving", "dead", "broke", "broken",
-         "jammed", "dropped", "inside", "in it", "shut in", "trapped", "out of service", "out of order",
-         "not working", "doesn't work", "won't open", "not opening", "fell", "不开门", "在里面", "出不来", "关着",
-         "关到人", "有人", "不运行", "晃", "停运", "坠", "夹人", "夹住", "急停", "冲顶", "蹲底", "halted", "shook",
-         "jerked", "stalled", "won't budge", "not budging", "stranded", "people inside", "someone inside", "child",
-         "baby", "kids", "mum", "dad", "grandma", "grandpa", "elderly", "is down", "are down", "been down",
-         "lift down", "cannot open", "can't open", "ppl", "people", "me in it", "with me", "help"),
+         "没反应", "下不来", "上不来", "里面有人", "有人在里面", "不开", "里面有", "走不出去", "出不去", "往上走",
+         "往上升", "冲到", "没关就", "locked inside", "bounces", "stopped dead", "stopped working", "went dark",
+         "小孩", "孩子", "老人", "女儿", "儿子", "stuck", "stopped", "stop", "not moving", "won't move",
+         "doesn't move", "isn't moving", "dead", "broke", "broken", "jammed", "dropped", "in it", "shut in",
+         "trapped", "out of service", "out of order", "not working", "doesn't work", "won't open", "not opening",
+         "fell", "不开门", "在里面", "出不来", "关着", "关到人", "有人", "不运行", "晃", "停运", "坠", "夹人", "夹住",
+         "急停", "冲顶", "蹲底", "halted", "shook", "jerked", "stalled", "won't budge", "not budging", "stranded",
+         "people inside", "someone inside", "is down", "are down", "been down", "lift down", "cannot open",
+         "can't open", "ppl", "people", "me in it", "with me", "help"),
         ("按钮", "按键", "灯", "显示", "屏", "异响", "响声", "声音", "慢", "维保", "保养", "广告", "镜子", "空调",
-         "监控", "味", "脏", "停错", "乱按", "刷卡", "门禁", "button", "display", "screen", "noise", "noisy",
-         "squeak", "slow", "maintenance", "mirror", "advert", "camera", "smell", "dirty", "intercom", "电话", "对讲",
-         "bulb", "flicker", "flickering", "last week", "sign", "fan", "cctv", "aircon", "air con"),
+         "监控", "味", "脏", "停错", "乱按", "刷卡", "消磁", "补办", "cockroach", "rat", "门禁", "button", "display",
+         "screen", "noise", "noisy", "squeak", "slow", "maintenance", "mirror", "advert", "camera", "smell", "dirty",
+         "intercom", "电话", "对讲", "bulb", "flicker", "flickering", "last week", "sign", "fan", "cctv", "aircon",
+         "air con"),
     ),
     "water_into_home": Pair(
         ("天花板", "吊顶", "屋顶", "顶上", "顶棚", "房顶", "室顶", "厅顶", "间顶", "家顶", "灯罩", "灯那里", "楼上",
          "ceiling", "upstairs", "upstair", "from above", "light fitting", "wall", "walls", "墙里", "墙面", "墙上"),
         ("漏", "渗", "滴", "流", "淌", "湿", "water", "leak", "leaking", "dripping", "drip", "pouring", "wet",
          "coming through", "coming down", "seeping", "seep", "soaked", "soaking", "running down", "gushing",
-         "raining", "coming in", "bursting", "往下掉", "下雨"),
+         "raining", "coming in", "bursting", "spilling", "jetting", "pooling", "squelching", "trickling",
+         "full of water", "drops are falling", "blowing", "往下掉", "下雨"),
         ("水渍", "水迹", "水印", "印子", "空调", "外机", "窗台", "痕迹", "干了", "干的", "旧", "霉", "stain",
          "stains", "stained", "dry", "dried", "old", "mould", "mold", "damp patch", "aircon", "air con", "mark",
          "marks"),
@@ -133,8 +139,9 @@ DEFAULT_EMERGENCY_PAIRS: dict[str, Pair] = {
          "current gone", "current is gone", "current is off", "no electric", "power went", "power is out",
          "power's out", "power out", "went dead", "gone dead", "dark", "without power", "have electric",
          "electric's gone", "electricity's gone", "electric gone", "electricity gone", "keeps tripping",
-         "won't go back up", "flipping straight back", "stopped working", "went off", "is cut", "not there",
-         "totally off", "everything stop", "is gone", "off", "units", "blk"),
+         "won't go back up", "flipping straight back", "went out", "are dark", "wont reset", "won't reset", "failure",
+         "推不上", "黑乎乎", "黑漆漆", "stopped working", "went off", "is cut", "not there", "totally off",
+         "everything stop", "is gone", "off", "units", "blk"),
         ("插座", "开关", "一个灯", "其他房间", "别的房间", "楼道灯", "路灯", "灯坏", "熏", "楼道", "走廊", "烟感",
          "corridor", "stairwell", "other rooms", "电池", "手机", "门禁", "电动车", "电瓶", "充电", "socket", "outlet",
          "bulb", "battery", "phone", "charger", "e-bike"),
@@ -142,14 +149,16 @@ DEFAULT_EMERGENCY_PAIRS: dict[str, Pair] = {
     "wiring": Pair(
         ("配电箱", "电箱", "电表箱", "插座", "开关", "电线", "铜线", "外皮", "插头", "线路", "socket", "outlet",
          "switch", "plug", "wire", "wires", "wiring", "cable", "fuse box", "breaker box", "panel", "meter box"),
-        ("发烫", "烫手", "很烫", "发热", "烧", "焦", "黑了", "打火", "啪", "砰", "噼啪", "hot", "melting", "melted",
-         "burnt", "burning", "scorched", "charred", "bang", "popped", "crackling", "live", "exposed", "bare copper",
-         "bare", "copper showing", "hanging", "裸露", "外露", "露", "断了", "破了", "烂", "掉在地上"),
+        ("发烫", "烫手", "很烫", "发热", "烧", "焦", "黑了", "打火", "啪", "砰", "噼啪", "着起来", "火还没灭", "火光",
+         "flash and a bang", "a bang", "smoky", "stinks of gas", "gassy", "hot", "melting", "melted", "burnt",
+         "burning", "scorched", "charred", "bang", "popped", "crackling", "live", "exposed", "bare copper",
+         "uncapped", "裸着", "掉下来", "bare", "copper showing", "hanging", "裸露", "外露", "露", "断了", "破了",
+         "烂", "掉在地上"),
     ),
     "gas": Pair(
         ("燃气", "煤气", "天然气", "液化气", "gas", "lpg", "propane"),
-        ("味", "漏", "泄", "闻", "报警", "警报", "破", "冒气", "呲", "喷气", "打穿", "往外喷", "smell", "smells",
-         "smelling", "smelled", "smelt", "whiff", "odour", "odor", "leak", "leaking", "hiss", "hissing"),
+        ("味", "漏", "泄", "闻", "报警", "警报", "破", "冒气", "呲", "嘶嘶", "撞", "喷气", "打穿", "往外喷", "smell",
+         "smells", "smelling", "smelled", "smelt", "whiff", "odour", "odor", "leak", "leaking", "hiss", "hissing"),
     ),
 }  # fmt: skip
 DEFAULT_URGENT_KEYWORDS: tuple[str, ...] = (
@@ -162,14 +171,16 @@ DEFAULT_URGENT_KEYWORDS: tuple[str, ...] = (
 DEFAULT_CALM_PHRASES: tuple[str, ...] = (
     "防火门", "消防门", "灭火器", "烟感", "烟雾报警", "消防栓", "消防通道", "消防楼梯", "燃气费", "煤气费",
     "天然气费", "燃气公司", "没电梯", "没有电梯", "鞭炮", "烟花", "fireworks", "隐患", "hazard", "漏电保护", "灯泡",
-    "灯管", "睡着", "饮水机", "桶装水", "火灾报警器", "报警器测试", "气炸", "群都炸", "要炸了", "打爆", "爆满",
-    "喷头", "打不着火", "点不着火", "不着火", "打不着", "点不着", "烧烤", "fire door", "fire exit", "fire escape",
-    "fire extinguisher", "fire hose", "fire hydrant", "fire drill", "fire alarm test", "smoke alarm",
-    "smoke detector", "gas bill", "gas station", "gas fee", "gas company", "gas card", "cigarette smoke", "bbq smoke",
-    "barbecue smoke", "burning incense", "烧香", "烧纸", "burning up", "flood of", "smoking hot", "midnight oil",
-    "shocked by", "shocked at", "burnt toast", "flooded with", "burning question", "dumpster fire", "fire alarm",
-    "fire panel", "heat detector", "fire blanket", "sprinkler", "break glass", "stove flame", "hob flame",
-    "pilot flame", "flame is yellow", "火苗很小", "火很小", "消防报警", "喷淋",
+    "灯管", "睡着", "头顶冒烟", "气得", "没有水带", "水带", "液化气瓶换", "扎爆", "爆胎", "车胎", "cooking smoke",
+    "fire sale", "scorch mark", "fire assembly", "assembly point", "notice board", "noticeboard", "burning with",
+    "饮水机", "桶装水", "火灾报警器", "报警器测试", "气炸", "群都炸", "要炸了", "打爆", "爆满", "喷头", "打不着火",
+    "点不着火", "不着火", "打不着", "点不着", "烧烤", "fire door", "fire exit", "fire escape", "fire extinguisher",
+    "fire hose", "fire hydrant", "fire drill", "fire alarm test", "smoke alarm", "smoke detector", "gas bill",
+    "gas station", "gas fee", "gas company", "gas card", "cigarette smoke", "bbq smoke", "barbecue smoke",
+    "burning incense", "烧香", "烧纸", "burning up", "flood of", "smoking hot", "midnight oil", "shocked by",
+    "shocked at", "burnt toast", "flooded with", "burning question", "dumpster fire", "fire alarm", "fire panel",
+    "heat detector", "fire blanket", "sprinkler", "break glass", "stove flame", "hob flame", "pilot flame",
+    "flame is yellow", "火苗很小", "火很小", "消防报警", "喷淋",
 )  # fmt: skip
 # Words that keep a report at emergency whatever the resident picks: gas, fire and smoke, people trapped, shocks.
 DEFAULT_SAFETY_KEYWORDS: tuple[str, ...] = (
@@ -321,7 +332,7 @@ _CLAUSE_BREAK = re.compile(
 )
 # Said just before a word, these deny it: "没有漏气", "not a fire", "no smoke".
 _NEGATION = re.compile(
-    rf"(?:(?<!有)没有|(?<!有)没|(?<!是)不是|并非|并不|无|未|不再|(?<!是)不|别)[{_HAN}]{{0,2}}$"
+    rf"(?:(?<!有)没有|(?<!有)没|(?<!是)不是|并非|并不|无|未|不再|(?<!是)不|别)[{_HAN}]{{0,3}}$"
     r"|(?<![a-z])(?:no|not|nobody|no one|noone|none|isnt|wasnt|arent|werent|dont|doesnt|didnt|never|without|"
     r"nothing|no longer)(?:\s+\S+){0,2}\s*$"
 )
@@ -329,9 +340,10 @@ _NEGATION = re.compile(
 _RESOLVED = re.compile(
     r"已经?(?:来电|来水|恢复|修好|好了|止住|不漏|解决|没事|能用|可以用)|来电了|来水了|恢复了|修好了|止住了|没事了|(?<!不)能用了"
     r"|(?<!不)可以用了|不过能用|关火了|是我把|不用来|不需要来|虚惊|火灭了|灭火了|扑灭|干了|不滴了|原来是|其实是|又好了|^\s*好了"
-    r"|(?<![a-z])(?:(?<!not )back on|back now|(?<!hasnt )(?<!havent )(?<!not )(?<!never )(?:came|come) back|"
+    r"|(?<![a-z])(?:(?<!not )back on|back now|"
+    r"(?:power|water|electricity|lights?|current|it) (?:came|come|has come) back|"
     r"is back|are back|"
-    r"restored|fixed|fine now|ok now|okay now|"
+    r"restored|(?<!isnt )(?<!not )(?<!been )fixed|fine now|ok now|okay now|"
     r"working now|working fine|no problem|all good now|(?:was|is|its|it was) actually|put (?:the fire |it )out|"
     r"(?:everything|it|all) works|"
     r"flipped it back|reset it|gone now|its gone|for nothing|stopped the leak|"
@@ -342,7 +354,7 @@ _RESOLVED = re.compile(
 # cigarette raises nothing now.
 _NOT_NOW = re.compile(
     r"费|账单|缴|充值|余额|价格|收费|开户|理赔|保险|明天|后天|下周|下个月|周[一二三四五六日天末]|星期|礼拜|几点|(?<!没)(?<!没有)(?<!没看到)(?<!没收到)(?<!不)通知|公告|计划"
-    r"|预计|检修|安排|上个月|上次|上周|去年|以前|之前|(?<!从)昨天|前天|那次|那事|那个|听说|新闻|别的小区|会不会|如果|假如|要是|的话|万一|要不要|想问|咨询|赔|要断电|要停|前几天|谁负责|哪里买|在哪买|的时候|储水|什么电话|打什么|哪里办|去哪|安检"
+    r"|预计|检修|安排|上个月|上次|上周|去年|以前|之前|(?<!从)昨天|前天|那次|那事|那个|听说|新闻|别的小区|会不会|如果|假如|要是|的话|万一|要不要|想问|咨询|赔|要断电|要停|前几天|谁负责|哪里买|在哪买|怕|昨晚|视频|装个|装在哪|推荐|期间|申请|抽过烟|储水|什么电话|打什么|哪里办|去哪|安检"
     r"|抽烟|吸烟|烟头|香烟|二手烟|谢谢|感谢|担心|投诉"
     r"|(?<![a-z])(?:bills?|fees?|charges?|invoice|payment|pay|paid|top[- ]?up|balance|price|tariff|insurance|claim|"
     r"tomorrow|next week|tonight|monday|tuesday|wednesday|thursday|friday|saturday|sunday|weekend|scheduled|planned|"
@@ -351,7 +363,7 @@ _NOT_NOW = re.compile(
     r"who do i call|what number|will the|will there|is there going|smokes|smoker|smokers|cigarettes?|cigs?|vape|"
     r"last week|last weekend|remember|thank you for|thanks for|pass my thanks|"
     r"want to complain|who pays|(?<!since )yesterday|last night|the other day|"
-    r"last months|"
+    r"last months|last years|other estate|another estate|across the road|news|downtown|"
     r"been repaired|was repaired|fixed the|repaired the|tmr|tmrw|tmw|worried about|"
     r"should i be worried|is it safe|on (?:mon|tue|tues|wed|thu|thur|thurs|fri|sat|sun)|"
     r"in (?:january|february|march|april|may|june|july|august|september|october|"
@@ -368,13 +380,14 @@ _ASKING_AHEAD = re.compile(
 # it, though a safety word still is.
 _KNOWN_WORKS = re.compile(
     r"明天|后天|下周|维保|保养|检修|计划|公告|(?<!没)(?<!没有)(?<!没看到)(?<!没收到)(?<!不)通知|不急|不着急"
-    r"|(?<![a-z])(?:tomorrow|tmr|tmrw|next week|maintenance|scheduled|planned|not urgent|no rush|no hurry)(?![a-z])"
+    r"|年检|(?<![a-z])(?:tomorrow|tmr|tmrw|next week|maintenance|scheduled|planned|not urgent|no rush|no hurry|"
+    r"there will be|we were told|rewiring)(?![a-z])"
 )
 # Said anywhere, these make the smoke in the message someone's doing: a cigarette, a barbecue, paper offerings.
 _MADE_SMOKE = re.compile(
-    r"抽烟|吸烟|烟头|香烟|烧烤|烧纸|鞭炮|放炮|烟花|(?<![a-z])(?:smokes|smoker|smokers|smoking cigarettes|"
+    r"抽烟|吸烟|香烟|烧烤|烧纸|鞭炮|放炮|烟花|炒菜|炒辣椒|(?<![a-z])(?:smokes|smoker|smokers|smoking cigarettes|"
     r"cigarettes?|cigs?|vape|vaping|kretek|bbq|barbecue|bonfire|incense|joss|fireworks|"
-    r"(?:people|ppl|someone|somebody|neighbou?rs?|uncle|auntie|guys|they|he|she)\s+(?:\w+\s+)?smok\w*|"
+    r"(?:people|ppl|someone|somebody|neighbou?rs?|uncle|auntie|guys|guard|they|he|she)\s+(?:\w+\s+)?smok\w*|"
     r"smoking\s+neighbou?rs|smoking (?:on|in) the (?:balcony|stairwell|corridor))(?![a-z])"
 )
 _SMOKE_WORDS = (
@@ -398,6 +411,12 @@ class _Reading:
 
     def __init__(self, text: str, calm: tuple[str, ...]) -> None:
         folded = _fold(text)
+        # "没看到任何停水通知": a notice denied is no planned cut
+        folded = re.sub(
+            r"(?:没|未|(?<![a-z])(?:no|without|any))[^,.!?，。！？]{0,10}(?:通知|notice)",
+            lambda m: " " * len(m.group()),
+            folded,
+        )
         if _MADE_SMOKE.search(folded):
             calm = (*calm, *_SMOKE_WORDS)
         for phrase in calm:
