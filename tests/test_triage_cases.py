@@ -1,8 +1,8 @@
 """Triage against the labelled reports it was not tuned on (tests/triage_figures.py says how the set was made).
 
-
-aside. The floors below are what the rules reach today, so that a change that makes triage worse fails here;
-raise them as the rules improve."""
+The issue's targets are emergency recall of at least 0.95 and at most 5 % of other reports raised, on the half set
+aside; they are not reached yet. The floors below are what the rules reach today, so that a change that makes
+triage worse fails here; raise them as the rules improve."""
 
 from __future__ import annotations
 
