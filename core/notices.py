@@ -608,12 +608,23 @@ class _Telling:
             ).format(number=ticket.number, name=first_name(quote.by, t.locale), amount=money(quote.amount),
                      text=quote.text)  # fmt: skip
 
+        which = len(ticket.quotes)  # the buttons answer this quote, not one that replaces it later
+
         def answers(t: Translator) -> tuple[Choice, ...]:
             agree = t("✅ Agree, pay {amount}").format(amount=money(quote.amount))
-            return (Choice(OnTicket("quote", ticket.number, "yes"), agree),
-                    Choice(OnTicket("quote", ticket.number, "no"), t("✖️ Decline")))  # fmt: skip
+            return (Choice(OnTicket("quote", ticket.number, f"yes:{which}"), agree),
+                    Choice(OnTicket("quote", ticket.number, f"no:{which}"), t("✖️ Decline")))  # fmt: skip
 
         self.tell(reporter, ask, answers)
+
+    def quote_withdrawn(self, event: HistoryEvent) -> None:
+        ticket, quote = self.ticket, self.ticket.quotes[-1]
+        self.answer(event, lambda t: t("{number}: your quote of {amount} is taken back.").format(
+            number=ticket.number, amount=money(quote.amount)), lambda t: next_steps(ticket, t))  # fmt: skip
+        reporter = self.reporter()
+        if reporter is not None:
+            taken_back = N_("💰 {number}: the charge of {amount} is taken back; nothing is charged.")
+            self.tell(reporter, lambda t: t(taken_back).format(number=ticket.number, amount=money(quote.amount)))
 
     def quote_answered(self, event: HistoryEvent) -> None:
         ticket, quote = self.ticket, self.ticket.quotes[-1]
@@ -676,6 +687,7 @@ TOLD: dict[str, Callable[[_Telling, HistoryEvent], None]] = {
     Action.QUOTE: _Telling.quoted,
     Action.AGREE_QUOTE: _Telling.quote_answered,
     Action.DECLINE_QUOTE: _Telling.quote_answered,
+    Action.WITHDRAW_QUOTE: _Telling.quote_withdrawn,
     # Told by the conversation that took them, to the person who did: the verdict and the rating.
     Action.CONFIRM_FIX: lambda telling, event: None,
     Action.CLOSE: lambda telling, event: None,

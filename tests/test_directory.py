@@ -491,3 +491,19 @@ class TestNamesInTheReadersLanguage:
         assert first_name("李伟 Li Wei", "zh_CN") == "李伟"
         assert first_name("李伟 Li Wei", "en") == "Li Wei"
         assert first_name("Emily Brown", "zh_CN") == "Emily"
+
+
+def test_a_place_typed_as_written_is_never_cut_in_half() -> None:
+    from bot.i18n import translator
+    from core.conversation.views import place_label
+    from core.domain.model import Location
+    from tests.test_lifecycle import make_ticket
+
+    typed, shared = make_ticket(), make_ticket()
+    typed.location, shared.location = (
+        Location(text="Building 5 门口"),
+        Location(common_area="地下车库 Underground garage"),
+    )
+    zh, en = translator("zh_CN"), translator("en")
+    assert (place_label(typed, zh), place_label(typed, en)) == ("Building 5 门口", "Building 5 门口")
+    assert (place_label(shared, zh), place_label(shared, en)) == ("地下车库", "Underground garage")

@@ -68,7 +68,7 @@ def test_every_legal_transition_lands_on_its_target_and_is_recorded(
     ticket = make_ticket(kind, source)
     if action in (Action.APPROVE, Action.REJECT):
         ticket.pending_approval = {"request": "plan", "text": "replace the whole pipe"}
-    if action in (Action.AGREE_QUOTE, Action.DECLINE_QUOTE):  # an answer needs a question (asked while working)
+    if action in (Action.AGREE_QUOTE, Action.DECLINE_QUOTE, Action.WITHDRAW_QUOTE):  # an answer needs a question
         ticket.status = Status.ACCEPTED
         apply(ticket, Action.QUOTE, TECH, NOW, **DETAILS[Action.QUOTE])
         ticket.status = source

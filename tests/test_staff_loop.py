@@ -1487,7 +1487,8 @@ class TestTalkToAPerson:
         emily.run([
             ("agent", f"""
                 🙋 I've asked customer service to answer you ({NUMBER}). They will write here, usually within 4 hours; meanwhile, tell them what you need. Send /bot to go back to the assistant."""),
-            ("it has been dripping for a week, can someone call me?", ""),
+            ("it has been dripping for a week, can someone call me?",
+             "Passed on: customer service will see it when they answer. Send /bot to go back to the assistant."),
         ])  # fmt: skip
         play([
             (chen, INBOX, lines(f"""
@@ -1532,13 +1533,30 @@ class TestTalkToAPerson:
         chen = Chat(desk, "陈静 Chen Jing", clock=clock)
         zhang.run([
             ("转人工", f"🙋 已为您转接人工客服（{NUMBER}）。客服会在这里回复您，一般在4小时内；在此期间，您可以先写下您的问题。发送 /bot 可返回自助服务。"),
-            ("算了", ""),  # said to customer service, not "drop the report"
+            ("算了", "已转达：客服接入后会看到。发送 /bot 可返回自助服务。"),  # said to customer service, not "drop the report"
             ("结束人工", "已返回自助服务。请问有什么可以帮您？"),
         ])  # fmt: skip
         assert "🙋" in chen.inbox()
         assert chen.presses("接待") == f"工单 {NUMBER} 当前状态为“已取消”，无需操作。"
         (ticket,) = stored(desk)
         assert ticket.status is Status.CANCELLED and [e.details.get("added") for e in ticket.history][2] == "算了"
+
+    def test_one_resident_at_a_time_and_the_menu_ends_the_conversation(
+        self, desk: Desk, chen: Chat, clock: Clock
+    ) -> None:
+        in_english(chen)
+        emily, zhang = Chat(desk, "Emily Brown", clock=clock), Chat(desk, "张三 Zhang San", clock=clock)
+        emily.says("agent")
+        zhang.says("转人工")
+        chen.inbox()
+        chen.says(payload=encode(OnTicket("talk", NUMBER)))
+        second = NUMBER[:-1] + "2"
+        assert chen.says(payload=encode(OnTicket("talk", second))) == (
+            f"You are answering Emily Brown ({NUMBER}): send /end first, then take the next one."
+        )
+        assert emily.says("/start").startswith("You are back with the assistant.")  # the menu ends it
+        assert chen.inbox() == f"{NUMBER}: Emily Brown went back to the assistant."
+        assert emily.says("the kitchen tap drips").startswith("Where is the problem?")  # not to customer service
 
     def test_the_second_to_answer_is_told_who_did(self, desk: Desk, chen: Chat, clock: Clock) -> None:
         with desk.uow as uow:
@@ -1567,10 +1585,10 @@ class TestChargeableWork:
             (li, INBOX, leak("🔧 New job for you", "11-27 12:32")),
             (li, "1", yours()),
             (zhang, INBOX, f"🔧 {number}: Li Wei will do your repair."),
-            (li, Press("Quote a charge"), "What will the resident pay, and for what? The amount first, e.g. “120 replace the mixer tap”. Only for work in the home that the property fee does not cover: the resident agrees before you start."),
-            (li, "replace the tap", "Please start with the amount in yuan, then what it is for, e.g. “120 replace the mixer tap”.\n\nWhat will the resident pay, and for what? The amount first, e.g. “120 replace the mixer tap”. Only for work in the home that the property fee does not cover: the resident agrees before you start."),
+            (li, Press("Quote a charge"), "What will the resident pay, and for what? The amount first, e.g. “120 replace the mixer tap”. Only for work in the home that the property fee does not cover: the resident agrees before you start. (0 takes back a quote still waiting.)"),
+            (li, "replace the tap", "Please start with the amount in yuan, then what it is for, e.g. “120 replace the mixer tap”.\n\nWhat will the resident pay, and for what? The amount first, e.g. “120 replace the mixer tap”. Only for work in the home that the property fee does not cover: the resident agrees before you start. (0 takes back a quote still waiting.)"),
             (li, "¥120.5 new mixer tap (the old one is cracked)", lines("💰 Your quote of ¥120.50 is sent to the resident. I'll tell you their answer; start once they agree.",
-                        choices("🚶 On my way", "📍 Arrived", "⏸️ On hold", "📝 Change of plan"))),
+                        choices("🚶 On my way", "📍 Arrived", "⏸️ On hold", "📝 Change of plan", "💰 Quote a charge"))),
         ])  # fmt: skip
         start = encode(OnTicket("start", number))  # the job card's button, tapped before the resident answered
         assert (
@@ -1614,6 +1632,44 @@ Is it fixed?""")
         assert zhang.says("1") != "Thank you."  # nothing left to answer: the number means the menu now
         (ticket,) = stored(desk)
         assert ticket.charge == 0 and [q.answer for q in ticket.quotes] == ["declined"]
+
+    def test_a_replaced_quote_cannot_be_agreed_by_its_old_button_and_a_quote_can_be_taken_back(
+        self, zhang: Chat, li: Chat, desk: Desk
+    ) -> None:
+        in_english(li)
+        number = report_leak(zhang)
+        li.inbox()
+        li.says("1")
+        li.presses("Quote a charge")
+        li.says("80 replace the valve")
+        zhang.inbox()
+        old_agree = encode(OnTicket("quote", number, "yes:1"))
+        li.presses("Quote a charge")
+        li.says("¥1,200 replace the whole pipe")
+        assert "✅ Agree, pay ¥1200.00" in zhang.inbox()
+        assert zhang.says(payload=old_agree) == (
+            f"That charge was replaced by a newer one for {number}: please answer the newest message."
+        )
+        li.presses("Quote a charge")
+        assert li.says("0").startswith(f"{number}: your quote of ¥1200.00 is taken back.")
+        assert zhang.inbox() == f"💰 {number}: the charge of ¥1200.00 is taken back; nothing is charged."
+        (ticket,) = stored(desk)
+        assert [q.answer for q in ticket.quotes] == ["replaced", "withdrawn"] and ticket.charge == 0
+        assert ticket.quote_waiting is None  # the job may start
+
+    @pytest.mark.parametrize(
+        ("typed", "amount", "what"),
+        [("120 replace the tap", "120.00", "replace the tap"), ("换2个龙头 120元", "120.00", "换2个龙头"),
+         ("1,200.50 new boiler", "1200.50", "new boiler"), ("120.999 tap", None, None),
+         ("replace 3 valves for 90", None, None)],
+    )  # fmt: skip
+    def test_the_amount_is_the_first_number_or_the_one_marked_as_money(
+        self, typed: str, amount: str | None, what: str | None
+    ) -> None:
+        from core.conversation.staff import parse_quote
+
+        expected = (Decimal(amount), what) if amount is not None else None
+        assert parse_quote(typed) == expected
 
     def test_in_chinese_a_typed_word_answers(self, desk: Desk, clock: Clock) -> None:
         zhang = Chat(desk, "张三 Zhang San", clock=clock)

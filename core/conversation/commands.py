@@ -66,6 +66,7 @@ class AskQuote:
 class AnswerQuote:
     number: str
     agree: bool
+    quote: int = 0  # which quote of the ticket (1, 2, ...) the answer is for; 0: the one waiting
 
 
 @dataclass(frozen=True)

@@ -37,6 +37,7 @@ from core.conversation.vocabulary import (
     URGENCY_WORDS,
     category_label,
     fold,
+    keys_for,
     meaningful,
     says_more_than,
 )
@@ -780,7 +781,7 @@ def menu(turn: Turn, greet: bool = False) -> None:
 def idle(turn: Turn) -> None:
     """A message when nothing is asked: the menu's choices and words, or straight into a report; while customer
     service talks with them, it is for customer service."""
-    if turn.chosen is None and open_chat(turn) is not None:
+    if turn.chosen is None and not turn.context.in_group and open_chat(turn) is not None:
         turn.enter("talk", "talking")
         turn.go(TALK.steps["talking"].then[answer_talking(turn)])
         return
@@ -872,13 +873,19 @@ def answer_talking(turn: Turn) -> str:
     chat = open_chat(turn)
     if chat is None:  # customer service handed them back: the message is the assistant's again
         turn.state.leave()
-        if turn.take_up_paused():
-            resume(turn)
+        rules, text = turn.context.rules, turn.text
+        new = rules.category(text) or rules.says_broken(text) or rules.feedback_category(text) or (
+            rules.urgency(text) is not Urgency.NORMAL)  # fmt: skip
+        if not new and turn.take_up_paused():
+            resume(turn)  # "ok": the report begun before the conversation goes on
         else:
-            idle(turn)
+            idle(turn)  # something new is read afresh; a report set aside waits for it to be done
         return "over"
     attachments = tuple(Attachment(a.kind, a.ref, a.caption) for a in turn.inbound.attachments)
     turn.emit(AddDetail(chat.number, turn.text, attachments))
+    if chat.assignee_id is None:
+        turn.say(turn.t("Passed on: customer service will see it when they answer. Send /bot to go back to the "
+                        "assistant."))  # fmt: skip
     return "said"
 
 
@@ -889,6 +896,13 @@ def added_by_reply(turn: Turn) -> bool:
     speaker = turn.context.speaker
     if ticket is None or not ticket.is_active or not ticket.reported_by(speaker.resident_id, speaker.address):
         return False
+    if ticket.quote_waiting is not None:  # "agree" in reply to the quote answers it
+        which = len(ticket.quotes)
+        answers = (OnTicket("quote", ticket.number, f"yes:{which}"), OnTicket("quote", ticket.number, f"no:{which}"))
+        said = [b for b in answers if fold(turn.text) in (fold(k) for k in keys_for(b))]
+        if len(said) == 1:
+            turn.emit(AnswerQuote(ticket.number, agree=said[0] == answers[0], quote=which))
+            return True
     if not meaningful(turn.text) and not any(a.kind == "photo" for a in turn.inbound.attachments):
         return False
     photos = tuple(Attachment(a.kind, a.ref, a.caption) for a in turn.inbound.attachments if a.kind == "photo")
@@ -930,6 +944,9 @@ def after_command(turn: Turn) -> None:
 
 
 def cancel(turn: Turn, rest: str) -> None:
+    if turn.state.flow == "talk":  # leaving the conversation with customer service, as /bot does
+        back_to_the_assistant(turn, rest)
+        return
     if turn.state.flow or turn.state.paused:
         turn.state.drop()
         discard(turn)
@@ -938,6 +955,9 @@ def cancel(turn: Turn, rest: str) -> None:
 
 
 def start(turn: Turn, rest: str) -> None:
+    chat = open_chat(turn)
+    if chat is not None:
+        turn.emit(EndChat(chat.number))  # the menu means the assistant again: customer service is told
     turn.state.drop()
     menu(turn, greet=True)
 
@@ -1050,8 +1070,9 @@ def on_ticket(turn: Turn, button: OnTicket) -> None:
         verdict(turn, ticket, fixed=button.verb == "fixed")
     elif button.verb == "rate" and button.argument.isdecimal() and 1 <= int(button.argument) <= 5:
         rate(turn, ticket, int(button.argument))
-    elif button.verb == "quote" and button.argument in ("yes", "no"):
-        turn.emit(AnswerQuote(number, agree=button.argument == "yes"))
+    elif button.verb == "quote" and button.argument.partition(":")[0] in ("yes", "no"):
+        answer, _, which = button.argument.partition(":")
+        turn.emit(AnswerQuote(number, agree=answer == "yes", quote=int(which) if which.isdecimal() else 0))
     else:
         turn.say(t("That button belongs to an earlier question."))
 

@@ -42,6 +42,7 @@ from core.conversation.views import (
     money,
     next_steps,
     overdue,
+    reporter_for_staff,
     summary,
 )
 from core.conversation.vocabulary import DECLINE_REASONS, END_CHAT_WORDS, HOLD_REASONS, category_label, fold
@@ -328,7 +329,8 @@ def waiting_for_resident(turn: Turn, ticket: Ticket) -> bool:
 def ask_quote(turn: Turn) -> None:
     turn.ask(turn.t(
         "What will the resident pay, and for what? The amount first, e.g. “120 replace the mixer tap”. Only for work "
-        "in the home that the property fee does not cover: the resident agrees before you start."
+        "in the home that the property fee does not cover: the resident agrees before you start. (0 takes back a "
+        "quote still waiting.)"
     ))  # fmt: skip
 
 
@@ -343,13 +345,25 @@ def answer_quote(turn: Turn) -> str:
     return "given"
 
 
+TAKE_BACK = ("0", "withdraw", "take it back", "no charge", "撤回", "撤回报价", "不收费", "取消报价")
+_AMOUNT = r"(\d{1,3}(?:,\d{3})+|\d{1,7})(?:\.(\d+))?"
+
+
 def parse_quote(text: str) -> tuple[Decimal, str] | None:
-    """“120 replace the tap”, “¥120.50 换龙头”, “换龙头 120元”: an amount to the cent and what it is for."""
-    match = re.search(r"[¥￥]?\s*(\d{1,7}(?:[.,]\d{1,2})?)\s*(?:元|块|yuan|rmb|cny)?", text, re.IGNORECASE)
+    """“120 replace the tap”, “¥1,200.50 换龙头”, “换2个龙头 120元”: the amount first, or the one marked as money;
+    to the cent; and what it is for. ("0" or 撤回 takes a quote back: (0, "").)"""
+    if fold(text) in TAKE_BACK:
+        return Decimal(0), ""
+    money_marks = r"\s*(?:元|块|yuan|rmb|cny)(?![a-z])"
+    match = (re.match(rf"\s*[¥￥]?\s*{_AMOUNT}(?![\d.,])", text)
+             or re.search(rf"[¥￥]\s*{_AMOUNT}|{_AMOUNT}{money_marks}", text, re.IGNORECASE))  # fmt: skip
     if match is None:
         return None
+    whole, cents = next((g for g in match.groups()[0::2] if g), None), next((g for g in match.groups()[1::2] if g), "")
+    if whole is None or len(cents) > 2:
+        return None
     what = (text[: match.start()] + " " + text[match.end() :]).strip(" ,;:，。：；-")
-    amount = Decimal(match.group(1).replace(",", ".")).quantize(Decimal("0.01"))
+    amount = Decimal(f"{whole.replace(',', '')}.{cents or '0'}").quantize(Decimal("0.01"))
     if amount <= 0 or not what:
         return None
     return amount, what
@@ -359,7 +373,13 @@ def parse_quote(text: str) -> tuple[Decimal, str] | None:
 
 
 def take_chat(turn: Turn, ticket: Ticket) -> None:
-    staff = me(turn)
+    """One resident at a time: what an agent types goes to the one they answer, never to the wrong one."""
+    staff, t = me(turn), turn.t
+    current = my_chat(turn)
+    if current is not None and current.number != ticket.number:
+        turn.say(t("You are answering {name} ({number}): send /end first, then take the next one.").format(
+            name=reporter_for_staff(current, t), number=current.number))  # fmt: skip
+        return
     if ticket.assignee_id is not None and ticket.assignee_id != staff.id:
         turn.say(turn.t("{name} is already answering them.").format(name=in_language(ticket.assignee_name,
                                                                                       turn.t.locale)))  # fmt: skip

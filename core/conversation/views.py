@@ -79,6 +79,13 @@ def work_done(ticket: Ticket, t: Translator) -> str:
     return "\n".join(lines)
 
 
+def place_label(ticket: Ticket, t: Translator) -> str:
+    """Where it is, for this reader: a shared place of the directory in their language; a room, or a place typed
+    as written, exactly as it is."""
+    where = ticket.location
+    return in_language(where.common_area, t.locale) if where.common_area else where.label()
+
+
 def duration_text(span: timedelta, t: Translator) -> str:
     minutes = int(span.total_seconds() // 60)
     if minutes < 60:
@@ -160,6 +167,7 @@ ACTION_WORDS: dict[str, str] = {
     Action.QUOTE: N_("quoted a charge"),
     Action.AGREE_QUOTE: N_("agreed to the charge"),
     Action.DECLINE_QUOTE: N_("declined the charge"),
+    Action.WITHDRAW_QUOTE: N_("took the charge back"),
 }
 
 
@@ -211,7 +219,7 @@ def resident_view(ticket: Ticket, t: Translator, zone: tzinfo, may_withdraw: boo
     lines = [
         f"{ticket.number} · {category_label(ticket.category, t)}",
         t("Status: {status}").format(status=status_for_resident(ticket, t)),
-        t("Place: {place}").format(place=in_language(ticket.location.label(), t.locale) or "-"),
+        t("Place: {place}").format(place=place_label(ticket, t) or "-"),
         t("Problem: {problem}").format(problem=ticket.description),
         t("Reported: {when}").format(when=local(ticket.created_at, zone, with_year=True)),
     ]
@@ -247,7 +255,7 @@ def summary(ticket: Ticket, t: Translator, personal: bool) -> str:
     """The job as a technician needs it; the reporter's contact only when `personal`."""
     lines = [
         " · ".join((ticket.number, t(URGENCY_MARKS[ticket.urgency]), category_label(ticket.category, t))),
-        t("Place: {place}").format(place=in_language(ticket.location.label(), t.locale) or "-"),
+        t("Place: {place}").format(place=place_label(ticket, t) or "-"),
         t("Problem: {problem}").format(problem=ticket.description),
     ]
     photos = sum(1 for a in ticket.attachments if a.kind == "photo")
@@ -329,7 +337,7 @@ def line(ticket: Ticket, t: Translator) -> str:
     who = f" · {in_language(ticket.assignee_name, t.locale)}" if ticket.assignee_name else ""
     return (
         f"{ticket.number} · {category_label(ticket.category, t)} · "
-        f"{in_language(ticket.location.label(), t.locale) or '-'} · {t(STATUS_WORDS[ticket.status])}{who}"
+        f"{place_label(ticket, t) or '-'} · {t(STATUS_WORDS[ticket.status])}{who}"
     )
 
 

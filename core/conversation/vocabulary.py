@@ -185,8 +185,10 @@ LET_GO = ("cancel", "never mind", "nevermind", "forget it", "stop", "取消", "�
 
 
 def keys_for(button: Button | None) -> tuple[str, ...]:
+    """The words that pick this button, in either language."""
     if isinstance(button, OnTicket):
-        return VERB_KEYS.get(f"{button.verb}:{button.argument}", VERB_KEYS.get(button.verb, ()))
+        answer = button.argument.partition(":")[0]  # "yes:2": the answer, to the second quote
+        return VERB_KEYS.get(f"{button.verb}:{answer}", VERB_KEYS.get(button.verb, ()))
     return KEYS.get(button, ()) if isinstance(button, Pick) else ()
 
 

@@ -58,6 +58,7 @@ class Action(enum.StrEnum):
     QUOTE = "quote"  # a charge to the resident for work the property fee does not cover, put to them first
     AGREE_QUOTE = "agree_quote"
     DECLINE_QUOTE = "decline_quote"
+    WITHDRAW_QUOTE = "withdraw_quote"  # the technician takes a quote back: nothing is charged, the work may go on
 
 
 S = Status
@@ -118,6 +119,7 @@ TRANSITIONS = _rows(
     (Action.QUOTE,              (R,), {S.ACCEPTED, S.IN_PROGRESS},          None),
     (Action.AGREE_QUOTE,        (R,), WORKING,                              None),
     (Action.DECLINE_QUOTE,      (R,), WORKING,                              None),
+    (Action.WITHDRAW_QUOTE,     (R,), {S.ASSIGNED, *WORKING},               None),
 )  # fmt: skip
 
 MILESTONES: dict[Action, str] = {
@@ -179,9 +181,9 @@ def _held_back(ticket: Ticket, action: Action) -> str | None:
     if _done_but_for_the_cost(ticket, action):
         return "waits for its cost to be approved"
     waiting = ticket.quote_waiting
-    if waiting is not None and action in (Action.START, Action.RESOLVE, Action.QUOTE):
+    if waiting is not None and action in (Action.START, Action.RESOLVE):
         return "waits for the resident's answer to the quote"
-    if waiting is None and action in (Action.AGREE_QUOTE, Action.DECLINE_QUOTE):
+    if waiting is None and action in (Action.AGREE_QUOTE, Action.DECLINE_QUOTE, Action.WITHDRAW_QUOTE):
         return "has no quote waiting for an answer"
     return None
 

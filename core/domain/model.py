@@ -128,7 +128,7 @@ class Quote:
     amount: Decimal
     text: str
     by: str
-    answer: str = ""  # "" while the resident has not answered; "agreed" | "declined"
+    answer: str = ""  # "" while the resident has not answered; "agreed" | "declined" | "withdrawn" | "replaced"
 
 
 def amount_of(value: object) -> Decimal:
@@ -140,6 +140,7 @@ def amount_of(value: object) -> Decimal:
 
 
 CENT = Decimal("0.01")
+QUOTE_ANSWERS = {"agree_quote": "agreed", "decline_quote": "declined", "withdraw_quote": "withdrawn"}
 
 
 @dataclass(frozen=True)
@@ -231,13 +232,13 @@ class Ticket:
         """Every quote put to the resident, with their answer, oldest first (read from the history)."""
         found: list[Quote] = []
         for event in self.history:
+            answer = QUOTE_ANSWERS.get(event.action)
+            if found and not found[-1].answer and (answer or event.action == "quote"):
+                last = found.pop()  # answered, withdrawn, or replaced by the quote that follows
+                found.append(Quote(last.amount, last.text, last.by, answer or "replaced"))
             if event.action == "quote":
                 found.append(Quote(amount_of(event.details.get("amount")), str(event.details.get("text", "")),
                                    event.actor.name))  # fmt: skip
-            elif event.action in ("agree_quote", "decline_quote") and found and not found[-1].answer:
-                last = found.pop()
-                found.append(Quote(last.amount, last.text, last.by, "agreed" if event.action == "agree_quote"
-                                   else "declined"))  # fmt: skip
         return found
 
     @property

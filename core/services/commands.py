@@ -72,7 +72,7 @@ def _on_ticket(work: Work, speaker: Speaker, command: c.Command, ticket: Ticket)
     elif isinstance(command, c.EndChat):
         chats.end(work, speaker, ticket)
     elif isinstance(command, c.AnswerQuote):
-        residents.answer_quote(work, speaker, ticket, command.agree)
+        residents.answer_quote(work, speaker, ticket, command.agree, command.quote)
     elif staff is None:
         raise ValueError(f"{type(command).__name__} is for staff")
     elif isinstance(command, c.TakeStep):

@@ -45,6 +45,12 @@ def quote(work: Work, staff: Staff, ticket: Ticket, amount: Decimal, text: str) 
     """A charge for work in the home that the property fee does not cover: the resident agrees before the work."""
     if refused(work, staff, "quote", ticket) or not still_possible(work, ticket, Action.QUOTE):
         return
+    if not amount:  # "0" or 撤回: the quote waiting is taken back
+        if ticket.quote_waiting is None:
+            work.say(N_("{number} has no quote waiting to take back."), number=ticket.number)
+        else:
+            work.change(ticket, Action.WITHDRAW_QUOTE)
+        return
     if not chargeable(ticket):
         work.say(N_("{number} is not in a home whose resident can be asked here: agree any charge in person."),
                  number=ticket.number)  # fmt: skip

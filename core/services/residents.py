@@ -6,7 +6,7 @@ from __future__ import annotations
 from core.conversation.context import Speaker
 from core.conversation.views import status_for_resident
 from core.domain.directory import Staff
-from core.domain.lifecycle import Action, withdrawable
+from core.domain.lifecycle import Action, allowed_actions, withdrawable
 from core.domain.model import Attachment, Status, Subscriber, Ticket
 from core.domain.people import Address, PersonRef
 from core.domain.roles import refusal
@@ -110,14 +110,22 @@ def confirm_registration(work: Work, staff: Staff, ticket: Ticket, resident_id: 
     work.change(ticket, Action.NOTE, registration_confirmed=room)
 
 
-def answer_quote(work: Work, speaker: Speaker, ticket: Ticket, agree: bool) -> None:
+def answer_quote(work: Work, speaker: Speaker, ticket: Ticket, agree: bool, quote: int = 0) -> None:
     """The reporter agrees to the technician's quote, or declines it; the technician is told either way."""
     if not _own(work, speaker, ticket):
         return
     if ticket.quote_waiting is None or not ticket.is_active:
         work.say(N_("{number} has no charge waiting for your answer."), number=ticket.number)
         return
-    work.change(ticket, Action.AGREE_QUOTE if agree else Action.DECLINE_QUOTE)
+    if quote and quote != len(ticket.quotes):  # the button of a quote since replaced
+        work.say(N_("That charge was replaced by a newer one for {number}: please answer the newest message."),
+                 number=ticket.number)  # fmt: skip
+        return
+    action = Action.AGREE_QUOTE if agree else Action.DECLINE_QUOTE
+    if action not in allowed_actions(ticket):  # the job moved on (reassigned) while the resident read it
+        work.say(CHANGED, number=ticket.number, status=status_for_resident(ticket, work.t))
+        return
+    work.change(ticket, action)
 
 
 def add_detail(work: Work, speaker: Speaker, ticket: Ticket, text: str, attachments: tuple[Attachment, ...]) -> None:
