@@ -1575,6 +1575,17 @@ class TestTalkToAPerson:
         assert lin.says(payload=answer) == "Chen Jing is already answering them."  # the button of the card before
 
 
+def quoted(zhang: Chat, li: Chat, typed: str) -> str:
+    """张三 reports a leak, 李伟 accepts it and quotes a charge as typed; the ticket's number."""
+    in_english(li)
+    number = report_leak(zhang)
+    li.inbox()
+    li.says("1")
+    li.presses("Quote a charge")
+    li.says(typed)
+    return number
+
+
 class TestChargeableWork:
     def test_a_quote_is_agreed_in_chat_before_the_work_and_shown_again_at_acceptance(
         self, zhang: Chat, li: Chat
@@ -1617,12 +1628,7 @@ Is it fixed?""")
     def test_a_declined_quote_is_not_charged_and_the_technician_is_told(
         self, zhang: Chat, li: Chat, desk: Desk
     ) -> None:
-        in_english(li)
-        number = report_leak(zhang)
-        li.inbox()
-        li.says("1")
-        li.presses("Quote a charge")
-        li.says("80 replace the valve")
+        number = quoted(zhang, li, "80 replace the valve")
         assert zhang.inbox().endswith("1. ✅ Agree, pay ¥80.00\n  2. ✖️ Decline")
         assert (
             zhang.says("2")
@@ -1636,12 +1642,7 @@ Is it fixed?""")
     def test_a_replaced_quote_cannot_be_agreed_by_its_old_button_and_a_quote_can_be_taken_back(
         self, zhang: Chat, li: Chat, desk: Desk
     ) -> None:
-        in_english(li)
-        number = report_leak(zhang)
-        li.inbox()
-        li.says("1")
-        li.presses("Quote a charge")
-        li.says("80 replace the valve")
+        number = quoted(zhang, li, "80 replace the valve")
         zhang.inbox()
         old_agree = encode(OnTicket("quote", number, "yes:1"))
         li.presses("Quote a charge")
