@@ -1684,5 +1684,10 @@ Is it fixed?""")
         assert li.says("换混水龙头 150元").startswith(
             "💰 您 ¥150.00 的报价已发给住户，有答复会通知您；住户同意后再开工。"
         )
+        assert (
+            li.says("开始维修") == f"工单 {NUMBER} 正在等待住户确认您 ¥150.00 的报价，有结果会通知您。"
+        )  # typed, no list shown
         assert "✅ 同意，支付 ¥150.00" in zhang.inbox()
         assert zhang.says("同意") == f"谢谢。{NUMBER} 的费用 ¥150.00 已确认，李伟将继续施工。"
+        li.inbox()
+        assert li.says("开始维修").startswith(f"{NUMBER}：已开始维修。")

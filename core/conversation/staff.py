@@ -45,7 +45,15 @@ from core.conversation.views import (
     reporter_for_staff,
     summary,
 )
-from core.conversation.vocabulary import DECLINE_REASONS, END_CHAT_WORDS, HOLD_REASONS, category_label, fold
+from core.conversation.vocabulary import (
+    DECLINE_REASONS,
+    END_CHAT_WORDS,
+    HOLD_REASONS,
+    bare,
+    category_label,
+    fold,
+    keys_for,
+)
 from core.domain.directory import Staff
 from core.domain.dispatch import TRADES
 from core.domain.lifecycle import STATUS_WORDS, allowed_actions
@@ -753,9 +761,26 @@ def idle(turn: Turn) -> None:
         turn.enter("talk", "message")
         turn.go(TALK.steps["message"].then[answer_chat_message(turn)])
         return
+    step = typed_step(turn) if turn.inbound.payload is None and turn.chosen is None else None
+    if step is not None:
+        on_ticket(turn, step)
+        return
     if turn.inbound.payload is not None:
         turn.say(turn.t("That button belongs to an earlier message."))
     my_jobs(turn, greet=True)
+
+
+def typed_step(turn: Turn) -> OnTicket | None:
+    """A step typed by its name (“开始维修”, "start") when no list is on screen: for their one job in hand."""
+    mine = [job for job in turn.context.look.jobs(me(turn)) if job.is_active and not job.is_chat]
+    if len(mine) != 1:
+        return None
+    typed = fold(turn.text)
+    for verb, (_, label) in STEPS.items():
+        button = OnTicket(verb, mine[0].number)
+        if typed in (fold(turn.t(label)), bare(turn.t(label)), *(fold(k) for k in keys_for(button))):
+            return button
+    return None
 
 
 ASSIGN = Flow("assign", {"confirm": Step(ask_assign_anyway, answer_assign_anyway,
