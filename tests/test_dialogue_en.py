@@ -895,6 +895,19 @@ def test_ticket_details_asked_for_in_a_group_are_answered_privately(desk: Desk, 
     assert [c.label for c in details.choices] == ["⏰ Chase", "✖️ Withdraw"]  # within minutes of reporting
 
 
+def test_in_a_group_nothing_is_said_to_customer_service_and_a_person_is_asked_for_in_private(
+    desk: Desk, emily: Chat
+) -> None:
+    from core.conversation.messages import ChatKind
+
+    emily.says("agent")  # a conversation with customer service is open in her private chat
+    in_group = Chat(desk, "Emily Brown", chat="console:group", chat_kind=ChatKind.GROUP)
+    assert in_group.says("agent") == "To talk to a person, write to me in a private chat."
+    assert in_group.says("the lift in building 3 is stuck").startswith("How urgent is it?")  # a report, not a relay
+    (chat,) = [t for t in stored(desk) if t.is_chat]
+    assert [e for e in chat.history if "added" in e.details] == []  # nothing from the group reached it
+
+
 class TestTypedAnswers:
     """On WeChat every answer is typed: each choice by its words as well as its number."""
 
