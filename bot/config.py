@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
+import json
 import os
 import re
 import tomllib
@@ -18,7 +20,7 @@ from core.domain.deadlines import SlaPolicy, Window
 from core.domain.directory import closest
 from core.domain.dispatch import DispatchPolicy
 from core.domain.model import Trade, Urgency, amount_of
-from core.domain.triage import TriageRules, rules_from_config
+from core.domain.triage import LearnedOdds, TriageRules, rules_from_config
 from core.i18n import LOCALES
 
 DEFAULT_DATABASE_URL = "sqlite:///baoxiu.db"
@@ -228,6 +230,14 @@ def _blame_environment(message: str, from_environment: set[tuple[str, str]]) -> 
     return message
 
 
+@functools.cache
+def learned_model() -> dict[str, LearnedOdds]:
+    """The shipped second opinion of triage, per language (trained by tests/triage_train.py)."""
+    data = json.loads((Path(__file__).parent / "triage_model.json").read_text(encoding="utf-8"))
+    return {language: LearnedOdds(float(m["prior"]), {str(f): float(w) for f, w in m["weights"].items()})
+            for language, m in data.items()}  # fmt: skip
+
+
 def parse_config(data: dict[str, Any], environ: typing.Mapping[str, str], path: Path | None = None) -> Config:
     _check_environment(environ)
     sections: dict[str, Any] = {}
@@ -253,7 +263,7 @@ def parse_config(data: dict[str, Any], environ: typing.Mapping[str, str], path: 
                 from_environment.add((name, key))
         sections[name] = section(**values)
     try:
-        triage = rules_from_config(data.get("triage", {}))
+        triage = rules_from_config(data.get("triage", {}), learned_model())
     except ValueError as error:
         raise ConfigError(str(error)) from None
     config = Config(**sections, triage=triage, path=path)

@@ -248,8 +248,8 @@ class TestConfiguredRules:
                                  for line in shown.splitlines())  # fmt: skip
         rules = parse_config(tomllib.loads(uncommented), environ={}).triage
         shipped = TriageRules()
-        for key in ("emergency_keywords", "urgent_keywords", "safety_keywords", "fault_keywords",
-                    "category_keywords", "feedback_keywords"):  # fmt: skip
+        for key in ("emergency_keywords", "urgent_keywords", "safety_keywords", "fault_keywords", "calm_phrases",
+                    "category_keywords", "feedback_keywords", "emergency_pairs", "learned_threshold"):  # fmt: skip
             assert getattr(rules, key) == getattr(shipped, key), key
         for locale in ("zh_CN", "en"):
             t = translator(locale)
@@ -261,8 +261,13 @@ class TestConfiguredRules:
                 assert rules.pointer(ours, t) == shipped.pointer(theirs, t), (locale, text)
 
     def test_without_a_triage_section_the_shipped_rules_apply(self) -> None:
-        assert parse_config({}, environ={}).triage == TriageRules()
-        assert configured({}) == TriageRules()
+        from dataclasses import replace
+
+        from bot.config import learned_model
+
+        shipped = replace(TriageRules(), learned=learned_model())  # with the shipped learned model
+        assert parse_config({}, environ={}).triage == shipped
+        assert configured({}) == shipped and set(shipped.learned) == {"zh_CN", "en"}
 
     def test_emergency_keywords_replace_the_shipped_list(self) -> None:
         rules = configured({"emergency_keywords": ["热水器", "water heater"]})

@@ -70,6 +70,13 @@ class Figures:
         return self.raised / others if others else 0.0
 
 
+def shipped() -> TriageRules:
+    """The rules as baoxiu runs them: the shipped keywords, and the learned model from bot/triage_model.json."""
+    from bot.config import parse_config
+
+    return parse_config({}, environ={}).triage
+
+
 def raised(rules: TriageRules, case: Case) -> bool:
     """What the resident sees: emergency suggested (or kept, for a safety word)."""
     return rules.urgency(case.text) is Urgency.EMERGENCY
@@ -89,7 +96,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--misses", action="store_true", help="list the tuning half's wrong answers")
     args = parser.parse_args()
-    rules = TriageRules()
+    rules = shipped()
     print(f"{'language':8} {'half':9} {'reports':>7} {'emerg.':>6} {'recall':>7} {'precision':>9} {'raised':>7}")
     for language in LANGUAGES:
         for half in HALVES:

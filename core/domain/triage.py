@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import itertools
 import re
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -265,6 +266,27 @@ DEFAULT_OUT_OF_SCOPE: tuple[OutOfScope, ...] = (
 )
 
 
+def features(text: str) -> set[str]:
+    """What a learned model reads in a message: Chinese characters and pairs of them, English words and pairs."""
+    folded = _fold(text)
+    han = re.sub(rf"[^{_HAN}]", "", folded)
+    words = re.findall(r"[a-z]+", folded)
+    return {*han, *(han[i : i + 2] for i in range(len(han) - 1)), *words,
+            *(f"{a} {b}" for a, b in itertools.pairwise(words))}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class LearnedOdds:
+    """How much each feature of a message speaks for an emergency (log odds, naive Bayes), learned from labelled
+    residents' reports (tests/triage_train.py). It may only raise a report the rules left below emergency."""
+
+    prior: float
+    weights: dict[str, float]
+
+    def score(self, text: str) -> float:
+        return self.prior + sum(self.weights.get(feature, 0.0) for feature in features(text))
+
+
 @dataclass(frozen=True)
 class TriageRules:
     category_keywords: dict[str, tuple[str, ...]] = field(default_factory=lambda: dict(DEFAULT_CATEGORY_KEYWORDS))
@@ -279,6 +301,10 @@ class TriageRules:
         default_factory=lambda: {category: {"": tip} for category, tip in DEFAULT_SELF_CHECKS.items()}
     )
     out_of_scope: tuple[OutOfScope, ...] = DEFAULT_OUT_OF_SCOPE
+    # Per language ("zh_CN", "en"): a second opinion that may raise a report to emergency when its log odds are
+    # above the threshold; none here, the shipped model comes from the config (bot/triage_model.json).
+    learned: dict[str, LearnedOdds] = field(default_factory=dict)
+    learned_threshold: float = 8.0
 
     def category(self, text: str) -> str | None:
         """The repair category the text names most, or None when it names none."""
@@ -296,9 +322,15 @@ class TriageRules:
         )
         if raised or reading.found(self.safety_keywords):
             return Urgency.EMERGENCY
+        if reading.live and not reading.known_works and self.learned_raises(text):
+            return Urgency.EMERGENCY
         if reading.found(self.urgent_keywords):
             return Urgency.URGENT
         return Urgency.NORMAL
+
+    def learned_raises(self, text: str) -> bool:
+        model = self.learned.get("zh_CN" if re.search(rf"[{_HAN}]", text) else "en")
+        return model is not None and self.learned_threshold > 0 and model.score(text) > self.learned_threshold
 
     def says_broken(self, text: str) -> bool:
         return bool(_found(self.fault_keywords, text))
@@ -476,10 +508,12 @@ def _best(table: dict[str, tuple[str, ...]], text: str) -> str | None:
     return next(category for category, score in scores.items() if score == best)  # table order breaks ties
 
 
-def rules_from_config(raw: dict[str, Any]) -> TriageRules:
-    """`[triage]` from the config file; each key given replaces the shipped default for that key."""
+def rules_from_config(raw: dict[str, Any], learned: dict[str, LearnedOdds] | None = None) -> TriageRules:
+    """`[triage]` from the config file; each key given replaces the shipped default for that key. `learned` is the
+    shipped model, which `learned_threshold` tunes (0 turns it off)."""
     known = ("category_keywords", "feedback_keywords", "emergency_keywords", "emergency_pairs", "urgent_keywords",
-             "safety_keywords", "calm_phrases", "fault_keywords", "self_check", "out_of_scope")  # fmt: skip
+             "safety_keywords", "calm_phrases", "fault_keywords", "self_check", "out_of_scope",
+             "learned_threshold")  # fmt: skip
     defaults = TriageRules()
     for key in raw:
         if key not in known:
@@ -552,8 +586,13 @@ def rules_from_config(raw: dict[str, Any]) -> TriageRules:
         for key in ("emergency_keywords", "urgent_keywords", "safety_keywords", "calm_phrases", "fault_keywords")
         if key in raw
     }
+    threshold = raw.get("learned_threshold", defaults.learned_threshold)
+    if isinstance(threshold, bool) or not isinstance(threshold, int | float) or threshold < 0:
+        raise ValueError("triage.learned_threshold: must be a number, 0 or more (0 turns the learned model off)")
     return replace(
         defaults,
+        learned=dict(learned or {}),
+        learned_threshold=float(threshold),
         category_keywords=table("category_keywords", REPAIR_CATEGORIES, defaults.category_keywords),
         feedback_keywords=table("feedback_keywords", FEEDBACK_CATEGORIES, defaults.feedback_keywords),
         emergency_pairs=pairs,
