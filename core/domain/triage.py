@@ -304,7 +304,7 @@ class TriageRules:
     # Per language ("zh_CN", "en"): a second opinion that may raise a report to emergency when its log odds are
     # above the threshold; none here, the shipped model comes from the config (bot/triage_model.json).
     learned: dict[str, LearnedOdds] = field(default_factory=dict)
-    learned_threshold: float = 8.0
+    learned_threshold: float = 7.0
 
     def category(self, text: str) -> str | None:
         """The repair category the text names most, or None when it names none."""
