@@ -738,10 +738,18 @@ def ask_detail(turn: Turn) -> None:
 
 
 def answer_detail(turn: Turn) -> str:
-    photos = tuple(Attachment(a.kind, a.ref, a.caption) for a in turn.inbound.attachments if a.kind == "photo")
-    text = turn.text.strip() if meaningful(turn.text) else ""
-    turn.emit(AddDetail(turn.state.ticket, text, photos))
+    add_to(turn, turn.state.ticket)
     return "added"
+
+
+def add_to(turn: Turn, number: str) -> bool:
+    """What the message says and the photos it carries, added to a report (/add, a reply to its confirmation, a
+    conversation with customer service); False when it has neither."""
+    text = turn.text.strip() if meaningful(turn.text) else ""
+    photos = tuple(a for a in turn.inbound.attachments if a.kind == "photo")
+    if text or photos:
+        turn.emit(AddDetail(number, text, photos))
+    return bool(text or photos)
 
 
 ADD = Flow("add", {"detail": Step(ask_detail, answer_detail, {"added": END})})
@@ -793,7 +801,7 @@ def idle(turn: Turn) -> None:
         chosen = menu_on_screen[int(typed) - 1].button  # nothing else shown: a number picks from the menu
     if chosen is None:  # the menu's words work even when the menu is not on screen
         chosen = next((c.button for c in menu_on_screen if typed in (fold(k) for k in c.keys)), None)
-    rules, text = turn.context.rules, turn.text
+    text = turn.text
     if chosen == Pick("menu", "repair"):
         start_repair(turn, "")
     elif chosen == Pick("menu", "feedback"):
@@ -807,14 +815,24 @@ def idle(turn: Turn) -> None:
     elif not meaningful(text) and not turn.inbound.attachments:
         turn.say(turn.t("Hello! Tell me in a few words what is wrong, or pick from the menu."))
         menu(turn)
-    elif any(word in text.casefold() for word in FEEDBACK_STARTERS) or rules.out_of_scope_for(text) is not None:
+    elif (told := what_it_starts(turn)) == "feedback":
         start_feedback(turn, text)
-    elif rules.category(text) or rules.safety_word(text) or rules.says_broken(text) or rules.urgency(text) != "normal":
+    elif told == "repair":
         start_repair(turn, text)
-    elif rules.feedback_category(text) is not None and says_more_than(text, FEEDBACK_STARTERS):
-        start_feedback(turn, text)  # a complaint said straight out ("楼上邻居半夜噪音太大了") is kept, not dropped
     else:
         menu(turn, greet=True)
+
+
+def what_it_starts(turn: Turn) -> str | None:
+    """The report a message begins by itself, said straight out: "repair", "feedback", or None (a greeting)."""
+    rules, text = turn.context.rules, turn.text
+    if any(word in text.casefold() for word in FEEDBACK_STARTERS) or rules.out_of_scope_for(text) is not None:
+        return "feedback"
+    if rules.category(text) or rules.safety_word(text) or rules.says_broken(text) or rules.urgency(text) != "normal":
+        return "repair"
+    if rules.feedback_category(text) is not None and says_more_than(text, FEEDBACK_STARTERS):
+        return "feedback"  # a complaint said straight out ("楼上邻居半夜噪音太大了") is kept, not dropped
+    return None
 
 
 def resume(turn: Turn) -> None:
@@ -873,16 +891,12 @@ def answer_talking(turn: Turn) -> str:
     chat = open_chat(turn)
     if chat is None:  # customer service handed them back: the message is the assistant's again
         turn.state.leave()
-        rules, text = turn.context.rules, turn.text
-        new = rules.category(text) or rules.says_broken(text) or rules.feedback_category(text) or (
-            rules.urgency(text) is not Urgency.NORMAL)  # fmt: skip
-        if not new and turn.take_up_paused():
+        if what_it_starts(turn) is None and turn.take_up_paused():
             resume(turn)  # "ok": the report begun before the conversation goes on
         else:
             idle(turn)  # something new is read afresh; a report set aside waits for it to be done
         return "over"
-    attachments = tuple(Attachment(a.kind, a.ref, a.caption) for a in turn.inbound.attachments)
-    turn.emit(AddDetail(chat.number, turn.text, attachments))
+    add_to(turn, chat.number)
     if chat.assignee_id is None:
         turn.say(turn.t("Passed on: customer service will see it when they answer. Send /bot to go back to the "
                         "assistant."))  # fmt: skip
@@ -903,11 +917,7 @@ def added_by_reply(turn: Turn) -> bool:
         if len(said) == 1:
             turn.emit(AnswerQuote(ticket.number, agree=said[0] == answers[0], quote=which))
             return True
-    if not meaningful(turn.text) and not any(a.kind == "photo" for a in turn.inbound.attachments):
-        return False
-    photos = tuple(Attachment(a.kind, a.ref, a.caption) for a in turn.inbound.attachments if a.kind == "photo")
-    turn.emit(AddDetail(ticket.number, turn.text, photos))
-    return True
+    return add_to(turn, ticket.number)
 
 
 def back_to_the_assistant(turn: Turn, rest: str) -> None:

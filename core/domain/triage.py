@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import itertools
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, TypeVar
 
 from core.domain.directory import closest
 from core.domain.model import FEEDBACK_CATEGORIES, REPAIR_CATEGORIES, Urgency
 from core.i18n import LOCALES, N_, Translator
+
+T = TypeVar("T")
 
 DEFAULT_CATEGORY_KEYWORDS: dict[str, tuple[str, ...]] = {
     "lift": ("电梯", "困人", "被困", "关人", "lift", "elevator"),
@@ -305,6 +309,9 @@ class TriageRules:
     # above the threshold; none here, the shipped model comes from the config (bot/triage_model.json).
     learned: dict[str, LearnedOdds] = field(default_factory=dict)
     learned_threshold: float = 7.0
+    # What was worked out for a text: one message is read several times in a turn (the intake asks the urgency,
+    # the safety word, whether the self-check applies), and reading it takes about a millisecond.
+    _read: dict[tuple[str, str], Any] = field(default_factory=dict, init=False, compare=False, repr=False)
 
     def category(self, text: str) -> str | None:
         """The repair category the text names most, or None when it names none."""
@@ -313,10 +320,24 @@ class TriageRules:
     def feedback_category(self, text: str) -> str | None:
         return _best(self.feedback_keywords, text)
 
+    def _remembered(self, what: str, text: str, work: Callable[[str], T]) -> T:
+        key = (what, text)
+        if key in self._read:
+            with contextlib.suppress(KeyError):  # another thread may have just cleared it
+                return self._read[key]  # type: ignore[no-any-return]
+        found = work(text)
+        if len(self._read) >= 4096:
+            self._read.clear()
+        self._read[key] = found
+        return found
+
     def urgency(self, text: str) -> Urgency:
-        reading = _Reading(text, self.calm_phrases)
+        return self._remembered("urgency", text, self._urgency)
+
+    def _urgency(self, text: str) -> Urgency:
         if _ALARM.fullmatch(_fold(text).strip()):
             return Urgency.EMERGENCY
+        reading = _Reading(text, self.calm_phrases)
         raised = not reading.known_works and (
             reading.found(self.emergency_keywords) or any(reading.pair(pair) for pair in self.emergency_pairs.values())
         )
@@ -337,7 +358,7 @@ class TriageRules:
 
     def safety_word(self, text: str) -> str | None:
         """The first safety word in the text: it keeps the report at emergency."""
-        found = _Reading(text, self.calm_phrases).found(self.safety_keywords)
+        found = self._remembered("safety", text, lambda t: _Reading(t, self.calm_phrases).found(self.safety_keywords))
         return found[0] if found else None
 
     def self_check(self, category: str, t: Translator) -> str | None:
@@ -581,7 +602,7 @@ def rules_from_config(raw: dict[str, Any], learned: dict[str, LearnedOdds] | Non
         unless = words(f"{where}.unless", entry["unless"]) if "unless" in entry else ()
         pairs[name] = Pair(words(f"{where}.things", entry["things"]), words(f"{where}.states", entry["states"]), unless)
 
-    lists = {
+    lists: dict[str, Any] = {
         key: words(f"triage.{key}", raw[key])
         for key in ("emergency_keywords", "urgent_keywords", "safety_keywords", "calm_phrases", "fault_keywords")
         if key in raw
