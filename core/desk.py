@@ -142,6 +142,8 @@ class Desk:
                 uow.conversations.delete(inbound.channel, inbound.resumed_from, inbound.sender)
             conversation = STAFF if speaker.staff is not None else RESIDENT
             capabilities = self.settings.channels.get(inbound.channel, Capabilities())
+            if capabilities.push and inbound.chat_kind is ChatKind.PRIVATE:
+                state = self._pushed_list_on_screen(uow, inbound, state, now)
             context = Context(
                 estate, speaker, self.settings, locale, Look(uow, estate), inbound.chat_kind, capabilities
             )
@@ -165,6 +167,19 @@ class Desk:
             uow.commit()
         self._tell_queued(queued)
         return replies
+
+    def _pushed_list_on_screen(
+        self, uow: UnitOfWork, inbound: Inbound, state: dict[str, Any] | None, now: datetime
+    ) -> dict[str, Any] | None:
+        """A list pushed to this person (an acceptance question, a job to take) after their conversation last spoke
+        is the last list they saw: a typed number or word answers it, and a report they were writing is set aside
+        until it is answered. Without a conversation yet, pushes of the idle limit before count."""
+        since = state.get("updated_at") if state else None
+        after = datetime.fromisoformat(since) if since else now - self.settings.idle_limit
+        pushed = [Reply.load(payload) for payload in uow.outbox.notices_since(inbound.channel, inbound.sender, after)]
+        with_choices = [reply for reply in pushed if any(c.button is not None for c in reply.choices)]
+        screen = shown(with_choices[-1:])
+        return {**(state or {}), "shown": screen} if screen else state
 
     def language(self, inbound: Inbound, now: datetime) -> str:
         """The language the sender of this message is answered in, read in a transaction of its own: for what is said

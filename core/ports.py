@@ -38,6 +38,9 @@ class SyncReport:
         return bool(self.added or self.updated or self.deactivated)
 
 
+NOTICE = "notice:"  # the key prefix of what notices push, as against a conversation's own answers
+
+
 @dataclass(frozen=True)
 class OutboxMessage:
     """A message to deliver later, exactly once, identified by its idempotency key."""
@@ -225,6 +228,11 @@ class Outbox(abc.ABC):
 
     @abc.abstractmethod
     def pending_count(self) -> int: ...
+
+    @abc.abstractmethod
+    def notices_since(self, channel: str, recipient: str, after: datetime) -> builtins.list[dict[str, Any]]:
+        """What was pushed to this address (notices, not answers) after the given time and not given up on, oldest
+        first: a list among them is what the person last saw, when their own conversation has said nothing since."""
 
 
 class UnitOfWork(abc.ABC):

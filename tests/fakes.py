@@ -19,6 +19,7 @@ from core.domain.model import ACTIVE_STATUSES, HELD_STATUSES, OPEN_STATUSES, Sub
 from core.domain.people import Address, PersonRef
 from core.domain.tickets import normal_number
 from core.ports import (
+    NOTICE,
     ConversationRepository,
     DirectoryRepository,
     Opening,
@@ -40,6 +41,7 @@ class Row:
     next_attempt_at: datetime | None = None
     attempts: int = 0
     error: str = ""
+    created_at: datetime | None = None
 
 
 @dataclass
@@ -308,7 +310,7 @@ class FakeOutbox(Outbox):
         for message in messages:
             if message.key not in known:
                 known.add(message.key)
-                self.data.outbox.append(Row(message, next_attempt_at=now))
+                self.data.outbox.append(Row(message, next_attempt_at=now, created_at=now))
                 added.append(message)
         return added
 
@@ -348,6 +350,12 @@ class FakeOutbox(Outbox):
 
     def pending_count(self) -> int:
         return sum(1 for row in self.data.outbox if row.status == "pending")
+
+    def notices_since(self, channel: str, recipient: str, after: datetime) -> list[dict[str, Any]]:
+        return [row.message.payload for row in self.data.outbox
+                if (row.message.channel, row.message.recipient) == (channel, recipient)
+                and row.message.key.startswith(NOTICE) and row.status != "dead"
+                and row.created_at is not None and row.created_at > after]  # fmt: skip
 
 
 class FakeUnitOfWork(UnitOfWork):

@@ -16,7 +16,7 @@ from typing import Any, Self
 import pytest
 
 from bot.runtime.outbox_sender import MAX_BACKOFF, OutboxSender, RetryLater, Undeliverable, backoff
-from core.ports import Outbox, OutboxMessage, UnitOfWork
+from core.ports import NOTICE, Outbox, OutboxMessage, UnitOfWork
 from storage.uow import SqlAlchemyUnitOfWork
 from tests.conftest import NOW
 
@@ -43,6 +43,7 @@ class Row:
     attempts: int = 0
     last_error: str = ""
     sent_at: datetime | None = None
+    created_at: datetime | None = None
 
 
 class DatabaseAway(Exception):
@@ -62,7 +63,9 @@ class MemoryOutbox(Outbox):
         added = [m for m in messages if m.key not in self.rows]
         for message in added:
             self.uow.next_id += 1  # a sequence: never handed out twice, even by a transaction rolled back
-            self.rows[message.key] = Row(self.uow.next_id, replace(message, attempts=0), next_attempt_at=now)
+            self.rows[message.key] = Row(
+                self.uow.next_id, replace(message, attempts=0), next_attempt_at=now, created_at=now
+            )
         self.done.append(("add", tuple(m.key for m in added)))
         return added
 
@@ -113,6 +116,11 @@ class MemoryOutbox(Outbox):
 
     def pending_count(self) -> int:
         return sum(row.status == "pending" for row in self.rows.values())
+
+    def notices_since(self, channel: str, recipient: str, after: datetime) -> list[dict[str, Any]]:
+        return [row.message.payload for row in sorted(self.rows.values(), key=lambda row: row.id)
+                if (row.message.channel, row.message.recipient) == (channel, recipient) and row.status != "dead"
+                and row.message.key.startswith(NOTICE) and row.created_at is not None and row.created_at > after]  # fmt: skip
 
 
 class MemoryUnitOfWork(UnitOfWork):

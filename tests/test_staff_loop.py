@@ -496,6 +496,62 @@ class TestAPushInTheMiddleOfAReport:
         assert zhang.says("1-1-1201").startswith("How urgent is it?")  # not a choice of the push: the report goes on
 
 
+class TestAPushOnAChannelThatDeliversIt:
+    """On Telegram (and WeChat) a push arrives by itself, with no look at an inbox: the list it brings is still the
+    last one the person saw, so a number or a word typed next answers it."""
+
+    @pytest.fixture
+    def desk(self) -> Desk:
+        return on_telegram()
+
+    @staticmethod
+    def in_private(desk: Desk, clock: Clock, user: str) -> Chat:
+        return Chat(desk, user, channel="telegram", chat=user, language_hint="en", clock=clock)
+
+    def test_typed_answers_take_the_job_and_then_the_acceptance_in_the_middle_of_a_report(
+        self, desk: Desk, clock: Clock
+    ) -> None:
+        zhang, li = self.in_private(desk, clock, "7001"), self.in_private(desk, clock, "5001")
+        in_english(li)
+        number = report_leak(zhang)
+        assert li.says("1") == yours()  # the job's push: 1 is Accept
+        for said in ("Start", "Done", "replaced the washer"):
+            li.says(said)
+        where = lines("""
+            Where is the problem? Tap your home, or type the place.
+            For example: 1-1-1201, 1栋1单元1201, or a shared place like 车库 (garage).""", choices("1-1-1201", "Somewhere else"))  # fmt: skip
+        zhang.run([("the bedroom light is broken", where)])
+        li.says("None")
+        li.says("No photo")  # the repair is done: "Is it fixed?" is pushed to the resident, mid-report
+        zhang.run([
+            ("1", lines(f"Glad to hear it! {number} is closed. How would you rate the service?",
+                        choices("⭐", "⭐⭐", "⭐⭐⭐", "⭐⭐⭐⭐", "⭐⭐⭐⭐⭐"))),
+            ("5", lines(f"Thank you for rating {number} ⭐⭐⭐⭐⭐. Anything to add? Write it, or tap Skip.",
+                        choices("Skip"))),
+            ("skip", replies("Thank you!", "Let's continue your report.", where)),
+            ("1", lines("How urgent is it? I suggest: Normal.", choices(
+                "Emergency: unsafe, or water/power/lift out", "Urgent: today, please", "✓ Normal: within a few days"))),
+        ])  # fmt: skip
+
+    def test_a_list_the_conversation_showed_after_the_push_is_the_one_a_number_picks(
+        self, desk: Desk, clock: Clock
+    ) -> None:
+        zhang, li = self.in_private(desk, clock, "7001"), self.in_private(desk, clock, "5001")
+        in_english(li)
+        number = report_leak(zhang)
+        assert li.says("/jobs").startswith(f"Your open jobs:\n• {number}")  # after the push: its list is the jobs'
+        assert li.says("1").startswith(f"{number} · ⚠️ Urgent")
+
+    def test_customer_service_confirms_a_strangers_registration_by_typing_its_number(
+        self, desk: Desk, clock: Clock
+    ) -> None:
+        chen, stranger = self.in_private(desk, clock, "5100"), self.in_private(desk, clock, "8104")
+        in_english(chen)
+        for said in ("kitchen pipe leaking in 1-2-502", "urgent", "2", "submit"):
+            stranger.says(said)
+        assert chen.says("1") == "Confirmed: 8104 lives in 1-2-502. Their reports are verified from now on."
+
+
 class TestAReportSetAside:
     """The report being written when a push's question took over: taken up after, dropped when stale or cancelled."""
 

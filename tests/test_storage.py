@@ -21,7 +21,7 @@ from core.domain.lifecycle import Action, apply
 from core.domain.model import Actor, Attachment, Location, Material, Source, Status, Subscriber, TicketKind, Urgency
 from core.domain.people import Address, PersonRef
 from core.domain.tickets import TicketDraft
-from core.ports import OutboxMessage, TicketQuery, UnitOfWork
+from core.ports import NOTICE, OutboxMessage, TicketQuery, UnitOfWork
 from core.services.tickets import find_ticket
 from storage.db import DatabaseError, make_engine, schema_state, upgrade
 from storage.tables import Base
@@ -549,6 +549,21 @@ class TestOutbox:
         with any_uow as uow:
             assert [m.key for m in uow.outbox.due(NOW + timedelta(seconds=10))] == ["m2", "m3"]
             assert uow.outbox.pending_count() == 2
+
+    def test_what_was_pushed_to_a_person_since_a_time_is_found_and_answers_are_not(self, any_uow: UnitOfWork) -> None:
+        earlier = OutboxMessage(f"{NOTICE}1:2:0", "telegram", "7001", {"text": "earlier"})
+        later = OutboxMessage(f"{NOTICE}1:3:0", "telegram", "7001", {"text": "Is it fixed?"})
+        failed = OutboxMessage(f"{NOTICE}1:4:0", "telegram", "7001", {"text": "never delivered"})
+        answer = OutboxMessage("telegram:55:0", "telegram", "7001", {"text": "an answer to their own message"})
+        other = OutboxMessage(f"{NOTICE}2:2:0", "telegram", "7002", {"text": "someone else's"})
+        with any_uow as uow:
+            uow.outbox.add_all([earlier], NOW)
+            uow.outbox.add_all([later, failed, answer, other], NOW + timedelta(seconds=5))
+            uow.outbox.mark_dead(failed.key, "bot was blocked by the user")
+            uow.commit()
+        with any_uow as uow:
+            assert uow.outbox.notices_since("telegram", "7001", NOW) == [{"text": "Is it fixed?"}]
+            assert uow.outbox.notices_since("telegram", "7001", NOW + timedelta(seconds=5)) == []
 
 
 def _at_revision(database_url: str, revision: str) -> Engine:

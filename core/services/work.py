@@ -14,7 +14,7 @@ from core.domain.model import SYSTEM, Actor, HistoryEvent, Subscriber, Ticket
 from core.domain.people import Address, in_language
 from core.i18n import Translator
 from core.notices import Here, Recipient, ToGroup, told
-from core.ports import OutboxMessage, UnitOfWork
+from core.ports import NOTICE, OutboxMessage, UnitOfWork
 
 
 def actor_of(speaker: Speaker) -> Actor:
@@ -95,7 +95,7 @@ class Work:
             if to.address.channel not in self.settings.channels:
                 return True  # a group on a channel this deployment does not serve: nobody to tell there
             payload["reply_to"] = to.reply_to
-            self.outgoing.append(OutboxMessage(f"notice:{key}", to.address.channel, to.address.id, payload))
+            self.outgoing.append(OutboxMessage(f"{NOTICE}{key}", to.address.channel, to.address.id, payload))
             return True
         addresses = self.delivery_order(to)
         if not addresses:
@@ -104,7 +104,7 @@ class Work:
         payload.update(ticket=ticket.number, person=_name(ticket, to), fallback=[[a.channel, a.id] for a in rest])
         if not isinstance(to, Address):
             payload["who"] = [to.ref.kind, to.ref.id]
-        self.outgoing.append(OutboxMessage(f"notice:{key}", first.channel, first.id, payload))
+        self.outgoing.append(OutboxMessage(f"{NOTICE}{key}", first.channel, first.id, payload))
         return True
 
     def delivery_order(self, to: Staff | Resident | Address) -> list[Address]:

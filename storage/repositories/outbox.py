@@ -9,7 +9,7 @@ from psycopg.types.json import Jsonb
 from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.orm import Session, aliased
 
-from core.ports import Outbox, OutboxMessage
+from core.ports import NOTICE, Outbox, OutboxMessage
 from storage.repositories._statements import PostgresCursor, prebuilt
 from storage.tables import OutboxRow
 
@@ -102,6 +102,15 @@ class SqlAlchemyOutbox(Outbox):
             .where(OutboxRow.key == key)
             .values(status="dead", last_error=error[:2000], attempts=OutboxRow.attempts + 1)
         )
+
+    def notices_since(self, channel: str, recipient: str, after: datetime) -> list[dict[str, Any]]:
+        rows = self.session.scalars(
+            select(OutboxRow.payload)
+            .where(OutboxRow.channel == channel, OutboxRow.recipient == recipient, OutboxRow.created_at > after,
+                   OutboxRow.key.startswith(NOTICE), OutboxRow.status != "dead")
+            .order_by(OutboxRow.id)
+        )  # fmt: skip
+        return [dict(payload) for payload in rows]
 
     def pending_count(self) -> int:
         return int(self.session.scalar(select(func.count()).where(OutboxRow.status == "pending")) or 0)
