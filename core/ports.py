@@ -188,6 +188,20 @@ class ConversationRepository(abc.ABC):
         """Record a message that could not be handled (it crashed its worker, say), so that it is never tried
         again; False when it was handled or rejected before."""
 
+    @abc.abstractmethod
+    def keep(self, channel: str, received: builtins.list[tuple[str, dict[str, Any]]], now: datetime) -> int:
+        """Store messages as they came (native id, what the channel sent), to be handled: what a channel is told
+        was received must survive a crash. A message kept, handled or rejected before is left as it is; the
+        answer is how many were new."""
+
+    @abc.abstractmethod
+    def waiting(self, channel: str, received_before: datetime, limit: int) -> builtins.list[tuple[str, dict[str, Any]]]:
+        """Messages kept and not yet handled, rejected or passed over, received before the time; oldest first."""
+
+    @abc.abstractmethod
+    def pass_over(self, channel: str, native_id: str, now: datetime) -> None:
+        """A message kept that asks nothing of the desk (a button that is someone else's, say): no longer waiting."""
+
 
 class PeopleRepository(abc.ABC):
     """What people chose, and where they were last seen."""

@@ -238,14 +238,17 @@ class TicketSubscriberRow(Base):
 
 
 class InboundMessageRow(Base):
-    """Each message handled once: a row per channel message id, written with what it caused; or rejected."""
+    """Each message handled once: a row per channel message id, kept as it came until it is handled (so that a
+    crash loses nothing the channel was told was received), then marked with what became of it."""
 
     __tablename__ = "inbound_messages"
+    __table_args__ = (Index("ix_inbound_messages_outcome_handled_at", "outcome", "handled_at"),)
     channel: Mapped[str] = mapped_column(String(16), primary_key=True)
     native_id: Mapped[str] = mapped_column(String(64), primary_key=True)
-    handled_at: Mapped[datetime]
-    outcome: Mapped[str] = mapped_column(String(16), default="handled")  # handled | rejected
+    handled_at: Mapped[datetime]  # when the outcome was set: for a message waiting, when it was received
+    outcome: Mapped[str] = mapped_column(String(16), default="handled")  # waiting | handled | rejected | passed
     reason: Mapped[str] = mapped_column(Text, default="")
+    payload: Mapped[dict[str, Any] | None]  # what the channel sent, while the message waits
 
 
 class TicketCounterRow(Base):

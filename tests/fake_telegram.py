@@ -184,7 +184,8 @@ class FakeTelegram:
         return params
 
     async def _api(self, request: Request) -> Response:
-        method = request.path_params["method"]
+        # Telegram's method names are case-insensitive ("getupdates" is getUpdates).
+        method = METHODS.get(request.path_params["method"].casefold(), request.path_params["method"])
         if request.path_params["token"] != TOKEN:
             return JSONResponse({"ok": False, "error_code": 401, "description": "Unauthorized"}, status_code=401)
         params = await self._params(request)
@@ -312,6 +313,10 @@ def user(user_id: int, name: str = "Resident", language: str = "zh-hans") -> dic
 
 def chat(chat_id: int) -> dict[str, Any]:
     return {"id": chat_id, "type": "private"} if chat_id > 0 else {"id": chat_id, "type": "supergroup", "title": "群"}
+
+
+METHODS = {name[1:].casefold(): name[1:] for name in dir(FakeTelegram) if name[1:2].islower() and name[:1] == "_"
+           and name[1:2] != "_" and not name.startswith(("_control", "_post", "_params", "_api", "_file", "_lifespan"))}  # fmt: skip
 
 
 def text_update(user_id: int, text: str, chat_id: int | None = None, reply_to: dict[str, Any] | None = None,

@@ -56,6 +56,7 @@ class Data:
     registered: dict[str, list[Resident]] = field(default_factory=dict)
     states: dict[tuple[str, str, str], dict[str, Any]] = field(default_factory=dict)
     handled: dict[tuple[str, str], str] = field(default_factory=dict)  # (channel, native id) -> outcome
+    kept: dict[tuple[str, str], tuple[datetime, dict[str, Any]]] = field(default_factory=dict)  # those waiting
     locales: dict[Who, str] = field(default_factory=dict)
     last_used: dict[Address, datetime] = field(default_factory=dict)
     outbox: list[Row] = field(default_factory=list)
@@ -73,6 +74,7 @@ class Data:
             registered={k: list(v) for k, v in self.registered.items()},
             states=dict(self.states),
             handled=dict(self.handled),
+            kept=dict(self.kept),
             locales=dict(self.locales),
             last_used=dict(self.last_used),
             outbox=[replace(row) for row in self.outbox],
@@ -263,10 +265,8 @@ class FakeConversationRepository(ConversationRepository):
 
     def open(self, channel: str, chat: str, user: str, who: Who, now: datetime,
              claim: str | None = None) -> Opening | None:  # fmt: skip
-        if claim is not None:
-            if (channel, claim) in self.data.handled:
-                return None
-            self.data.handled[(channel, claim)] = "handled"
+        if claim is not None and not self._settle(channel, claim, "handled"):
+            return None
         self.data.last_used[Address(channel, user)] = now
         return Opening(copy.deepcopy(self.data.states.get((channel, chat, user))), self.data.locales.get(who))
 
@@ -279,11 +279,30 @@ class FakeConversationRepository(ConversationRepository):
     def delete(self, channel: str, chat: str, user: str) -> None:
         self.data.states.pop((channel, chat, user), None)
 
-    def reject(self, channel: str, native_id: str, reason: str, now: datetime) -> bool:
-        if (channel, native_id) in self.data.handled:
+    def _settle(self, channel: str, native_id: str, outcome: str) -> bool:
+        if self.data.handled.get((channel, native_id), "waiting") != "waiting":
             return False
-        self.data.handled[(channel, native_id)] = "rejected"
+        self.data.handled[(channel, native_id)] = outcome
+        self.data.kept.pop((channel, native_id), None)
         return True
+
+    def reject(self, channel: str, native_id: str, reason: str, now: datetime) -> bool:
+        return self._settle(channel, native_id, "rejected")
+
+    def keep(self, channel: str, received: builtins.list[tuple[str, dict[str, Any]]], now: datetime) -> int:
+        new = [(native_id, payload) for native_id, payload in received if (channel, native_id) not in self.data.handled]
+        for native_id, payload in new:
+            self.data.handled[(channel, native_id)] = "waiting"
+            self.data.kept[(channel, native_id)] = (now, copy.deepcopy(payload))
+        return len(new)
+
+    def waiting(self, channel: str, received_before: datetime, limit: int) -> builtins.list[tuple[str, dict[str, Any]]]:
+        found = [(native_id, copy.deepcopy(payload)) for (c, native_id), (at, payload) in self.data.kept.items()
+                 if c == channel and at < received_before]  # fmt: skip
+        return found[:limit]
+
+    def pass_over(self, channel: str, native_id: str, now: datetime) -> None:
+        self._settle(channel, native_id, "passed")
 
 
 class FakePeopleRepository(PeopleRepository):

@@ -334,6 +334,31 @@ class TestConversations:
         with any_uow as uow:
             assert uow.conversations.get("telegram", "-100", "7001") is None
 
+    def test_messages_kept_wait_until_handled_rejected_or_passed_over_each_once(self, any_uow: UnitOfWork) -> None:
+        update = {"update_id": 11, "message": {"text": "厨房漏水"}}
+        with any_uow as uow:
+            assert uow.conversations.keep("telegram", [("11", update), ("12", {"n": 12}), ("13", {"n": 13})], NOW) == 3
+            assert uow.conversations.keep("telegram", [("11", {"again": True}), ("14", {"n": 14})], NOW) == 1
+            uow.commit()
+        later = NOW + timedelta(seconds=1)
+        with any_uow as uow:
+            assert uow.conversations.waiting("telegram", NOW, 10) == []  # none received before then
+            assert [i for i, _ in uow.conversations.waiting("telegram", later, 10)] == ["11", "12", "13", "14"]
+            assert uow.conversations.waiting("telegram", later, 10)[0] == ("11", update)  # as it came, kept once
+            assert uow.conversations.waiting("console", later, 10) == []
+            assert uow.conversations.open("telegram", "7001", "7001", STRANGER, later, claim="11") is not None
+            assert uow.conversations.reject("telegram", "12", "unreadable", later)
+            uow.conversations.pass_over("telegram", "13", later)
+            uow.commit()
+        with any_uow as uow:
+            assert uow.conversations.waiting("telegram", later, 10) == [("14", {"n": 14})]
+            # Settled is settled: kept again (a redelivery), claimed or rejected again, it stays as it is.
+            assert uow.conversations.keep("telegram", [("11", update), ("12", {}), ("13", {})], later) == 0
+            assert uow.conversations.open("telegram", "7001", "7001", STRANGER, later, claim="11") is None
+            assert not uow.conversations.reject("telegram", "11", "late", later)
+            assert uow.conversations.open("telegram", "7001", "7001", STRANGER, later, claim="13") is None
+            assert [i for i, _ in uow.conversations.waiting("telegram", later, 10)] == ["14"]
+
     def test_a_turn_opens_with_the_state_and_the_persons_language(self, any_uow: UnitOfWork) -> None:
         zhang = PersonRef("resident", 1)
         with any_uow as uow:

@@ -23,7 +23,6 @@ from tests.conftest import demo_estate, desk_on
 from tests.fakes import FakeUnitOfWork
 
 NOW = datetime(2026, 11, 27, 2, 30, tzinfo=UTC)
-NO_WAIT = (0.0, 0.0, 0.0)  # three more tries, with no real time between them
 EMILY, ZHANG = "7002", "7001"  # the demo estate's residents on Telegram: Emily's directory locale is "en"
 SORRY_EN = "Sorry, something went wrong with your message. It has been recorded and our staff will look into it."
 SORRY_ZH = "抱歉，处理您的消息时出了问题。我们已记录下来，工作人员会跟进处理。"
@@ -79,7 +78,7 @@ class Pool:
 
 def runner(pool: Pool, desk: Desk | None = None) -> tuple[DeskProcesses, FakeUnitOfWork, list[OutboxMessage]]:
     desk, queued = desk or demo_desk(), list[OutboxMessage]()
-    processes = DeskProcesses(parse_config({}, environ={}), "SG", 2, desk, on_queued=queued.extend, again_after=NO_WAIT)
+    processes = DeskProcesses(parse_config({}, environ={}), "SG", 2, desk, on_queued=queued.extend)
     processes.pool = pool  # type: ignore[assignment]
     assert isinstance(desk.uow, FakeUnitOfWork)
     return processes, desk.uow, queued
@@ -123,37 +122,22 @@ def test_a_turn_that_raises_is_rejected_at_once_with_an_apology() -> None:
     assert [m.payload["text"] for m in queued] == [SORRY_EN]
 
 
-def test_a_database_that_is_away_is_left_to_a_channel_that_delivers_the_message_again() -> None:
+def test_a_database_that_is_away_is_left_to_the_channel_which_keeps_the_message_and_tries_again() -> None:
     processes, uow, queued = runner(Pool(raising={"9": database_error()}))
-    with pytest.raises(OperationalError):  # a webhook answers 5xx, and Telegram delivers the update again
-        asyncio.run(processes.handle(message("9"), NOW, render, delivered_again=True))
+    with pytest.raises(OperationalError):
+        asyncio.run(processes.handle(message("9"), NOW, render))
     assert rejected(uow) == {} and queued == []
-    with uow:  # nothing claimed it: the update delivered again is answered
+    with uow:  # nothing claimed it: the message tried again is answered
         assert uow.conversations.open("telegram", "9", "9", message("9").address, NOW, "9") is not None
 
 
-def test_without_a_second_delivery_a_turn_the_database_failed_is_tried_again_and_answered() -> None:
-    pool = Pool(away={"11": 3})
+def test_a_worker_that_dies_is_replaced_but_a_database_that_fails_goes_back_to_the_channel() -> None:
+    pool = Pool(deaths={"13": 1}, away={"13": 1})
     processes, uow, queued = runner(pool)
-    replies = asyncio.run(processes.handle(message("11"), NOW, render))  # polling: nobody delivers it again
-    assert [r.text for r in replies] == ["answer to 11"]
-    assert pool.runs == ["11"] * 4 and [m.key for m in queued] == ["k11"] and rejected(uow) == {}
-
-
-def test_without_a_second_delivery_a_database_that_stays_away_gets_the_message_rejected() -> None:
-    pool = Pool(away={"12": 99})
-    processes, uow, queued = runner(pool)
-    assert asyncio.run(processes.handle(message("12"), NOW, render)) == []
-    assert pool.runs == ["12"] * 4  # the first try and three more, not for ever
-    assert rejected(uow) == {("telegram", "12"): "rejected"}
-    assert [m.payload["text"] for m in queued] == [SORRY_EN]
-
-
-def test_a_worker_that_dies_and_a_database_that_fails_both_count_but_separately() -> None:
-    pool = Pool(deaths={"13": 1}, away={"13": 3})
-    processes, uow, queued = runner(pool)
+    with pytest.raises(OperationalError):
+        asyncio.run(processes.handle(message("13"), NOW, render))
     assert [r.text for r in asyncio.run(processes.handle(message("13"), NOW, render))] == ["answer to 13"]
-    assert pool.runs == ["13"] * 5 and [m.key for m in queued] == ["k13"] and rejected(uow) == {}
+    assert pool.runs == ["13"] * 3 and [m.key for m in queued] == ["k13"] and rejected(uow) == {}
 
 
 class BrokenDesk(Desk):
@@ -179,7 +163,7 @@ def in_loop(kind: type[Desk]) -> tuple[InLoopDesk, Desk, list[OutboxMessage]]:
     demo, queued = demo_desk(), list[OutboxMessage]()
     desk = kind(demo.uow, demo.settings)
     desk.queued_listeners.append(queued.extend)
-    return InLoopDesk(desk, on_queued=queued.extend, again_after=NO_WAIT), desk, queued
+    return InLoopDesk(desk, on_queued=queued.extend), desk, queued
 
 
 def test_on_sqlite_too_a_turn_that_raises_is_rejected_with_an_apology() -> None:
@@ -189,18 +173,14 @@ def test_on_sqlite_too_a_turn_that_raises_is_rejected_with_an_apology() -> None:
     assert rejected(desk.uow) == {("telegram", "10"): "rejected"}  # type: ignore[arg-type]
 
 
-def test_on_sqlite_too_a_turn_the_database_failed_is_tried_again_unless_the_message_comes_again() -> None:
+def test_on_sqlite_too_a_turn_the_database_failed_goes_back_to_the_channel_unrejected() -> None:
     runner, desk, queued = in_loop(FlakyDesk)
     assert isinstance(desk, FlakyDesk)
-    desk.failures = 3
-    replies = asyncio.run(runner.handle(message("14", sender=EMILY), NOW, render))
-    assert replies and queued and rejected(desk.uow) == {}  # type: ignore[arg-type]
     desk.failures = 1
     with pytest.raises(OperationalError):
-        asyncio.run(runner.handle(message("15", sender=EMILY), NOW, render, delivered_again=True))
-    desk.failures = 4
-    assert asyncio.run(runner.handle(message("16", sender=EMILY), NOW, render)) == []
-    assert rejected(desk.uow) == {("telegram", "16"): "rejected"}  # type: ignore[arg-type]
+        asyncio.run(runner.handle(message("15", sender=EMILY), NOW, render))
+    assert asyncio.run(runner.handle(message("15", sender=EMILY), NOW, render)) and queued
+    assert rejected(desk.uow) == {}  # type: ignore[arg-type]
 
 
 def test_the_apology_is_in_the_language_the_person_chose_or_the_directory_gives() -> None:

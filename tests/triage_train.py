@@ -11,15 +11,19 @@ from collections import Counter
 from pathlib import Path
 
 from core.domain.triage import LearnedOdds, features
-from tests.triage_figures import LANGUAGES, cases
+from tests.triage_figures import LANGUAGES, Case, cases
 
 MODEL = Path(__file__).resolve().parent.parent / "bot" / "triage_model.json"
 
 
 def train(language: str) -> LearnedOdds:
+    return train_on(cases(language, "tuning"))
+
+
+def train_on(labelled: list[Case]) -> LearnedOdds:
     seen: dict[bool, Counter[str]] = {True: Counter(), False: Counter()}
     reports = {True: 0, False: 0}
-    for case in cases(language, "tuning"):
+    for case in labelled:
         reports[case.emergency] += 1
         seen[case.emergency].update(features(case.text))
     kept = sorted(f for f in set(seen[True]) | set(seen[False]) if seen[True][f] + seen[False][f] >= 2)

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import hmac
+import json
 import logging
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy.exc import OperationalError
 from starlette.requests import Request
 from starlette.responses import Response
 from telegram import (
@@ -26,11 +30,12 @@ from telegram import (
 )
 from telegram.constants import ChatType, MessageLimit
 from telegram.error import BadRequest, Forbidden, RetryAfter, TelegramError
-from telegram.ext import AIORateLimiter, Application, ContextTypes, TypeHandler
+from telegram.ext import AIORateLimiter, Application
 
 from bot import metrics
 from bot.channels import TELEGRAM
 from bot.config import TelegramSection
+from bot.runtime.inbox import Inbox, first_line
 from bot.runtime.order import InOrder
 from bot.runtime.outbox_sender import RetryLater, Undeliverable
 from bot.runtime.pacing import ChatPacer
@@ -38,6 +43,7 @@ from bot.runtime.workers import DeskRunner
 from core.conversation.buttons import encode
 from core.conversation.messages import ChatKind, Choice, Inbound, Reply
 from core.domain.model import Attachment
+from core.ports import UnitOfWork
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +52,35 @@ ALLOWED_UPDATES = ["message", "callback_query"]
 NOT_YOURS = "这个问题是问别人的 · This question is for someone else"
 RESUME = re.compile(r"^/start(?:@\w+)?\s+c(\d+)$")  # the "continue privately" deep link from a group
 COMMAND_TO_A_BOT = re.compile(r"^(/\w+)@\w+")  # "/status@baoxiu_bot": a command addressed to one bot in a group
+POLL_TIMEOUT = 10  # seconds a getUpdates call waits for an update
+FIRST_WAIT, LONGEST_WAIT = 0.2, 30.0  # seconds before trying Telegram, or the database, again: doubled each try
+# The updates as Telegram sent them, not as the library reads them: one it cannot read must not stop the rest. Named
+# in lower case (Telegram's method names are case-insensitive), since the library warns against its own names.
+GET_UPDATES = "getupdates"
+
+
+def wait_before(try_number: int) -> float:
+    return min(LONGEST_WAIT, FIRST_WAIT * 2.0 ** min(try_number - 1, 20))
+
+
+def _update_id(data: dict[str, Any]) -> int | None:
+    value = data.get("update_id")
+    return value if isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 2**63 else None
+
+
+@dataclass
+class Health:
+    """Whether Telegram answers: since when it does not, and what it said last."""
+
+    failing_since: datetime | None = None
+    last_error: str = ""
+
+    def ok(self) -> None:
+        self.failing_since, self.last_error = None, ""
+
+    def failed(self, error: str, now: datetime) -> None:
+        self.failing_since = self.failing_since or now
+        self.last_error = error
 
 
 def bare_command(text: str) -> str:
@@ -54,21 +89,29 @@ def bare_command(text: str) -> str:
 
 
 class TelegramChannel:
+    """Updates in (by polling or by webhook), kept in the inbox before Telegram is told they were received, and
+    answered in the order each person sent them; the outbox's messages out (send)."""
+
     def __init__(
         self,
         settings: TelegramSection,
         desk: DeskRunner,
+        uow: UnitOfWork,
         attachments_dir: Path,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        offload: bool = False,
     ) -> None:
         self.settings, self.desk = settings, desk
         self.attachments_dir = attachments_dir
         self.clock = clock
         self.in_order = InOrder()
         self.pacer = ChatPacer(settings.max_chat_messages_per_second)
-        builder = (
+        # offload: the database work of keeping updates in a thread, so the loop goes on meanwhile (PostgreSQL).
+        self.inbox = Inbox(uow, CHANNEL, self.answer_kept, offload=offload, clock=clock)
+        self.application = (
             Application.builder()
             .token(settings.token)
+            .updater(None)  # updates are fetched here (receive), and confirmed only once they are kept
             .job_queue(None)  # baoxiu's jobs have their own scheduler
             .base_url(settings.base_url)
             .base_file_url(settings.base_file_url)
@@ -79,14 +122,13 @@ class TelegramChannel:
                     max_retries=0,  # the outbox retries, and keeps each chat's order while it does
                 )
             )
+            .build()
         )
-        if settings.mode == "webhook":
-            builder = builder.updater(None)
-        if desk.parallel > 1:  # different people's updates overlap; one person's stay in order (on_update)
-            builder = builder.concurrent_updates(desk.parallel)
-        self.application = builder.build()
-        self.application.add_handler(TypeHandler(Update, self.on_update))
         self.username = ""
+        self.offset = 0  # the next update to fetch: every one before it is kept
+        self.health = Health()
+        self._receiving: asyncio.Task[None] | None = None
+        self._first_try = asyncio.Event()
 
     @property
     def bot(self) -> Bot:
@@ -95,62 +137,143 @@ class TelegramChannel:
     # --- lifecycle ------------------------------------------------------------------------------------
 
     async def start(self) -> None:
+        """Take up what was kept and not answered before, then connect to Telegram and receive. When Telegram
+        cannot be reached (no network, a wrong token), this keeps trying in the background, a line in the log and
+        /healthz saying so each time, while the rest of baoxiu serves: it returns after the first try."""
+        try:
+            await self.inbox.take_up()
+        except Exception as error:  # the database is away: the inbox's sweep takes them up later
+            log.warning("telegram: could not read the messages waiting: %s", first_line(error))
+        self._first_try.clear()
+        self._receiving = asyncio.create_task(self._receive())
+        await self._first_try.wait()
+
+    async def _receive(self) -> None:
+        failures = 0
+        while True:
+            try:
+                if not self.username:
+                    await self._connect()
+                    self.health.ok()
+                    failures = 0
+                    self._first_try.set()
+                if self.settings.mode == "webhook":
+                    return  # Telegram calls: nothing more to fetch
+                await self._poll()
+                self.health.ok()
+                failures = 0
+            except asyncio.CancelledError:
+                raise
+            except Exception as error:
+                failures += 1
+                wait = wait_before(failures)
+                self.health.failed(first_line(error), self.clock())
+                log.warning("telegram: %s (try %d); trying again in %.1f s", first_line(error), failures, wait)
+                self._first_try.set()
+                await asyncio.sleep(wait)
+
+    async def _connect(self) -> None:
         await self.application.initialize()
-        self.username = self.bot.username
-        await self.application.start()
+        username = self.bot.username
         if self.settings.mode == "webhook":
             await self.bot.set_webhook(
                 self.settings.webhook_url, secret_token=self.settings.webhook_secret, allowed_updates=ALLOWED_UPDATES
             )
         else:
-            assert self.application.updater is not None
             await self.bot.delete_webhook()
-            await self.application.updater.start_polling(allowed_updates=ALLOWED_UPDATES)
+        self.username = username
+        log.info("telegram: @%s in %s mode", username, self.settings.mode)
+
+    async def _poll(self) -> None:
+        """Fetch what Telegram holds and keep it; the next fetch's offset is what confirms it, so an update is
+        confirmed only once it is kept. While the database is away, the fetched updates wait here."""
+        fetched = await self.bot.do_api_request(
+            GET_UPDATES,
+            api_kwargs={"offset": self.offset or None, "timeout": POLL_TIMEOUT, "allowed_updates": ALLOWED_UPDATES},
+            read_timeout=POLL_TIMEOUT + 10,
+        )
+        received = [(str(u["update_id"]), u) for u in fetched if isinstance(u, dict) and _update_id(u) is not None]
+        away = 0
+        while True:
+            try:
+                await self.inbox.keep(received)
+                break
+            except Exception as error:
+                away += 1
+                wait = wait_before(away)
+                log.warning("telegram: could not keep %d updates (try %d), trying again in %.1f s: %s",
+                            len(received), away, wait, first_line(error))  # fmt: skip
+                await asyncio.sleep(wait)
+        ids = [i for u in fetched if isinstance(u, dict) and (i := _update_id(u)) is not None]
+        if ids:
+            self.offset = max(self.offset, max(ids) + 1)
 
     async def stop(self) -> None:
-        if self.application.updater is not None and self.application.updater.running:
-            await self.application.updater.stop()
-        if self.application.running:
-            await self.application.stop()
-        await self.application.shutdown()
+        if self._receiving is not None:
+            self._receiving.cancel()
+            await asyncio.gather(self._receiving, return_exceptions=True)
+        await self.inbox.close()
+        await self.application.shutdown()  # nothing to do when it never connected
 
     # --- in ----------------------------------------------------------------------------------------------
 
     async def webhook(self, request: Request) -> Response:
-        """POST /telegram: 200 only once the update is handled and its answers are in the outbox.
-
-        Until then Telegram keeps the update and delivers it again, so a crash loses nothing; an update
-        delivered twice is recognised by its update_id and handled once."""
+        """POST /telegram: 200 once the update is kept (it is answered after); until then Telegram keeps it and
+        calls again. What is not an update at all is refused with a 400, and nothing is kept of it."""
         secret = request.headers.get("X-Telegram-Bot-Api-Secret-Token", "")
         if not hmac.compare_digest(secret.encode(), self.settings.webhook_secret.encode()):
             return Response(status_code=403)
         try:
-            data = await request.json()
-            update_id = int(data["update_id"])
-        except (ValueError, KeyError, TypeError):
+            data = json.loads(await request.body())
+        except (ValueError, RecursionError):
+            return Response("not JSON", status_code=400)
+        update_id = _update_id(data) if isinstance(data, dict) else None
+        if update_id is None:
             return Response("not a Telegram update", status_code=400)
         try:
-            await self.on_update(Update.de_json(data, self.bot))
-        except Exception:  # Telegram will deliver it again: say so instead of losing it
-            log.exception("telegram: update %s failed; Telegram will retry it", update_id)
-            return Response(status_code=500)
+            await self.inbox.keep([(str(update_id), data)])
+        except Exception as error:  # Telegram calls again: nothing is lost
+            log.warning("telegram: update %s could not be kept; Telegram will call again: %s",
+                        update_id, first_line(error))  # fmt: skip
+            return Response(status_code=503)
         return Response(status_code=200)
 
-    async def on_update(self, update: Update, context: ContextTypes.DEFAULT_TYPE | None = None) -> None:
+    async def answer_kept(self, native_id: str, payload: dict[str, Any]) -> None:
+        """An update taken from the inbox: answered, or rejected when it is not one Telegram's library can read."""
+        try:
+            update = Update.de_json(payload, self.bot)
+        except Exception as error:
+            log.warning("telegram: update %s is unreadable and is rejected: %r", native_id, error)
+            await self.inbox.reject(native_id, f"unreadable: {error!r}")
+            return
         metrics.INBOUND.labels(CHANNEL).inc()
         # Taken before the first await, so one person's updates are handled in the order they came.
         person = update.effective_user.id if update.effective_user else 0
         async with self.in_order.turn(person):
-            await self._handle(update)
+            await self._handle(native_id, update)
 
-    async def _handle(self, update: Update) -> None:
-        inbound = await self.translate(update)
-        if inbound is None:
+    async def _handle(self, native_id: str, update: Update) -> None:
+        try:
+            inbound = await self.translate(update)
+        except Exception as error:
+            log.warning("telegram: update %s could not be read and is rejected: %r", native_id, error)
+            await self.inbox.reject(native_id, f"unreadable: {error!r}")
             return
-        # A webhook call that fails is made again by Telegram; an update fetched by polling is confirmed already.
-        delivered_again = self.settings.mode == "webhook"
-        with metrics.HANDLING.labels(CHANNEL).time():
-            replies = await self.desk.handle(inbound, self.clock(), render, delivered_again)
+        if inbound is None:
+            await self.inbox.pass_over(native_id)
+            return
+        away = 0
+        while True:
+            try:
+                with metrics.HANDLING.labels(CHANNEL).time():
+                    replies = await self.desk.handle(inbound, self.clock(), render)
+                break
+            except OperationalError as error:  # the database is away: the update waits, kept, until it is back
+                away += 1
+                wait = wait_before(away)
+                log.warning("telegram: the database failed update %s (try %d), trying again in %.1f s: %s",
+                            native_id, away, wait, first_line(error))  # fmt: skip
+                await asyncio.sleep(wait)
         if not replies and update.callback_query is None:
             metrics.DUPLICATES.labels(CHANNEL).inc()
         if update.callback_query is not None:

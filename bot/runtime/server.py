@@ -40,7 +40,13 @@ def build_app(engine: Engine, uow: UnitOfWork, telegram: TelegramChannel | None)
             pending = await asyncio.to_thread(check)
         except Exception as error:  # the point of a health check: say so instead of failing
             return JSONResponse({"status": "error", "database": str(error).splitlines()[0]}, status_code=503)
-        return JSONResponse({"status": "ok", "outbox_pending": pending})
+        body: dict[str, object] = {"status": "ok", "outbox_pending": pending}
+        if telegram is not None:
+            health = telegram.health
+            since = health.failing_since
+            body["telegram"] = {"status": "failing", "since": since.isoformat(), "error": health.last_error} \
+                if since is not None else {"status": "ok"}  # fmt: skip
+        return JSONResponse(body)
 
     async def metrics_page(request: Request) -> Response:
         return Response(generate_latest(metrics.REGISTRY), media_type=CONTENT_TYPE_LATEST)
@@ -93,7 +99,7 @@ async def run(config: Config) -> None:
         log.warning("[%s] is set, but this baoxiu does not serve that channel yet; it is ignored", name)
     telegram = None
     if config.telegram.token:
-        telegram = TelegramChannel(config.telegram, runner, Path(config.app.attachments_dir))
+        telegram = TelegramChannel(config.telegram, runner, uow, Path(config.app.attachments_dir), offload=postgresql)
         sender.transports["telegram"] = telegram.send
     else:
         log.warning("no chat channel is configured: set [telegram] token to serve Telegram")
@@ -120,10 +126,10 @@ async def run(config: Config) -> None:
         raise SystemExit(2)
     log.info("baoxiu serves http://%s:%s", config.server.host, config.server.port)
     sending = asyncio.create_task(sender.run(stopping))
+    sweeping = asyncio.create_task(telegram.inbox.run(stopping)) if telegram is not None else None
     try:
         if telegram is not None:
             await telegram.start()
-            log.info("telegram: @%s in %s mode", telegram.username, config.telegram.mode)
         await serving  # until a signal asks uvicorn to exit
         log.info("baoxiu: stopping")
     finally:
@@ -132,4 +138,6 @@ async def run(config: Config) -> None:
         await runner.close()
         stopping.set()
         await sending
+        if sweeping is not None:
+            await sweeping
         engine.dispose()

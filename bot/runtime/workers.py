@@ -9,10 +9,8 @@ in the database, and their arrival order is kept by the channel (bot.runtime.ord
 
 A message that breaks its turn costs only itself: a turn that raises, or kills its worker twice, is
 answered with an apology and recorded as rejected, so that it is never tried again. A database that is away
-(a deadlock, a dropped connection, a locked SQLite file) is not the message's fault. When the channel delivers the
-message again if it fails (Telegram's webhook, on a 5xx), the failure is left to that; when it does not (Telegram's
-polling: the update is confirmed as soon as it is fetched), the turn is tried again here a few times, and then
-rejected like any other that fails, since nobody would deliver it again.
+(a deadlock, a dropped connection, a locked SQLite file) is not the message's fault: the error goes back to the
+channel, whose message is kept (bot.runtime.inbox) and is tried again.
 """
 
 from __future__ import annotations
@@ -20,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from datetime import datetime
 from typing import Protocol
 
@@ -38,27 +36,17 @@ log = logging.getLogger(__name__)
 Queued = Callable[[list[OutboxMessage]], None]
 WORKER_NICENESS = 10
 SORRY = N_("Sorry, something went wrong with your message. It has been recorded and our staff will look into it.")
-# Seconds to wait before each new try of a turn the database failed, when the channel does not deliver the message
-# again: enough for a deadlock's other side to finish, a dropped connection to be replaced, a SQLite writer to end.
-AGAIN_AFTER = (0.2, 1.0, 3.0)
 
 
 class DeskRunner(Protocol):
     """What a channel hands its messages to."""
 
-    @property
-    def parallel(self) -> int:
-        """How many updates are worth having in flight at once."""
-
     async def start(self, renders: list[Render]) -> None:
         """Ready to answer, for channels that render with these."""
 
-    async def handle(
-        self, inbound: Inbound, now: datetime, render: Render, delivered_again: bool = False
-    ) -> list[Reply]:
-        """Answer the message, or reject it with an apology. `delivered_again`: the channel delivers the message
-        again when this raises (a webhook answered 5xx), so a database that is away raises OperationalError instead
-        of being waited for here."""
+    async def handle(self, inbound: Inbound, now: datetime, render: Render) -> list[Reply]:
+        """Answer the message, or reject it with an apology. A database that is away raises OperationalError: the
+        channel tries the message again later."""
 
     async def close(self) -> None: ...
 
@@ -85,21 +73,18 @@ def reject(desk: Desk, inbound: Inbound, now: datetime, render: Render, reason: 
 
 
 class _Answering:
-    """What both runners do around a turn: try it again after a worker died or the database was away, and reject
-    it when it cannot be answered."""
+    """What both runners do around a turn: try it again after a worker died, and reject it when it cannot be
+    answered."""
 
-    def __init__(self, desk: Desk, on_queued: Queued, again_after: Sequence[float]) -> None:
+    def __init__(self, desk: Desk, on_queued: Queued) -> None:
         # `desk` is this process's: it rejects, and reads the language of the apology.
-        self.desk, self.on_queued, self.again_after = desk, on_queued, again_after
+        self.desk, self.on_queued = desk, on_queued
 
     async def _turn(self, inbound: Inbound, now: datetime, render: Render) -> tuple[list[Reply], list[OutboxMessage]]:
         """The replies, and what the turn queued that the desk did not announce itself."""
         raise NotImplementedError
 
-    async def handle(
-        self, inbound: Inbound, now: datetime, render: Render, delivered_again: bool = False
-    ) -> list[Reply]:
-        waits = iter(() if delivered_again else self.again_after)
+    async def handle(self, inbound: Inbound, now: datetime, render: Render) -> list[Reply]:
         deaths = 0
         while True:
             try:
@@ -112,19 +97,8 @@ class _Answering:
                 reason = str(died)
                 if deaths < 2:
                     continue
-            except OperationalError as error:
-                # Rolled back (or, failing at commit, committed): trying again is safe for the same reason.
-                if delivered_again:
-                    raise  # the channel delivers it again later
-                wait = next(waits, None)
-                if wait is not None:
-                    log.warning("the database failed answering %s %s; trying again in %.1f s: %s",
-                                inbound.channel, inbound.native_id, wait, error)  # fmt: skip
-                    await asyncio.sleep(wait)
-                    continue
-                log.error("the database failed answering %s %s every time; it is rejected",
-                          inbound.channel, inbound.native_id, exc_info=True)  # fmt: skip
-                reason = repr(error)
+            except OperationalError:
+                raise  # rolled back (or, failing at commit, committed): the channel tries it again, safely
             except Exception as error:
                 log.exception("message %s %s could not be answered; it is rejected", inbound.channel, inbound.native_id)
                 reason = repr(error)
@@ -133,13 +107,7 @@ class _Answering:
                     self.on_queued(queued)
                 return replies
             break
-        try:
-            self.on_queued(await self._reject(inbound, now, render, reason))
-        except OperationalError:
-            if not delivered_again:
-                log.error("the database is away: %s %s could be neither answered nor rejected, and is lost",
-                          inbound.channel, inbound.native_id)  # fmt: skip
-            raise
+        self.on_queued(await self._reject(inbound, now, render, reason))
         return []
 
     async def _reject(self, inbound: Inbound, now: datetime, render: Render, reason: str) -> list[OutboxMessage]:
@@ -149,13 +117,6 @@ class _Answering:
 class InLoopDesk(_Answering):
     """Answers on the event loop's thread: SQLite's work is short and local, and handing it to another
     thread would cost more in hand-offs of the interpreter lock than it saves (measured)."""
-
-    def __init__(self, desk: Desk, on_queued: Queued, again_after: Sequence[float] = AGAIN_AFTER) -> None:
-        super().__init__(desk, on_queued, again_after)
-
-    @property
-    def parallel(self) -> int:
-        return 1
 
     async def start(self, renders: list[Render]) -> None:
         """Nothing to start."""
@@ -170,9 +131,8 @@ class InLoopDesk(_Answering):
 class DeskProcesses(_Answering):
     """Answers in a pool of worker processes; a message whose worker dies is tried once more on another."""
 
-    def __init__(self, config: Config, estate_code: str, workers: int, desk: Desk, on_queued: Queued,
-                 again_after: Sequence[float] = AGAIN_AFTER) -> None:  # fmt: skip
-        super().__init__(desk, on_queued, again_after)
+    def __init__(self, config: Config, estate_code: str, workers: int, desk: Desk, on_queued: Queued) -> None:
+        super().__init__(desk, on_queued)
         self.config, self.estate_code, self.workers = config, estate_code, workers
         self.pool: WorkerPool | None = None
 
@@ -183,11 +143,6 @@ class DeskProcesses(_Answering):
             self.workers, _start_worker, (self.config, self.estate_code, renders), niceness=WORKER_NICENESS
         )
         await self.pool.start()
-
-    @property
-    def parallel(self) -> int:
-        # Several per worker: the next messages wait in the pool's queue while each worker answers one.
-        return 4 * self.workers
 
     async def _turn(self, inbound: Inbound, now: datetime, render: Render) -> tuple[list[Reply], list[OutboxMessage]]:
         assert self.pool is not None, "start() first"

@@ -6,12 +6,12 @@ from datetime import datetime
 from typing import Any
 
 from psycopg.types.json import Jsonb
-from sqlalchemy import bindparam, delete, func, select, update
+from sqlalchemy import bindparam, delete, func, null, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
 from core.ports import ConversationRepository, Opening, Who
-from storage.repositories._statements import PostgresCursor, insert_for, person_lock_key, prebuilt
+from storage.repositories._statements import PostgresCursor, person_lock_key, prebuilt
 from storage.repositories.people import who_key
 from storage.tables import AddressRow, DialogueStateRow, InboundMessageRow, PersonSettingRow
 
@@ -30,23 +30,51 @@ def _upsert_state(insert: Any) -> Any:
     )
 
 
+def _settle(insert: Any, outcome: str) -> Any:
+    """The message's outcome, unless it has one already: a message kept waiting gets it, one handled, rejected or
+    passed over before is left as it is (and nothing is returned)."""
+    statement = insert(InboundMessageRow).values(
+        channel=bindparam("channel"),
+        native_id=bindparam("native_id"),
+        handled_at=bindparam("now"),
+        outcome=outcome,
+        reason=bindparam("reason", ""),
+        payload=null(),  # SQL's NULL, written into the statement (a None would be a parameter to fill)
+    )
+    return statement.on_conflict_do_update(
+        index_elements=[InboundMessageRow.channel, InboundMessageRow.native_id],
+        set_={"outcome": outcome, "handled_at": statement.excluded.handled_at, "reason": statement.excluded.reason,
+              "payload": null()},
+        where=InboundMessageRow.outcome == WAITING,
+    ).returning(InboundMessageRow.native_id)  # fmt: skip
+
+
 def _claim(insert: Any) -> Any:
+    return _settle(insert, "handled")
+
+
+def _keep(insert: Any) -> Any:
     return (
         insert(InboundMessageRow)
         .values(
             channel=bindparam("channel"),
             native_id=bindparam("native_id"),
             handled_at=bindparam("now"),
-            outcome="handled",
+            outcome=WAITING,
             reason="",
+            payload=bindparam("payload"),
         )
         .on_conflict_do_nothing(index_elements=[InboundMessageRow.channel, InboundMessageRow.native_id])
         .returning(InboundMessageRow.native_id)
     )
 
 
+WAITING = "waiting"
 UPSERT_STATE = prebuilt(_upsert_state)
 CLAIM = prebuilt(_claim)
+KEEP = prebuilt(_keep)
+REJECT = prebuilt(lambda insert: _settle(insert, "rejected"))
+PASS_OVER = prebuilt(lambda insert: _settle(insert, "passed"))
 STATE = select(DialogueStateRow.state).where(
     DialogueStateRow.channel == bindparam("channel"),
     DialogueStateRow.chat == bindparam("chat"),
@@ -122,10 +150,32 @@ class SqlAlchemyConversationRepository(ConversationRepository):
         )
 
     def reject(self, channel: str, native_id: str, reason: str, now: datetime) -> bool:
-        statement = (
-            insert_for(self.session)(InboundMessageRow)
-            .values(channel=channel, native_id=native_id, handled_at=now, outcome="rejected", reason=reason[:2000])
-            .on_conflict_do_nothing(index_elements=[InboundMessageRow.channel, InboundMessageRow.native_id])
-            .returning(InboundMessageRow.native_id)
-        )
-        return self.session.execute(statement).scalar() is not None
+        values = {"channel": channel, "native_id": native_id, "now": now, "reason": reason[:2000]}
+        return self.session.connection().execute(REJECT(self.session), values).scalar() is not None
+
+    def keep(self, channel: str, received: list[tuple[str, dict[str, Any]]], now: datetime) -> int:
+        if not received:
+            return 0
+        values = [{"channel": channel, "native_id": native_id, "now": now, "payload": payload}
+                  for native_id, payload in received]  # fmt: skip
+        postgres = PostgresCursor.of(self.session)
+        if postgres is not None:
+            kept = postgres.returned(KEEP(self.session), [{**v, "payload": Jsonb(v["payload"])} for v in values])
+            return len(list(kept))
+        return len(list(self.session.connection().execute(KEEP(self.session), values).scalars()))
+
+    def waiting(self, channel: str, received_before: datetime, limit: int) -> list[tuple[str, dict[str, Any]]]:
+        rows = self.session.execute(
+            select(InboundMessageRow.native_id, InboundMessageRow.payload)
+            .where(InboundMessageRow.outcome == WAITING, InboundMessageRow.channel == channel,
+                   InboundMessageRow.handled_at < received_before)
+            .order_by(InboundMessageRow.handled_at)
+            .limit(limit)
+        )  # fmt: skip
+        found = [(native_id, dict(payload or {})) for native_id, payload in rows]
+        # Kept together, they share a time: a channel's ids in the order they came (Telegram's count up).
+        return sorted(found, key=lambda row: (0, int(row[0]), "") if row[0].isdecimal() else (1, 0, row[0]))
+
+    def pass_over(self, channel: str, native_id: str, now: datetime) -> None:
+        values = {"channel": channel, "native_id": native_id, "now": now, "reason": ""}
+        self.session.connection().execute(PASS_OVER(self.session), values)
