@@ -10,7 +10,7 @@ import pytest
 
 from tests.triage_figures import Case, cases, measure, shipped
 
-FLOORS = {"zh_CN": (0.92, 0.04), "en": (0.88, 0.06)}  # (recall at least, share of others raised at most)
+FLOORS = {"zh_CN": (0.93, 0.05), "en": (0.91, 0.07)}  # (recall at least, share of others raised at most)
 
 
 @pytest.mark.parametrize("language", sorted(FLOORS))

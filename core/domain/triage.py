@@ -67,7 +67,9 @@ DEFAULT_EMERGENCY_KEYWORDS: tuple[str, ...] = (
     "taps dry", "nothing from the taps", "water has stopped", "water stopped", "water's gone", "lost power",
     "power's gone", "power is gone", "power has gone", "mains tripped", "main breaker", "backed up", "backing up",
     "inches of water", "cm of water", "standing water", "leaking into", "leaking through", "seeping through",
-    "water damage",
+    "water damage", "撬门", "撬锁", "在撬", "砸门", "breaking into", "break into", "trying to break in",
+    "forcing the door", "forcing my door", "叫不醒", "昏迷", "晕倒", "昏倒", "不省人事", "unconscious", "passed out",
+    "fainted", "not breathing", "nothing come out", "not a drop", "only a few drops", "every switch",
 )  # fmt: skip
 
 
@@ -99,7 +101,7 @@ DEFAULT_EMERGENCY_PAIRS: dict[str, Pair] = {
          "监控", "味", "脏", "停错", "乱按", "刷卡", "消磁", "补办", "cockroach", "rat", "门禁", "button", "display",
          "screen", "noise", "noisy", "squeak", "slow", "maintenance", "mirror", "advert", "camera", "smell", "dirty",
          "intercom", "电话", "对讲", "bulb", "flicker", "flickering", "last week", "sign", "fan", "cctv", "aircon",
-         "air con"),
+         "air con", "缝", "gap", "太快", "too fast", "too quickly"),
     ),
     "water_into_home": Pair(
         ("天花板", "吊顶", "屋顶", "顶上", "顶棚", "房顶", "室顶", "厅顶", "间顶", "家顶", "灯罩", "灯那里", "楼上",
@@ -110,7 +112,7 @@ DEFAULT_EMERGENCY_PAIRS: dict[str, Pair] = {
          "full of water", "drops are falling", "blowing", "往下掉", "下雨"),
         ("水渍", "水迹", "水印", "印子", "空调", "外机", "窗台", "痕迹", "干了", "干的", "旧", "霉", "stain",
          "stains", "stained", "dry", "dried", "old", "mould", "mold", "damp patch", "aircon", "air con", "mark",
-         "marks"),
+         "marks", "外墙", "outside wall", "external wall", "outer wall"),
     ),
     "flood": Pair(
         ("水", "污水", "粪水", "water", "sewage"),
@@ -128,6 +130,7 @@ DEFAULT_EMERGENCY_PAIRS: dict[str, Pair] = {
         ("配电房", "配电室", "水泵房", "泵房", "电房", "机房", "强电井", "pump room", "switch room", "riser",
          "electrical room", "plant room", "meter room"),
         ("水", "进水", "漏", "淹", "water", "flood", "flooding", "leak", "leaking", "dripping"),
+        ("嗡嗡", "响", "噪音", "noise", "noisy", "humming", "hum"),
     ),
     "no_water": Pair(
         ("water", "waters", "tap", "taps", "水龙头", "自来水"),
@@ -136,8 +139,9 @@ DEFAULT_EMERGENCY_PAIRS: dict[str, Pair] = {
         ("hot", "热水", "pressure", "水压", "bill", "meter", "stain", "leak", "dripping", "drip"),
     ),
     "no_power": Pair(
-        ("家", "屋", "全", "整", "楼", "栋", "小区", "写字楼", "商铺", "店", "办公室", "户", "单元", "房", "flat",
-         "apartment", "house", "home", "unit", "whole", "everything", "entire", "building", "block", "my place"),
+        ("家", "屋", "全", "整", "楼", "栋", "小区", "写字楼", "商铺", "店", "办公室", "户", "单元", "房", "电闸",
+         "总闸", "空开", "flat", "apartment", "house", "home", "unit", "whole", "everything", "entire", "building",
+         "block", "my place"),
         ("没电", "没有电", "电没了", "莫得电", "电都没有", "power off", "power停", "跳闸", "黑了", "黑的", "都黑",
          "全黑", "一片黑", "漆黑", "no power", "outage", "lights went out", "lights out", "everything went off",
          "everything is off", "tripped", "no lights", "wont hold", "won't hold", "died", "pitch black", "no current",
@@ -145,11 +149,13 @@ DEFAULT_EMERGENCY_PAIRS: dict[str, Pair] = {
          "power's out", "power out", "went dead", "gone dead", "dark", "without power", "have electric",
          "electric's gone", "electricity's gone", "electric gone", "electricity gone", "keeps tripping",
          "won't go back up", "flipping straight back", "went out", "are dark", "wont reset", "won't reset", "failure",
+         "in the dark",
          "推不上", "黑乎乎", "黑漆漆", "stopped working", "went off", "is cut", "not there", "totally off",
          "everything stop", "is gone", "off", "units", "blk"),
         ("插座", "开关", "一个灯", "其他房间", "别的房间", "楼道灯", "路灯", "灯坏", "熏", "楼道", "走廊", "烟感",
          "corridor", "stairwell", "other rooms", "电池", "手机", "门禁", "电动车", "电瓶", "充电", "socket", "outlet",
-         "bulb", "battery", "phone", "charger", "e-bike"),
+         "bulb", "battery", "phone", "charger", "e-bike", "balcony light", "one light", "everything else", "其他都正常",
+         "别的都正常", "bill", "账单", "电费"),
     ),
     "wiring": Pair(
         ("配电箱", "电箱", "电表箱", "插座", "开关", "电线", "铜线", "外皮", "插头", "线路", "socket", "outlet",
@@ -160,8 +166,42 @@ DEFAULT_EMERGENCY_PAIRS: dict[str, Pair] = {
          "uncapped", "裸着", "掉下来", "bare", "copper showing", "hanging", "裸露", "外露", "露", "断了", "破了",
          "烂", "掉在地上"),
     ),
+    "falling": Pair(
+        ("外墙", "瓷砖", "墙砖", "栏杆", "护栏", "窗户", "窗扇", "窗框", "玻璃", "雨棚", "外机", "空调架", "围墙",
+         "天花板", "吊顶", "石膏", "水泥块", "混凝土", "广告牌", "招牌", "保温层", "阳台", "facade", "tile", "tiles",
+         "railing", "railings", "balustrade", "window", "windows", "pane", "glass", "canopy", "awning", "plaster",
+         "concrete", "signboard", "sign board", "frame", "cladding", "wall"),
+        ("往下掉", "掉下来", "要掉", "快掉", "会掉", "随时", "要倒", "一碰就晃", "往外歪", "在甩", "空中甩", "要碎",
+         "falling", "will fall", "might fall", "about to fall", "going to fall", "hanging by", "half hanging",
+         "coming off", "collapsing", "leaning out", "leaning outward", "keeps dropping", "keep dropping",
+         "dropping big", "blew out", "blown out", "bulging out"),
+        ("把手", "锁", "纱窗", "窗帘", "百叶", "贴膜", "油漆", "墙皮", "消火栓", "消防栓", "烟感", "衣柜", "handle",
+         "lock", "screen", "curtain", "blind", "blinds", "film", "paint", "sticker", "wallpaper", "car window",
+         "smoke detector", "smoke alarm", "wardrobe", "cover", "spalling", "small pieces", "leaves"),
+    ),
+    "hurt": Pair(
+        ("摔", "跌", "倒在", "砸到", "砸伤", "夹到", "fell", "fallen", "slipped", "tripped over", "hit by",
+         "came down on", "lying"),
+        ("起不来", "叫不醒", "流血", "不动了", "昏", "受伤", "骨折", "can't get up", "cannot get up", "can not get up",
+         "bleeding", "unconscious", "not moving", "hurt", "injured", "broken leg", "broken arm"),
+        ("nobody hurt", "no one hurt", "没人受伤", "没砸到人", "not hurt", "差点"),
+    ),
+    "locked_in": Pair(
+        ("孩子", "小孩", "宝宝", "婴儿", "儿子", "女儿", "老人", "我妈", "我爸", "老太太", "老爷子", "kid", "kids",
+         "child", "baby", "toddler", "son", "daughter", "year old", "grandma", "grandpa", "granny", "elderly"),
+        ("反锁", "锁在", "锁里面", "关在里面", "困在", "locked in", "locked himself", "locked herself",
+         "locked inside", "locked behind", "locked out on", "stuck on the balcony", "stuck in the bathroom",
+         "stuck in the toilet", "stuck in the car", "can't get out", "cannot get out", "trapped"),
+        ("电梯", "lift", "elevator"),
+    ),
+    "carbon_monoxide": Pair(
+        ("一氧化碳", "co报警", "显示co", "co alarm", "co detector", "says co", "carbon monoxide"),
+        ("响", "叫", "报警", "头晕", "头疼", "跑", "going off", "screaming", "non-stop", "nonstop", "keeps", "ringing",
+         "sounding", "dizzy", "headache", "sick", "went off"),
+        ("电池", "测试", "过期", "一次", "battery", "test", "expired", "replace", "once every", "once a"),
+    ),
     "gas": Pair(
-        ("燃气", "煤气", "天然气", "液化气", "gas", "lpg", "propane"),
+        ("燃气", "煤气", "煤汽", "天然气", "液化气", "gas", "lpg", "propane"),
         ("味", "漏", "泄", "闻", "报警", "警报", "破", "冒气", "呲", "嘶嘶", "撞", "喷气", "打穿", "往外喷", "smell",
          "smells", "smelling", "smelled", "smelt", "whiff", "odour", "odor", "leak", "leaking", "hiss", "hissing"),
     ),
@@ -185,7 +225,10 @@ DEFAULT_CALM_PHRASES: tuple[str, ...] = (
     "burning incense", "烧香", "烧纸", "burning up", "flood of", "smoking hot", "midnight oil", "shocked by",
     "shocked at", "burnt toast", "flooded with", "burning question", "dumpster fire", "fire alarm", "fire panel",
     "heat detector", "fire blanket", "sprinkler", "break glass", "stove flame", "hob flame", "pilot flame",
-    "flame is yellow", "火苗很小", "火很小", "消防报警", "喷淋",
+    "flame is yellow", "火苗很小", "火很小", "消防报警", "喷淋", "闻着没味", "没有味", "没味", "no smell",
+    "doesn't smell", "no water coming in", "no water getting in", "no water came in", "燃气报警器过期", "报警器过期",
+    "加装一个燃气报警器", "装个燃气报警器", "装燃气报警器", "flood barrier", "flood gate", "floodgate", "挡水板",
+    "this place is fire", "so fire", "absolute fire", "lowkey fire",
 )  # fmt: skip
 # Words that keep a report at emergency whatever the resident picks: gas, fire and smoke, people trapped, shocks.
 DEFAULT_SAFETY_KEYWORDS: tuple[str, ...] = (
@@ -200,7 +243,7 @@ DEFAULT_SAFETY_KEYWORDS: tuple[str, ...] = (
     "exposed wiring", "bare wires", "smouldering", "smoldering", "charred", "ablaze", "blaze", "caught fire",
     "烧着了", "着了火", "火烧", "烧糊", "烟雾", "黑烟", "白烟", "冒火", "起烟", "烟很大", "焦臭", "带电", "电了一下",
     "麻的", "气泄露", "气泄漏", "燃气泄露", "煤气泄露", "麻手", "电手", "插座打火", "开关打火", "电线打火", "打火花",
-    "stranded", "scorching", "burning smell", "smell of burning", "alight", "sparked", "噼啪",
+    "stranded", "scorching", "burning smell", "smell of burning", "alight", "sparked", "噼啪", "flaming",
 )  # fmt: skip
 
 DEFAULT_SELF_CHECKS: dict[str, str] = {
@@ -381,7 +424,7 @@ class TriageRules:
 _HAN = "\u4e00-\u9fff"
 _CLAUSE_BREAK = re.compile(
     rf"[,.;:!?，。；：！？、…~～\n()（）]+|\s+-\s+|(?<=[{_HAN}])\s+|\s+(?=[{_HAN}])"
-    r"|(?<![a-z])(?:but|however|though|although|turns? out|turned out)(?![a-z])|但是|不过|可是|现在|结果"
+    r"|(?<![a-z])(?:but|however|though|although|turns? out|turned out|and now)(?![a-z])|但是|不过|可是|现在|结果"
 )
 # Said just before a word, these deny it: "没有漏气", "not a fire", "no smoke".
 _NEGATION = re.compile(
@@ -393,6 +436,7 @@ _NEGATION = re.compile(
 _RESOLVED = re.compile(
     r"已经?(?:来电|来水|恢复|修好|好了|止住|不漏|解决|没事|能用|可以用)|来电了|来水了|恢复了|修好了|止住了|没事了|(?<!不)能用了"
     r"|(?<!不)可以用了|不过能用|关火了|是我把|不用来|不需要来|虚惊|火灭了|灭火了|扑灭|干了|不滴了|原来是|其实是|又好了|^\s*好了"
+    r"|关好了|(?<!疏)散了|又动了|现在正常|现在是好的|现在好的|现在没事|没湿|不湿|没有湿"
     r"|(?<![a-z])(?:(?<!not )back on|back now|"
     r"(?:power|water|electricity|lights?|current|it) (?:came|come|has come) back|"
     r"is back|are back|"
@@ -401,15 +445,17 @@ _RESOLVED = re.compile(
     r"(?:everything|it|all) works|"
     r"flipped it back|reset it|gone now|its gone|for nothing|stopped the leak|"
     r"(?:leak|leaking|water|dripping|smoke|smell) (?:has |have |had )?stopped|"
-    r"working again|works again|stopped leaking|no longer|sorted|resolved|no need|false alarm)(?![a-z])"
+    r"working again|works again|stopped leaking|no longer|sorted|resolved|no need|false alarm|continued|"
+    r"working normal|normal after|back to normal|drained|nothing is wet|nothing wet|not wet|isnt wet)(?![a-z])"
 )
 # A clause about a bill or a fee, a cut that is planned or announced, the past, what might happen, or someone's
 # cigarette raises nothing now.
 _NOT_NOW = re.compile(
     r"费|账单|缴|充值|余额|价格|收费|开户|理赔|保险|明天|后天|下周|下个月|周[一二三四五六日天末]|星期|礼拜|几点|(?<!没)(?<!没有)(?<!没看到)(?<!没收到)(?<!不)通知|公告|计划"
     r"|预计|检修|安排|上个月|上次|上周|去年|以前|之前|(?<!从)昨天|前天|那次|那事|那个|听说|新闻|别的小区|会不会|如果|假如|要是|的话|万一|要不要|想问|咨询|赔|要断电|要停|前几天|谁负责|哪里买|在哪买|怕|昨晚|视频|装个|装在哪|推荐|期间|申请|抽过烟|储水|什么电话|打什么|哪里办|去哪|安检"
-    r"|抽烟|吸烟|烟头|香烟|二手烟|谢谢|感谢|担心|投诉"
-    r"|(?<![a-z])(?:bills?|fees?|charges?|invoice|payment|pay|paid|top[- ]?up|balance|price|tariff|insurance|claim|"
+    r"|抽烟|吸烟|烟头|香烟|二手烟|谢谢|感谢|担心|投诉|之后"
+    r"|(?<![a-z])(?:bills?|fees?|charges?|charged|invoice|payment|pay|paid|top[- ]?up|balance|price|tariff|"
+    r"insurance|claim|"
     r"tomorrow|next week|tonight|monday|tuesday|wednesday|thursday|friday|saturday|sunday|weekend|scheduled|planned|"
     r"(?<!no )(?<!without )(?<!any )notice|announcement|what time|inspection|last month|last time|last year|heard|"
     r"what if|in case|if|"
@@ -427,7 +473,8 @@ _NOT_NOW = re.compile(
 _ALARM = re.compile(r"(?:(?:gas|fire|smoke|help|sos|lift|elevator|煤气|燃气|救命|着火|失火|电梯)[\W_]*)+")
 # Said anywhere, these make the whole message a question asked in advance: "以防万一", "just in case".
 _ASKING_AHEAD = re.compile(
-    r"以防万一|先问问|(?<![a-z])(?:just in case|asking for the future|for future reference)(?![a-z])"
+    r"以防万一|先问问|虚惊一场|误报|(?<![a-z])(?:just in case|asking for the future|for future reference|"
+    r"false alarm)(?![a-z])"
 )
 # Said anywhere, these make the cut or the stop a known one (planned, under maintenance): no emergency is raised by
 # it, though a safety word still is.
@@ -438,8 +485,9 @@ _KNOWN_WORKS = re.compile(
 )
 # Said anywhere, these make the smoke in the message someone's doing: a cigarette, a barbecue, paper offerings.
 _MADE_SMOKE = re.compile(
-    r"抽烟|吸烟|香烟|烧烤|烧纸|鞭炮|放炮|烟花|炒菜|炒辣椒|(?<![a-z])(?:smokes|smoker|smokers|smoking cigarettes|"
-    r"cigarettes?|cigs?|vape|vaping|kretek|bbq|barbecue|bonfire|incense|joss|fireworks|"
+    r"抽烟|吸烟|香烟|烧烤|烧纸|鞭炮|放炮|烟花|炒菜|炒辣椒|点香|上香|香火|烧树叶|烧落叶|烟囱|工厂|"
+    r"(?<![a-z])(?:smokes|smoker|smokers|smoking cigarettes|food stalls?|hawker|chimney|factory|burning leaves|"
+    r"hungry ghost|cigarettes?|cigs?|vape|vaping|kretek|bbq|barbecue|bonfire|incense|joss|fireworks|"
     r"(?:people|ppl|someone|somebody|neighbou?rs?|uncle|auntie|guys|guard|they|he|she)\s+(?:\w+\s+)?smok\w*|"
     r"smoking\s+neighbou?rs|smoking (?:on|in) the (?:balcony|stairwell|corridor))(?![a-z])"
 )
@@ -456,6 +504,11 @@ _SMOKE_WORDS = (
     "smoky",
     "smoking",
     "smell of smoke",
+    "焦味",
+    "香火味",
+    "burning",
+    "burning smell",
+    "smoke from",
 )
 
 
@@ -466,7 +519,7 @@ class _Reading:
         folded = _fold(text)
         # "没看到任何停水通知": a notice denied is no planned cut
         folded = re.sub(
-            r"(?:没|未|(?<![a-z])(?:no|without|any))[^,.!?，。！？]{0,10}(?:通知|notice)",
+            r"(?:没|未)[^\s,.!?，。！？]{0,8}通知|通知(?:都|也)?没有?|(?<![a-z])(?:no|without|any)[^,.!?]{0,10}notice",
             lambda m: " " * len(m.group()),
             folded,
         )
