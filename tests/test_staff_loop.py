@@ -269,7 +269,7 @@ class TestDeclineRollOverAndThePool:
     def zhao(self, desk: Desk, clock: Clock) -> Chat:
         return on_telegram_as(desk, clock, "5003")
 
-    def test_a_decline_with_nobody_left_goes_to_the_grab_pool_where_the_first_claim_wins(
+    def test_a_decline_with_nobody_left_goes_to_the_grab_pool_where_the_first_on_shift_to_claim_wins(
         self, zhang: Chat, li: Chat, chen: Chat, zhao: Chat, desk: Desk
     ) -> None:
         in_english(li, chen, zhao)
@@ -294,16 +294,39 @@ class TestDeclineRollOverAndThePool:
         ])  # fmt: skip
         # The staff group is told in the estate's language, without the resident's name or phone.
         assert_answer(duty_group(desk), POOL_CARD)
-        assert_answer(zhao.says(payload=encode(OnTicket("grab", number))), yours())
+        # 赵强 is a plumber but off shift on a Friday morning: the pool is for those on shift.
         assert_answer(
-            li.says(payload=encode(OnTicket("grab", number))),
-            f"Too late: {number} was already taken by Zhao Qiang.",
+            zhao.says(payload=encode(OnTicket("grab", number))),
+            f"{number} was not offered to you: it is for those on shift it was offered to.",
         )
-        assert_answer(duty_group(desk), replies(POOL_CARD, f"✋ 工单 {number} 已被 赵强 接走。"))
-        zhang.run([(INBOX, f"🔧 {number}: Zhao Qiang will do your repair.")])
+        assert_answer(li.says(payload=encode(OnTicket("grab", number))), yours())
+        assert_answer(
+            zhao.says(payload=encode(OnTicket("grab", number))),
+            f"Too late: {number} was already taken by Li Wei.",
+        )
+        assert_answer(duty_group(desk), replies(POOL_CARD, f"✋ 工单 {number} 已被 李伟 接走。"))
+        zhang.run([(INBOX, f"🔧 {number}: Li Wei will do your repair.")])
         (ticket,) = stored(desk)
         assert [e.action for e in ticket.history] == ["create", "assign", "decline", "pool", "claim"]
         assert ticket.history[2].details["reason"] == "Busy with another job"
+
+    def test_an_emergency_is_claimed_only_by_those_it_was_offered_to_not_by_a_forged_button(
+        self, zhang: Chat, li: Chat, zhao: Chat, desk: Desk
+    ) -> None:
+        in_english(li, zhao)
+        for said in ("kitchen pipe leaking in 1-1-1201", "emergency", "submit"):
+            zhang.says(said)
+        (offered,) = stored(desk)
+        assert offered.history[-1].action == "offer" and "赵强 Zhao Qiang" not in offered.history[-1].details["to"]
+        # 赵强, a plumber off shift, was not offered it; a button made up for him takes nothing.
+        assert_answer(
+            zhao.says(payload=encode(OnTicket("grab", NUMBER))),
+            f"{NUMBER} was not offered to you: it is for those on shift it was offered to.",
+        )
+        assert stored(desk) == [offered]
+        assert li.says(payload=encode(OnTicket("grab", NUMBER))).startswith(
+            f"You have {NUMBER}.\n{NUMBER} · 🚨 EMERGENCY"
+        )
 
     def test_a_push_left_unanswered_rolls_over_to_the_grab_pool(self, zhang: Chat, li: Chat, desk: Desk) -> None:
         in_english(li)

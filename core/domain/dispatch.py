@@ -9,7 +9,7 @@ from decimal import Decimal
 from core.domain.directory import Estate, Staff, StaffGroup
 from core.domain.lifecycle import Action
 from core.domain.model import Ticket, TicketKind, Trade, Urgency
-from core.domain.roles import Grant, holders
+from core.domain.roles import Grant, holders, may
 
 TRADES = frozenset(t.value for t in Trade)
 # Between technicians equally busy, the one longest without a job goes; looked back this far.
@@ -69,6 +69,21 @@ def technicians_of(estate: Estate, category: str) -> tuple[Staff, ...]:
 
 def on_duty(estate: Estate, category: str, local: datetime) -> tuple[Staff, ...]:
     return tuple(s for s in technicians_of(estate, category) if s.on_shift(local))
+
+
+def offered_to(ticket: Ticket, staff: Staff, local: datetime) -> bool:
+    """Whether the staff member may claim the job as it is offered now: an emergency offered by name to one of
+    those named, or to anyone on shift when its trade's group was offered it too; a job in the grab pool to
+    anyone on shift; a supervisor either way. (Being of the trade is checked with the rest of the permissions.)"""
+    if may(staff, Grant.DISPATCH):
+        return True
+    offers = [event for event in ticket.history if event.action in (Action.OFFER, Action.POOL)]
+    if not offers:
+        return False
+    last = offers[-1]
+    if staff.name in last.details.get("to", []):
+        return True
+    return (last.action == Action.POOL or bool(last.details.get("groups"))) and staff.on_shift(local)
 
 
 def pool_groups(estate: Estate, category: str) -> tuple[StaffGroup, ...]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from core.domain.directory import Staff
-from core.domain.dispatch import ROTATION, Decision, decide
+from core.domain.dispatch import ROTATION, Decision, decide, offered_to
 from core.domain.lifecycle import Action, allowed_actions
 from core.domain.model import SYSTEM, Status, Ticket, TicketKind
 from core.domain.roles import refusal
@@ -77,6 +77,10 @@ def grab(work: Work, staff: Staff, ticket: Ticket) -> None:
     if ticket.status is not Status.NEW:
         taken = ticket.assignee_name or work.t("someone else")
         work.say(N_("Too late: {number} was already taken by {name}."), number=ticket.number, name=taken)
+        return
+    if not offered_to(ticket, staff, work.now.astimezone(work.settings.zone)):
+        work.say(N_("{number} was not offered to you: it is for those on shift it was offered to."),
+                 number=ticket.number)  # fmt: skip
         return
     work.change(ticket, Action.CLAIM, assignee=staff.name, assignee_id=staff.id)
 
