@@ -11,6 +11,7 @@ import contextlib
 import multiprocessing
 import os
 import signal
+import sys
 import threading
 from collections.abc import AsyncIterator, Coroutine
 from dataclasses import dataclass
@@ -257,3 +258,50 @@ def test_start_raises_what_an_initializer_raised() -> None:
         assert multiprocessing.active_children() == []
 
     run(scenario())
+
+
+PARENT = """
+import asyncio, sys
+from bot.runtime.pool import WorkerPool
+from tests import pool_tasks as tasks
+
+async def main() -> None:
+    pool = WorkerPool(2, tasks.nothing)
+    await pool.start()
+    busy = asyncio.create_task(pool.run(tasks.hold, sys.argv[1]))  # one worker in the middle of a task
+    print(" ".join(map(str, pool.pids())), flush=True)
+    await busy
+
+asyncio.run(main())
+"""
+
+
+def test_workers_die_with_a_parent_killed_with_sigkill_even_in_the_middle_of_a_task(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        async with Holder(tmp_path) as holder:
+            parent = await asyncio.create_subprocess_exec(
+                sys.executable, "-c", PARENT, holder.address, stdout=asyncio.subprocess.PIPE,
+                cwd=Path(__file__).resolve().parent.parent,
+            )  # fmt: skip
+            assert parent.stdout is not None
+            pids = [int(pid) for pid in (await parent.stdout.readline()).split()]
+            held = await holder.next()
+            assert held.pid in pids and len(pids) == 2
+            parent.kill()
+            await parent.wait()
+            for _ in range(500):  # the kernel kills them at once; this only waits for that to be seen
+                if all(gone_or_zombie(pid) for pid in pids):
+                    break
+                await asyncio.sleep(0.01)
+            assert all(gone_or_zombie(pid) for pid in pids)
+
+    run(scenario())
+
+
+def gone_or_zombie(pid: int) -> bool:
+    """Dead: exited (a zombie waits for init, its new parent, to reap it), or reaped already."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] in ("Z", "X")
+    except FileNotFoundError:
+        return True

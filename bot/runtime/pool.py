@@ -149,7 +149,7 @@ class WorkerPool:
         assert self._loop is not None
         conn, child_conn = self._context.Pipe()
         taken = self._context.RawValue(ctypes.c_uint64, 0)
-        args = (child_conn, self._initializer, self._initargs, self._niceness, taken)
+        args = (child_conn, self._initializer, self._initargs, self._niceness, taken, os.getpid())
         process = self._context.Process(target=_serve, args=args, name="pool-worker")
         try:
             process.start()
@@ -285,10 +285,29 @@ def _no_worker_left(cause: BaseException) -> RuntimeError:
 # --- inside a worker process ---------------------------------------------------------------------------
 
 
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
+
+
+def _die_with(parent: int) -> None:
+    """On Linux the kernel kills this worker when its parent dies, even by kill -9 and in the middle of a task:
+    a worker ignores SIGTERM, and one busy in a turn would not see its pipe close. Its database connection goes
+    with it, and with the connection any lock or transaction it held."""
+    with contextlib.suppress(OSError, AttributeError):  # elsewhere: the worker ends when its pipe closes
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != parent:  # the parent died before the kernel was asked
+        os._exit(0)
+
+
 def _serve(
-    conn: Connection, initializer: Callable[..., None], initargs: tuple[Any, ...], niceness: int, taken: ctypes.c_uint64
+    conn: Connection,
+    initializer: Callable[..., None],
+    initargs: tuple[Any, ...],
+    niceness: int,
+    taken: ctypes.c_uint64,
+    parent: int,
 ) -> None:
     """A worker's life: set up, say so, then run tasks until told to stop or the parent is gone."""
+    _die_with(parent)
     # Ctrl-C reaches the whole process group and a service manager may signal every process: the serving
     # process stops its workers itself, once their tasks are done.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
