@@ -29,7 +29,7 @@ from telegram import (
     User,
 )
 from telegram.constants import ChatType, MessageLimit
-from telegram.error import BadRequest, Forbidden, RetryAfter, TelegramError
+from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
 from telegram.ext import AIORateLimiter, Application
 
 from bot import metrics
@@ -422,8 +422,8 @@ class TelegramChannel:
             raise RetryLater(str(error), after if isinstance(after, timedelta) else timedelta(seconds=after)) from None
         except (BadRequest, Forbidden) as error:  # chat gone, bot blocked, message refused: retrying won't help
             raise Undeliverable(str(error)) from None
-        except TelegramError as error:  # network trouble, 5xx, timeouts
-            raise RetryLater(str(error)) from None
+        except TelegramError as error:  # network trouble, 5xx, timeouts: after some, Telegram may have it already
+            raise RetryLater(str(error), unknown=isinstance(error, NetworkError)) from None
 
 
 def render(inbound: Inbound, reply: Reply) -> list[tuple[str, dict[str, Any]]]:

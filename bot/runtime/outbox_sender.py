@@ -3,7 +3,8 @@
 Messages this process queues are handed over in memory and sent at once; the outbox table is polled
 as well, at least every `idle_poll` seconds however busy the sender is: for retries, for what other
 processes queued, and for what was left when a process stopped. Outcomes are written back in batches,
-one transaction for many messages.
+one transaction for many chats; but a chat's next message is sent only once its last one is marked sent, so
+that a crash can send again at most one message per chat (Telegram has no idempotency key: that is the bound).
 
 A chat the table owes older messages to (a retry not yet due, what a stopped process left) is served
 from the table alone until those are sent: a message handed over in memory would overtake them.
@@ -32,11 +33,13 @@ HORIZON = timedelta(days=36_500)  # due() "by then" lists every pending message,
 
 
 class RetryLater(Exception):
-    """A passing failure: try again after `after` (a flood limit's retry_after, or backoff when None)."""
+    """A passing failure: try again after `after` (a flood limit's retry_after, or backoff when None). `unknown`:
+    the channel may have delivered it all the same (a timeout after the request went out), so trying again may
+    deliver it twice; the metrics count such second sends."""
 
-    def __init__(self, reason: str, after: timedelta | None = None) -> None:
+    def __init__(self, reason: str, after: timedelta | None = None, unknown: bool = False) -> None:
         super().__init__(reason)
-        self.after = after
+        self.after, self.unknown = after, unknown
 
 
 class Undeliverable(Exception):
@@ -110,6 +113,10 @@ class OutboxSender:
         self.wakeup = asyncio.Event()
         self.fresh: deque[OutboxMessage] = deque()
         self.outcomes: list[Outcome] = []  # sent or failed, not yet written back
+        # Per chat, messages sent whose outcome is not written back yet (being written counts): at most one.
+        self.unmarked: dict[Chat, int] = {}
+        self.writing: asyncio.Future[None] | None = None
+        self.uncertain: set[str] = set()  # keys whose last try may have been delivered all the same
         # Chats served from the table alone, with the keys of what it holds for them that is not sent yet.
         self.owed: dict[Chat, set[str]] = {}
         self.scanned = False  # whether `owed` knows what the table held when this sender started
@@ -159,8 +166,7 @@ class OutboxSender:
             by_chat: dict[Chat, list[OutboxMessage]] = {}
             for message in batch:
                 by_chat.setdefault(chat_of(message), []).append(message)
-            for chat_outcomes in await asyncio.gather(*(self._send_chat(ms) for ms in by_chat.values())):
-                self.outcomes.extend(chat_outcomes)
+            await asyncio.gather(*(self._send_chat(ms) for ms in by_chat.values()))
         if self.outcomes and (len(self.outcomes) >= self.batch or self._elapsed(self.last_flush) >= FLUSH_EVERY
                               or not batch):  # fmt: skip
             await self._write_back()
@@ -228,31 +234,56 @@ class OutboxSender:
         seconds = math.inf if since is None else (self.clock() - since).total_seconds()
         return seconds if seconds >= 0 else math.inf
 
-    async def _send_chat(self, messages: list[OutboxMessage]) -> list[Outcome]:
-        async with self.parallel:
-            return await self._send_in_order(messages)
-
-    async def _send_in_order(self, messages: list[OutboxMessage]) -> list[Outcome]:
-        outcomes: list[Outcome] = []
+    async def _send_chat(self, messages: list[OutboxMessage]) -> None:
+        chat = chat_of(messages[0])
         for n, message in enumerate(messages):
+            if self.unmarked.get(chat):
+                await self._marked(chat)  # not holding a slot: the other chats' marks join the same write
             try:
-                await self.transports[message.channel](message.recipient, message.payload)
+                async with self.parallel:
+                    await self.transports[message.channel](message.recipient, message.payload)
             except RetryLater as error:
-                outcomes.append((message, f"retry: {error}", error.after or backoff(message.attempts)))
+                self._outcome(message, f"retry: {error}", error.after or backoff(message.attempts))
+                if error.unknown:
+                    self.uncertain.add(message.key)
                 self._owe(messages[n:])  # the rest of this chat waits in the table, so it keeps its order
                 break
             except Undeliverable as error:
-                outcomes.append((message, f"dead: {error}", None))
+                self._outcome(message, f"dead: {error}", None)
                 self._settle(message)
                 continue
             except Exception as error:  # unforeseen: keep what was sent, retry this one later
-                log.exception("outbox: sending %s failed", message.key)
-                outcomes.append((message, f"retry: {error!r}", backoff(message.attempts)))
+                log.error("outbox: sending %s failed: %r", message.key, error)
+                self._outcome(message, f"retry: {error!r}", backoff(message.attempts))
+                self.uncertain.add(message.key)
                 self._owe(messages[n:])
                 break
-            outcomes.append((message, "sent", None))
+            self._outcome(message, "sent", None)
             self._settle(message)
-        return outcomes
+
+    def _outcome(self, message: OutboxMessage, outcome: str, retry_in: timedelta | None) -> None:
+        self.outcomes.append((message, outcome, retry_in))
+        if outcome == "sent":
+            chat = chat_of(message)
+            self.unmarked[chat] = self.unmarked.get(chat, 0) + 1
+            if message.key in self.uncertain:
+                self.uncertain.discard(message.key)
+                metrics.OUTBOX_SENT_AGAIN.labels(message.channel).inc()
+
+    async def _marked(self, chat: Chat) -> None:
+        """Until what was sent to the chat is written back: one write for every chat waiting on it at once. While
+        the database is away this keeps trying, since sending more before the last is marked would widen what a
+        crash can send twice."""
+        failures = 0
+        while self.unmarked.get(chat):
+            if self.writing is None or self.writing.done():
+                self.writing = asyncio.ensure_future(self._write_back())
+            try:
+                await asyncio.shield(self.writing)
+            except Exception as error:
+                failures += 1
+                log.warning("outbox: could not mark what was sent (try %d): %s", failures, error)
+                await asyncio.sleep(min(0.2 * 2 ** min(failures - 1, 10), 30.0))
 
     def _owe(self, messages: Iterable[OutboxMessage]) -> None:
         for message in messages:
@@ -280,6 +311,14 @@ class OutboxSender:
         except Exception:
             self.outcomes = outcomes + self.outcomes  # sent is sent: keep them, to write back next time
             raise
+        for message, outcome, _ in outcomes:
+            if outcome == "sent":
+                chat = chat_of(message)
+                left = self.unmarked.get(chat, 0) - 1
+                if left > 0:
+                    self.unmarked[chat] = left
+                else:
+                    self.unmarked.pop(chat, None)
 
     def flush(self, outcomes: list[Outcome]) -> None:
         """Write outcomes back in one transaction, with what on_dead does about messages refused for good.
