@@ -13,5 +13,9 @@ HANDLING = Histogram("baoxiu_handling_seconds", "Time to handle one message, dat
 OUTBOX_SENT = Counter("baoxiu_outbox_sent", "Messages delivered", ["channel"], registry=REGISTRY)
 OUTBOX_RETRIED = Counter("baoxiu_outbox_retried", "Deliveries to try again later", ["channel"], registry=REGISTRY)
 OUTBOX_DEAD = Counter("baoxiu_outbox_dead", "Messages the channel refused for good", ["channel"], registry=REGISTRY)
-OUTBOX_SENT_AGAIN = Counter("baoxiu_outbox_sent_again", "Messages sent again after a try whose outcome was unknown (a "
-                            "timeout, say): each may have reached its chat twice", ["channel"], registry=REGISTRY)
+OUTBOX_SENT_AGAIN = Counter(
+    "baoxiu_outbox_sent_again",
+    "Messages sent again after a try whose outcome was unknown (a timeout, say): each may have reached its chat twice",
+    ["channel"],
+    registry=REGISTRY,
+)

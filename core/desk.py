@@ -23,7 +23,7 @@ from core.domain.errors import NotFound
 from core.domain.model import Ticket
 from core.domain.people import Address, PersonRef
 from core.i18n import normalize_locale
-from core.ports import OutboxMessage, TicketQuery, UnitOfWork
+from core.ports import Claim, OutboxMessage, TicketQuery, UnitOfWork
 from core.services.commands import execute, who
 from core.services.tickets import find_ticket
 from core.services.work import Work
@@ -110,6 +110,14 @@ class Desk:
         self._estate_checked: datetime | None = None
         # Told, after each commit, what was queued for delivery (the outbox sender listens).
         self.queued_listeners: list[Callable[[list[OutboxMessage]], None]] = []
+        # The outbox sender those listeners hand messages to, and for how long it claims them (its id, its lease):
+        # what this desk queues is claimed by it from the start, so that no other sender takes it meanwhile.
+        self.sender: tuple[str, timedelta] | None = None
+
+    def queue(self, uow: UnitOfWork, messages: list[OutboxMessage], now: datetime) -> list[OutboxMessage]:
+        """Into the outbox, in the caller's transaction; what was not queued before comes back."""
+        held = Claim(self.sender[0], now + self.sender[1]) if self.sender is not None else None
+        return uow.outbox.add_all(messages, now, held)
 
     def estate(self, uow: UnitOfWork, now: datetime) -> Estate:
         """The directory, read again when a load or a registration has changed it (looked at once a second)."""
@@ -163,7 +171,7 @@ class Desk:
                 base = f"{inbound.channel}:{inbound.native_id or now.isoformat()}"
                 deliveries = [(inbound.channel, *d) for reply in replies for d in render(inbound, reply)]
                 outgoing = [OutboxMessage(f"{base}:{n}", *delivery) for n, delivery in enumerate(deliveries)] + outgoing
-            queued = uow.outbox.add_all(outgoing, now)
+            queued = self.queue(uow, outgoing, now)
             uow.commit()
         self._tell_queued(queued)
         return replies
@@ -195,7 +203,7 @@ class Desk:
             work = Work(uow, self.estate(uow, now), self.settings, now)
             result = job(work)
             work.tell()
-            queued = uow.outbox.add_all(work.outgoing, now)
+            queued = self.queue(uow, work.outgoing, now)
             uow.commit()
         self._tell_queued(queued)
         return result

@@ -52,6 +52,16 @@ class OutboxMessage:
     # Attempts made so far (0 for a message just queued): what the sender's backoff grows with. Not part of a
     # message's identity, so a message read back after a failed attempt still equals the one queued.
     attempts: int = field(default=0, compare=False)
+    # Claimed before by a sender whose claim ran out (it died, say): it may have been sent already.
+    uncertain: bool = field(default=False, compare=False)
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A sender's hold on the messages it sends: who (an id of its own) and until when, renewed while it lives."""
+
+    sender: str
+    until: datetime
 
 
 @dataclass(frozen=True)
@@ -219,8 +229,21 @@ class PeopleRepository(abc.ABC):
 
 class Outbox(abc.ABC):
     @abc.abstractmethod
-    def add_all(self, messages: list[OutboxMessage], now: datetime) -> list[OutboxMessage]:
-        """Queue messages in one statement; what comes back is those whose keys were not queued before."""
+    def add_all(self, messages: list[OutboxMessage], now: datetime, held: Claim | None = None) -> list[OutboxMessage]:
+        """Queue messages in one statement; what comes back is those whose keys were not queued before. `held`: they
+        are claimed from the start by the sender they are handed to in memory."""
+
+    @abc.abstractmethod
+    def claim(
+        self, now: datetime, claim: Claim, limit: int, channels: tuple[str, ...] | None = None
+    ) -> builtins.list[OutboxMessage]:
+        """Take messages to send now, oldest first: pending, due, and claimed by nobody, by this sender, or by one
+        whose claim ran out; none behind an earlier message to the same chat that is not due yet or that another
+        sender holds. Several senders at once never take the same message, nor one chat's messages between them."""
+
+    @abc.abstractmethod
+    def renew(self, claim: Claim) -> None:
+        """Extend what this sender holds to the claim's time; a claim's time in the past lets it all go."""
 
     @abc.abstractmethod
     def due(

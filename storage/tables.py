@@ -294,3 +294,6 @@ class OutboxRow(Base):
     next_attempt_at: Mapped[datetime]
     created_at: Mapped[datetime]
     sent_at: Mapped[datetime | None]
+    # The sender that holds the message (core.ports.Claim), and until when: nobody else sends it meanwhile.
+    claimed_by: Mapped[str] = mapped_column(String(64), default="", server_default="")
+    claimed_until: Mapped[datetime | None]

@@ -20,6 +20,7 @@ from core.domain.people import Address, PersonRef
 from core.domain.tickets import normal_number
 from core.ports import (
     NOTICE,
+    Claim,
     ConversationRepository,
     DirectoryRepository,
     Opening,
@@ -42,6 +43,8 @@ class Row:
     attempts: int = 0
     error: str = ""
     created_at: datetime | None = None
+    claimed_by: str = ""
+    claimed_until: datetime | None = None
 
 
 @dataclass
@@ -323,15 +326,43 @@ class FakeOutbox(Outbox):
     def __init__(self, data: Data) -> None:
         self.data = data
 
-    def add_all(self, messages: list[OutboxMessage], now: datetime) -> list[OutboxMessage]:
+    def add_all(self, messages: list[OutboxMessage], now: datetime, held: Claim | None = None) -> list[OutboxMessage]:
         known = {row.message.key for row in self.data.outbox}
         added = []
         for message in messages:
             if message.key not in known:
                 known.add(message.key)
-                self.data.outbox.append(Row(message, next_attempt_at=now, created_at=now))
+                self.data.outbox.append(Row(message, next_attempt_at=now, created_at=now,
+                                            claimed_by=held.sender if held else "",
+                                            claimed_until=held.until if held else None))  # fmt: skip
                 added.append(message)
         return added
+
+    def claim(
+        self, now: datetime, claim: Claim, limit: int, channels: tuple[str, ...] | None = None
+    ) -> builtins.list[OutboxMessage]:
+        taken: builtins.list[OutboxMessage] = []
+        held_back: set[tuple[str, str]] = set()
+        for row in self.data.outbox:
+            chat = (row.message.channel, row.message.recipient)
+            if row.status != "pending":
+                continue
+            assert row.next_attempt_at is not None
+            others = row.claimed_until is not None and row.claimed_until >= now and row.claimed_by != claim.sender
+            if row.next_attempt_at > now or others:
+                held_back.add(chat)
+                continue
+            if chat in held_back or (channels is not None and chat[0] not in channels) or len(taken) >= limit:
+                continue
+            uncertain = bool(row.claimed_by) and row.claimed_by != claim.sender and row.claimed_until is not None
+            row.claimed_by, row.claimed_until = claim.sender, claim.until
+            taken.append(replace(row.message, attempts=row.attempts, uncertain=uncertain))
+        return taken
+
+    def renew(self, claim: Claim) -> None:
+        for row in self.data.outbox:
+            if row.claimed_by == claim.sender and row.status == "pending":
+                row.claimed_until = claim.until
 
     def due(
         self, now: datetime, limit: int = 100, channels: tuple[str, ...] | None = None, recipient: str | None = None

@@ -55,11 +55,13 @@ class Faults:
         dbapi_error = engine.dialect.loaded_dbapi.OperationalError
         add_all, keep = SqlAlchemyOutbox.add_all, SqlAlchemyConversationRepository.keep
 
-        def failing_turn(outbox: SqlAlchemyOutbox, messages: list[OutboxMessage], now: Any) -> list[OutboxMessage]:
+        def failing_turn(
+            outbox: SqlAlchemyOutbox, messages: list[OutboxMessage], now: Any, held: Any = None
+        ) -> list[OutboxMessage]:
             if self.turns > 0:
                 self.turns -= 1
                 raise OperationalError("INSERT INTO outbox ...", {}, dbapi_error("deadlock detected"))
-            return add_all(outbox, messages, now)
+            return add_all(outbox, messages, now, held)
 
         def failing_keep(repository: SqlAlchemyConversationRepository, channel: str, received: Any, now: Any) -> int:
             if self.keeps > 0:
@@ -155,6 +157,7 @@ async def serving(engine: Engine, fake: FakeTelegram, tmp_path: Path, mode: str)
     desk = desk_on(uow)
     sender = OutboxSender(uow, transports={})
     desk.queued_listeners.append(sender.submit)
+    desk.sender = sender.claims
     runner = InLoopDesk(desk, on_queued=sender.submit)
     port = free_port()
     settings = TelegramSection(token=TOKEN, mode=mode, base_url=fake.base_url, base_file_url=fake.base_file_url,

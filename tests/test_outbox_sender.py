@@ -17,7 +17,7 @@ import pytest
 
 from bot import metrics
 from bot.runtime.outbox_sender import MAX_BACKOFF, OutboxSender, RetryLater, Undeliverable, backoff
-from core.ports import NOTICE, Outbox, OutboxMessage, UnitOfWork
+from core.ports import NOTICE, Claim, Outbox, OutboxMessage, UnitOfWork
 from storage.uow import SqlAlchemyUnitOfWork
 from tests.conftest import NOW
 
@@ -45,6 +45,8 @@ class Row:
     last_error: str = ""
     sent_at: datetime | None = None
     created_at: datetime | None = None
+    claimed_by: str = ""
+    claimed_until: datetime | None = None
 
 
 class DatabaseAway(Exception):
@@ -60,15 +62,47 @@ class MemoryOutbox(Outbox):
         self.rows = {key: replace(row) for key, row in uow.table.items()}  # this transaction's own copy
         self.done: list[tuple[Any, ...]] = []  # what this transaction did, in order
 
-    def add_all(self, messages: list[OutboxMessage], now: datetime) -> list[OutboxMessage]:
+    def add_all(self, messages: list[OutboxMessage], now: datetime, held: Claim | None = None) -> list[OutboxMessage]:
         added = [m for m in messages if m.key not in self.rows]
         for message in added:
             self.uow.next_id += 1  # a sequence: never handed out twice, even by a transaction rolled back
             self.rows[message.key] = Row(
-                self.uow.next_id, replace(message, attempts=0), next_attempt_at=now, created_at=now
-            )
+                self.uow.next_id, replace(message, attempts=0), next_attempt_at=now, created_at=now,
+                claimed_by=held.sender if held else "", claimed_until=held.until if held else None,
+            )  # fmt: skip
         self.done.append(("add", tuple(m.key for m in added)))
         return added
+
+    def claim(
+        self, now: datetime, claim: Claim, limit: int, channels: tuple[str, ...] | None = None
+    ) -> list[OutboxMessage]:
+        self.uow.reads.append(now)
+        if self.uow.failing_reads:
+            self.uow.failing_reads -= 1
+            raise DatabaseAway("could not connect to the database")
+        pending = sorted((row for row in self.rows.values() if row.status == "pending"), key=lambda row: row.id)
+        taken: list[OutboxMessage] = []
+        held_back: set[tuple[str, str]] = set()
+        for row in pending:
+            chat = (row.message.channel, row.message.recipient)
+            others = row.claimed_until is not None and row.claimed_until >= now and row.claimed_by != claim.sender
+            if row.next_attempt_at > now or others:
+                held_back.add(chat)
+                continue
+            if chat in held_back or (channels is not None and chat[0] not in channels) or len(taken) >= limit:
+                continue
+            uncertain = bool(row.claimed_by) and row.claimed_by != claim.sender and row.claimed_until is not None
+            row.claimed_by, row.claimed_until = claim.sender, claim.until
+            taken.append(replace(row.message, payload=dict(row.message.payload), attempts=row.attempts,
+                                 uncertain=uncertain))  # fmt: skip
+        self.done.append(("claim", tuple(m.key for m in taken)))
+        return taken
+
+    def renew(self, claim: Claim) -> None:
+        for row in self.rows.values():
+            if row.claimed_by == claim.sender and row.status == "pending":
+                row.claimed_until = claim.until
+        self.done.append(("renew", claim.until))
 
     def due(
         self, now: datetime, limit: int = 100, channels: tuple[str, ...] | None = None, recipient: str | None = None
@@ -433,6 +467,33 @@ async def test_a_message_sent_again_after_a_try_of_unknown_outcome_is_counted() 
     await desk.settle()
     assert desk.telegram.to("A") == ["a1"] and desk.telegram.to("B") == ["b1"]
     assert metrics.OUTBOX_SENT_AGAIN.labels("telegram")._value.get() == before + 1  # a1 only: b1 was refused
+
+
+@in_loop
+async def test_two_senders_on_one_table_send_each_message_once_and_each_chat_in_order() -> None:
+    desk = Desk(idle_poll=0, batch=3)
+    other = OutboxSender(desk.uow, {"telegram": desk.telegram}, clock=desk.clock, batch=3)
+    desk.leave(*(message(f"{chat}{n}", chat) for n in range(5) for chat in "ABCD"))
+    for _ in range(12):
+        await asyncio.gather(desk.sender.send_once(), other.send_once())
+    assert [desk.telegram.to(chat) for chat in "ABCD"] == [[f"{chat}{n}" for n in range(5)] for chat in "ABCD"]
+    assert len(desk.telegram.tried) == 20 and desk.memory.outbox.pending_count() == 0
+
+
+@in_loop
+async def test_what_a_dead_sender_held_is_sent_by_another_once_its_claim_runs_out_and_counted() -> None:
+    desk = Desk(idle_poll=0)
+    dead = OutboxSender(desk.uow, {"telegram": desk.telegram}, clock=desk.clock)
+    with desk.uow as uow:  # queued by the dead sender's desk, claimed for it, and never sent
+        uow.outbox.add_all([message("a1", "A"), message("a2", "A")], desk.clock(), held=dead.claim())
+        uow.commit()
+    before = metrics.OUTBOX_SENT_AGAIN.labels("telegram")._value.get()
+    await desk.settle()
+    assert desk.telegram.tried == []  # its claim (8 s) still runs
+    desk.clock.advance(9)
+    await desk.settle()
+    assert desk.telegram.to("A") == ["a1", "a2"] and desk.memory.outbox.pending_count() == 0
+    assert metrics.OUTBOX_SENT_AGAIN.labels("telegram")._value.get() == before + 2  # either may have gone already
 
 
 # --- restarts and the two paths ---------------------------------------------------------------------------------

@@ -21,7 +21,7 @@ from core.domain.lifecycle import Action, apply
 from core.domain.model import Actor, Attachment, Location, Material, Source, Status, Subscriber, TicketKind, Urgency
 from core.domain.people import Address, PersonRef
 from core.domain.tickets import TicketDraft
-from core.ports import NOTICE, OutboxMessage, TicketQuery, UnitOfWork
+from core.ports import NOTICE, Claim, OutboxMessage, TicketQuery, UnitOfWork
 from core.services.tickets import find_ticket
 from storage.db import DatabaseError, make_engine, schema_state, upgrade
 from storage.tables import Base
@@ -574,6 +574,36 @@ class TestOutbox:
         with any_uow as uow:
             assert [m.key for m in uow.outbox.due(NOW + timedelta(seconds=10))] == ["m2", "m3"]
             assert uow.outbox.pending_count() == 2
+
+    def test_senders_claim_messages_each_chat_to_one_sender_until_its_claim_runs_out(self, any_uow: UnitOfWork) -> None:
+        x1, x2, y1 = (
+            OutboxMessage(k, "telegram", chat, {"text": k}) for k, chat in (("x1", "X"), ("x2", "X"), ("y1", "Y"))
+        )
+        born = OutboxMessage("z1", "telegram", "Z", {"text": "z1"})  # handed to sender A in memory
+        a, b = Claim("A", NOW + timedelta(seconds=8)), Claim("B", NOW + timedelta(seconds=8))
+        with any_uow as uow:
+            uow.outbox.add_all([x1, x2], NOW)
+            uow.outbox.add_all([born], NOW, held=a)
+            assert [m.key for m in uow.outbox.claim(NOW, a, limit=1)] == ["x1"]
+            uow.commit()
+        with any_uow as uow:
+            uow.outbox.add_all([y1], NOW)
+            # x2 waits behind x1, which A holds; z1 is A's from the start.
+            assert [m.key for m in uow.outbox.claim(NOW, b, limit=10)] == ["y1"]
+            assert [m.key for m in uow.outbox.claim(NOW, a, limit=10)] == ["x1", "x2", "z1"]  # its own, again
+            uow.commit()
+        with any_uow as uow:  # A renews, then dies: after its claim runs out, B takes what it held
+            uow.outbox.renew(Claim("A", NOW + timedelta(seconds=12)))
+            uow.outbox.mark_sent(["y1"], NOW + timedelta(seconds=1))
+            assert uow.outbox.claim(NOW + timedelta(seconds=10), Claim("B", NOW + timedelta(seconds=18)), 10) == []
+            later = uow.outbox.claim(NOW + timedelta(seconds=13), Claim("B", NOW + timedelta(seconds=21)), limit=10)
+            assert [(m.key, m.uncertain) for m in later] == [("x1", True), ("x2", True), ("z1", True)]
+            uow.outbox.mark_sent(["x1"], NOW + timedelta(seconds=14))
+            uow.outbox.renew(Claim("B", NOW))  # B stops and lets go: A' may take the rest at once
+            uow.commit()
+        with any_uow as uow:
+            again = uow.outbox.claim(NOW + timedelta(seconds=14), Claim("C", NOW + timedelta(seconds=22)), limit=10)
+            assert [m.key for m in again] == ["x2", "z1"]
 
     def test_what_was_pushed_to_a_person_since_a_time_is_found_and_answers_are_not(self, any_uow: UnitOfWork) -> None:
         earlier = OutboxMessage(f"{NOTICE}1:2:0", "telegram", "7001", {"text": "earlier"})

@@ -8,6 +8,11 @@ that a crash can send again at most one message per chat (Telegram has no idempo
 
 A chat the table owes older messages to (a retry not yet due, what a stopped process left) is served
 from the table alone until those are sent: a message handed over in memory would overtake them.
+
+Several senders (processes) may share the table: each claims what it sends, for a lease it renews while it
+lives (those handed over in memory were claimed for it when they were queued). A sender that dies leaves its
+claims to run out, and another takes them; a message claimed that way may have been sent already, and when it is
+sent again it is counted in baoxiu_outbox_sent_again_total.
 """
 
 from __future__ import annotations
@@ -15,13 +20,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
+import uuid
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from bot import metrics
-from core.ports import OutboxMessage, UnitOfWork
+from core.ports import Claim, OutboxMessage, UnitOfWork
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +36,9 @@ FLUSH_EVERY = 0.1  # seconds: how long a sent message may wait to be marked sent
 PARALLEL_CHATS = 4
 SCAN_LIMIT = 10_000  # pending messages read at the start, to learn which chats the table owes messages to
 HORIZON = timedelta(days=36_500)  # due() "by then" lists every pending message, due now or not
+# How long a sender's claim on a message lasts unless renewed (a third of it apart): how long what a dead sender
+# held waits before another sender takes it.
+LEASE = timedelta(seconds=8)
 
 
 class RetryLater(Exception):
@@ -106,8 +115,10 @@ class OutboxSender:
         idle_poll: float = 1.0,
         offload: bool = False,
         on_dead: DeadHook | None = None,
+        lease: timedelta = LEASE,
     ) -> None:
         self.uow, self.transports, self.clock = uow, transports, clock
+        self.id, self.lease = uuid.uuid4().hex, lease  # what its claims are known by
         self.batch, self.idle_poll, self.offload, self.on_dead = batch, idle_poll, offload, on_dead
         self.scan_limit = SCAN_LIMIT
         self.wakeup = asyncio.Event()
@@ -127,12 +138,52 @@ class OutboxSender:
         # A few chats at a time: enough to hide one slow chat, few enough to reuse the same connections.
         self.parallel = asyncio.Semaphore(PARALLEL_CHATS)
 
+    @property
+    def claims(self) -> tuple[str, timedelta]:
+        """For the desks that hand it messages: its id and lease (core.desk.Desk.sender)."""
+        return self.id, self.lease
+
+    def claim(self) -> Claim:
+        return Claim(self.id, self.clock() + self.lease)
+
     def submit(self, messages: list[OutboxMessage]) -> None:
         """Messages just committed to the outbox by this process: send them without reading them back."""
         self.fresh.extend(m for m in messages if m.channel in self.transports)
         self.wakeup.set()
 
     async def run(self, stopping: asyncio.Event) -> None:
+        renewing = asyncio.create_task(self._renew(stopping))
+        try:
+            await self._run(stopping)
+        finally:
+            renewing.cancel()
+            await asyncio.gather(renewing, return_exceptions=True)
+            try:  # what it still holds is free for the next sender at once, not after the lease
+                await self._database(lambda: self._hold(Claim(self.id, self.clock() - timedelta(microseconds=1))))
+            except Exception as error:
+                log.warning("outbox: could not let go of its claims (they run out in %s): %s", self.lease, error)
+
+    async def _renew(self, stopping: asyncio.Event) -> None:
+        """Keep the claims alive while this sender is; a database that is away is tried again at the next turn."""
+        while not stopping.is_set():
+            await asyncio.sleep(self.lease.total_seconds() / 3)
+            try:
+                await self._database(lambda: self._hold(self.claim()))
+            except Exception as error:
+                log.warning("outbox: could not renew its claims: %s", error)
+
+    def _hold(self, claim: Claim) -> None:
+        with self.uow as uow:
+            uow.outbox.renew(claim)
+            uow.commit()
+
+    async def _database(self, work: Callable[[], None]) -> None:
+        if self.offload:
+            await asyncio.to_thread(work)
+        else:
+            work()
+
+    async def _run(self, stopping: asyncio.Event) -> None:
         while not stopping.is_set():
             self.wakeup.clear()  # what submit() hands over from here on ends the wait below
             try:
@@ -159,6 +210,7 @@ class OutboxSender:
             if not self.scanned and not self.last_poll_full:
                 await self._scan()
             due = await self._read(self._due)
+            self.uncertain.update(m.key for m in due if m.uncertain)
             full = self.last_poll_full = len(due) >= self.batch
             polled = [m for m in due if m.channel in self.transports and m.key not in self.recently_sent]
         batch = self._assemble(polled, full)
@@ -215,7 +267,9 @@ class OutboxSender:
     def _due(self) -> list[OutboxMessage]:
         with self.uow as uow:
             # Only this sender's channels: messages waiting for a console must not crowd out Telegram's.
-            return uow.outbox.due(self.clock(), self.batch, channels=tuple(self.transports))
+            claimed = uow.outbox.claim(self.clock(), self.claim(), self.batch, channels=tuple(self.transports))
+            uow.commit()
+            return claimed
 
     def _pending(self) -> list[OutboxMessage]:
         with self.uow as uow:

@@ -83,6 +83,7 @@ async def run(config: Config) -> None:
     postgresql = engine.dialect.name == "postgresql"
     # On PostgreSQL the sender's reads and writes wait on the network: a thread lets the loop send meanwhile.
     sender = OutboxSender(uow, transports={}, offload=postgresql, on_dead=rerouting(config))
+    desk.sender = sender.claims  # what the desk queues is this sender's from the start (and its workers' too)
     loop = asyncio.get_running_loop()
 
     # Desk work outside the loop's thread (a scheduled job, say) hands its messages to the loop's own thread.

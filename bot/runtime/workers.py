@@ -19,7 +19,7 @@ import asyncio
 import logging
 import os
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Protocol
 
 from sqlalchemy.exc import OperationalError
@@ -67,7 +67,7 @@ def reject(desk: Desk, inbound: Inbound, now: datetime, render: Render, reason: 
         base = f"{inbound.channel}:{inbound.native_id or now.isoformat()}:sorry"
         deliveries = render(inbound, apology)
         messages = [OutboxMessage(f"{base}:{n}", inbound.channel, *d) for n, d in enumerate(deliveries)]
-        queued = uow.outbox.add_all(messages, now)
+        queued = desk.queue(uow, messages, now)
         uow.commit()
     return queued
 
@@ -140,7 +140,10 @@ class DeskProcesses(_Answering):
         """Start every worker now, with the channels' modules loaded (they come with the renders): that takes a
         worker about a second, which the first messages should not wait for."""
         self.pool = WorkerPool(
-            self.workers, _start_worker, (self.config, self.estate_code, renders), niceness=WORKER_NICENESS
+            self.workers,
+            _start_worker,
+            (self.config, self.estate_code, renders, self.desk.sender),
+            niceness=WORKER_NICENESS,
         )
         await self.pool.start()
 
@@ -167,13 +170,16 @@ _desk: Desk | None = None
 _queued: list[OutboxMessage] = []
 
 
-def _start_worker(config: Config, estate_code: str, renders: list[Render]) -> None:
+def _start_worker(
+    config: Config, estate_code: str, renders: list[Render], sender: tuple[str, timedelta] | None
+) -> None:
     """Arriving here, the renders have imported their channels' modules (unpickling them did)."""
     global _desk
     from bot import bootstrap
     from storage.db import make_engine
 
     _desk = bootstrap.build_desk(config, make_engine(config.database.url), estate_code)
+    _desk.sender = sender  # what a turn queues is claimed for the parent's sender, which it is handed to
     _desk.queued_listeners.append(_queued.extend)
 
 

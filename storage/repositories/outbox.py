@@ -6,10 +6,10 @@ from datetime import datetime
 from typing import Any
 
 from psycopg.types.json import Jsonb
-from sqlalchemy import bindparam, func, select, update
+from sqlalchemy import and_, bindparam, func, or_, select, update
 from sqlalchemy.orm import Session, aliased
 
-from core.ports import NOTICE, Outbox, OutboxMessage
+from core.ports import NOTICE, Claim, Outbox, OutboxMessage
 from storage.repositories._statements import PostgresCursor, prebuilt
 from storage.tables import OutboxRow
 
@@ -27,6 +27,8 @@ def _outbox_insert(insert: Any) -> Any:
             last_error="",
             next_attempt_at=bindparam("now"),
             created_at=bindparam("now"),
+            claimed_by=bindparam("claimed_by"),
+            claimed_until=bindparam("claimed_until"),
         )
         .on_conflict_do_nothing(index_elements=[OutboxRow.key])
         .returning(OutboxRow.key)
@@ -34,6 +36,7 @@ def _outbox_insert(insert: Any) -> Any:
 
 
 OUTBOX_INSERT = prebuilt(_outbox_insert)
+CLAIM_LOCK = 0x6F7574626F78  # "outbox": the advisory lock that takes claims one at a time
 MARK_SENT = (
     update(OutboxRow)
     .where(OutboxRow.key.in_(bindparam("keys", expanding=True)))
@@ -45,12 +48,13 @@ class SqlAlchemyOutbox(Outbox):
     def __init__(self, session: Session) -> None:
         self.session = session
 
-    def add_all(self, messages: list[OutboxMessage], now: datetime) -> list[OutboxMessage]:
+    def add_all(self, messages: list[OutboxMessage], now: datetime, held: Claim | None = None) -> list[OutboxMessage]:
         messages = list({m.key: m for m in messages}.values())  # a key given twice is queued once
         if not messages:
             return []
-        values = [{"key": m.key, "channel": m.channel, "recipient": m.recipient, "payload": m.payload, "now": now}
-                  for m in messages]  # fmt: skip
+        holder = {"claimed_by": held.sender if held else "", "claimed_until": held.until if held else None}
+        values = [{"key": m.key, "channel": m.channel, "recipient": m.recipient, "payload": m.payload, "now": now,
+                   **holder} for m in messages]  # fmt: skip
         postgres = PostgresCursor.of(self.session)
         if postgres is not None:
             added = set(
@@ -84,6 +88,54 @@ class SqlAlchemyOutbox(Outbox):
             statement = statement.where(OutboxRow.recipient == recipient)
         rows = self.session.scalars(statement.order_by(OutboxRow.id).limit(limit))
         return [OutboxMessage(r.key, r.channel, r.recipient, dict(r.payload), r.attempts) for r in rows]
+
+    def claim(
+        self, now: datetime, claim: Claim, limit: int, channels: tuple[str, ...] | None = None
+    ) -> list[OutboxMessage]:
+        if PostgresCursor.of(self.session) is not None:
+            # One claim at a time across senders, so that two never see the same chat free (its messages are then
+            # locked, SKIP LOCKED passes over rows a write-back is changing meanwhile).
+            self.session.execute(select(func.pg_advisory_xact_lock(CLAIM_LOCK)))
+        earlier = aliased(OutboxRow)
+        holds_back = (
+            select(earlier.id)
+            .where(
+                earlier.channel == OutboxRow.channel,
+                earlier.recipient == OutboxRow.recipient,
+                earlier.status == "pending",
+                earlier.id < OutboxRow.id,
+                or_(earlier.next_attempt_at > now,
+                    and_(earlier.claimed_until >= now, earlier.claimed_by != claim.sender)),
+            )
+            .exists()
+        )  # fmt: skip
+        free = or_(OutboxRow.claimed_until.is_(None), OutboxRow.claimed_until < now,
+                   OutboxRow.claimed_by == claim.sender)  # fmt: skip
+        picking = select(OutboxRow.id, OutboxRow.key, OutboxRow.channel, OutboxRow.recipient, OutboxRow.payload,
+                         OutboxRow.attempts, OutboxRow.claimed_by, OutboxRow.claimed_until)  # fmt: skip
+        picking = picking.where(OutboxRow.status == "pending", OutboxRow.next_attempt_at <= now, free, ~holds_back)
+        if channels is not None:
+            picking = picking.where(OutboxRow.channel.in_(channels))
+        # Locked until the transaction ends (PostgreSQL; SQLite has one writer at a time anyway).
+        rows = self.session.execute(picking.order_by(OutboxRow.id).limit(limit).with_for_update(skip_locked=True)).all()
+        if rows:
+            self.session.execute(
+                update(OutboxRow)
+                .where(OutboxRow.id.in_([row.id for row in rows]))
+                .values(claimed_by=claim.sender, claimed_until=claim.until)
+            )
+        return [
+            OutboxMessage(key, channel, recipient, dict(payload), attempts,
+                          uncertain=bool(was_by) and was_by != claim.sender and was_until is not None)
+            for _, key, channel, recipient, payload, attempts, was_by, was_until in rows
+        ]  # fmt: skip
+
+    def renew(self, claim: Claim) -> None:
+        self.session.execute(
+            update(OutboxRow)
+            .where(OutboxRow.claimed_by == claim.sender, OutboxRow.status == "pending")
+            .values(claimed_until=claim.until)
+        )
 
     def mark_sent(self, keys: list[str], now: datetime) -> None:
         if keys:
