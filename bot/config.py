@@ -124,6 +124,18 @@ class DispatchSection:
 
 
 @dataclass(frozen=True)
+class RetentionSection:
+    """Days kept of what grows with traffic (storage.retention); tickets and their history are kept for good."""
+
+    inbound_messages: int = 7
+    outbox: int = 30
+    dialogue_states: int = 30
+
+    def days(self) -> dict[str, int]:
+        return dataclasses.asdict(self)
+
+
+@dataclass(frozen=True)
 class Config:
     app: AppSection = field(default_factory=AppSection)
     database: DatabaseSection = field(default_factory=DatabaseSection)
@@ -134,6 +146,7 @@ class Config:
     sla: SlaSection = field(default_factory=SlaSection)
     dispatch: DispatchSection = field(default_factory=DispatchSection)
     triage: TriageRules = field(default_factory=TriageRules)
+    retention: RetentionSection = field(default_factory=RetentionSection)
     path: Path | None = None
 
     @property
@@ -301,6 +314,11 @@ def _check_values(config: Config) -> None:
     for key, value in dataclasses.asdict(config.dispatch).items():
         if key != "tools" and value <= 0:
             raise ConfigError(f"dispatch.{key}: must be greater than 0")
+    for key, value in config.retention.days().items():
+        if value < 1:
+            raise ConfigError(f"retention.{key}: must be 1 day or more")
+    if config.retention.inbound_messages < 2:  # Telegram delivers an update again for up to 24 hours
+        raise ConfigError("retention.inbound_messages: must be 2 days or more, to know a message delivered again")
     trades = [t.value for t in Trade]
     for trade in config.dispatch.tools:
         if trade not in trades:

@@ -15,8 +15,9 @@ from typing import Any
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import Engine, event, text
+from sqlalchemy import Engine, event, select, text
 
+from bot.config import ConfigError, RetentionSection, parse_config
 from core.domain.lifecycle import Action, apply
 from core.domain.model import Actor, Attachment, Location, Material, Source, Status, Subscriber, TicketKind, Urgency
 from core.domain.people import Address, PersonRef
@@ -24,7 +25,8 @@ from core.domain.tickets import TicketDraft
 from core.ports import NOTICE, Claim, OutboxMessage, TicketQuery, UnitOfWork
 from core.services.tickets import find_ticket
 from storage.db import DatabaseError, make_engine, schema_state, upgrade
-from storage.tables import Base
+from storage.retention import KEPT, PRUNED, prune
+from storage.tables import Base, InboundMessageRow, OutboxRow
 from storage.uow import SqlAlchemyUnitOfWork
 from tests.conftest import NOW, add_ticket, demo_estate, migrated
 from tests.fakes import FakeUnitOfWork
@@ -619,6 +621,44 @@ class TestOutbox:
         with any_uow as uow:
             assert uow.outbox.notices_since("telegram", "7001", NOW) == [{"text": "Is it fixed?"}]
             assert uow.outbox.notices_since("telegram", "7001", NOW + timedelta(seconds=5)) == []
+
+
+class TestRetention:
+    def test_every_table_is_either_pruned_by_age_or_kept_for_good(self) -> None:
+        assert set(PRUNED) | KEPT == set(Base.metadata.tables) and not set(PRUNED) & KEPT
+
+    def test_old_rows_go_and_what_is_still_to_do_or_recent_stays(self, engine: Engine) -> None:
+        old, recent = NOW - timedelta(days=40), NOW - timedelta(days=1)
+        uow = SqlAlchemyUnitOfWork(engine)
+        with uow:
+            uow.conversations.keep("telegram", [("1", {}), ("2", {}), ("3", {})], old)
+            uow.conversations.keep("telegram", [("4", {})], recent)
+            for native_id in ("1", "2", "4"):
+                uow.conversations.reject("telegram", native_id, "test", old if native_id != "4" else recent)
+            uow.outbox.add_all([OutboxMessage("sent", "telegram", "1", {}), OutboxMessage("dead", "telegram", "1", {}),
+                                OutboxMessage("to send", "telegram", "1", {})], old)  # fmt: skip
+            uow.outbox.mark_sent(["sent"], old)
+            uow.outbox.mark_dead("dead", "blocked")
+            uow.conversations.put("telegram", "1", "1", {"step": "old"}, old)
+            uow.conversations.put("telegram", "2", "2", {"step": "new"}, recent)
+            uow.commit()
+        deleted = prune(engine, RetentionSection().days(), NOW)
+        assert deleted == {"inbound_messages": 2, "outbox": 2, "dialogue_states": 1}
+        with engine.connect() as connection:
+            assert sorted(connection.execute(select(InboundMessageRow.native_id)).scalars()) == ["3", "4"]
+            assert list(connection.execute(select(OutboxRow.key)).scalars()) == ["to send"]
+        with uow:
+            assert uow.conversations.get("telegram", "1", "1") is None
+            assert uow.conversations.get("telegram", "2", "2") == {"step": "new"}
+        assert prune(engine, RetentionSection().days(), NOW) == {
+            "inbound_messages": 0,
+            "outbox": 0,
+            "dialogue_states": 0,
+        }
+
+    def test_fewer_than_two_days_of_messages_is_refused(self) -> None:
+        with pytest.raises(ConfigError, match=r"retention\.inbound_messages: must be 2 days or more"):
+            parse_config({"retention": {"inbound_messages": 1}}, environ={})
 
 
 def _at_revision(database_url: str, revision: str) -> Engine:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import signal
 from datetime import UTC, datetime
@@ -24,8 +25,11 @@ from bot.runtime.outbox_sender import DeadHook, OutboxSender
 from bot.runtime.workers import DeskProcesses, DeskRunner, InLoopDesk, default_workers
 from core.ports import OutboxMessage, UnitOfWork
 from core.services.delivery import undeliverable
+from storage.retention import prune
 
 log = logging.getLogger(__name__)
+
+PRUNE_FIRST_AFTER, PRUNE_EVERY = 60.0, 3600.0  # seconds
 
 
 def build_app(engine: Engine, uow: UnitOfWork, telegram: TelegramChannel | None) -> Starlette:
@@ -66,6 +70,24 @@ def rerouting(config: Config) -> DeadHook:
         undeliverable(uow, message, datetime.now(UTC), served)
 
     return reroute
+
+
+async def prune_now_and_then(engine: Engine, config: Config, stopping: asyncio.Event) -> None:
+    """[retention]: once soon after start, then once an hour; a database that is away is tried at the next."""
+    wait = PRUNE_FIRST_AFTER
+    while not stopping.is_set():
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stopping.wait(), wait)
+        if stopping.is_set():
+            return
+        wait = PRUNE_EVERY
+        try:
+            deleted = await asyncio.to_thread(prune, engine, config.retention.days(), datetime.now(UTC))
+        except Exception as error:
+            log.warning("retention: could not delete old rows: %s", str(error).splitlines()[0] if str(error) else error)
+            continue
+        if any(deleted.values()):
+            log.info("retention: deleted %s", ", ".join(f"{n} from {table}" for table, n in deleted.items() if n))
 
 
 def unserved(config: Config) -> list[str]:
@@ -128,6 +150,7 @@ async def run(config: Config) -> None:
     log.info("baoxiu serves http://%s:%s", config.server.host, config.server.port)
     sending = asyncio.create_task(sender.run(stopping))
     sweeping = asyncio.create_task(telegram.inbox.run(stopping)) if telegram is not None else None
+    pruning = asyncio.create_task(prune_now_and_then(engine, config, stopping))
     try:
         if telegram is not None:
             await telegram.start()
@@ -141,4 +164,5 @@ async def run(config: Config) -> None:
         await sending
         if sweeping is not None:
             await sweeping
+        await pruning
         engine.dispose()
