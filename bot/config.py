@@ -48,6 +48,7 @@ class ServerSection:
     host: str = "127.0.0.1"
     port: int = 8080
     workers: int = 0  # PostgreSQL: processes that answer messages; 0 = one more than the CPU cores
+    unhealthy_after_seconds: int = 120  # /healthz answers 503 once a channel has failed this long
 
 
 @dataclass(frozen=True)
@@ -306,6 +307,8 @@ def _check_values(config: Config) -> None:
             raise ConfigError(f"telegram.{key}: must be greater than 0")
     if not 0 < config.server.port < 65536:
         raise ConfigError(f"server.port: {config.server.port} is not a port number")
+    if config.server.unhealthy_after_seconds <= 0:
+        raise ConfigError("server.unhealthy_after_seconds: must be greater than 0")
     if config.server.workers < 0:
         raise ConfigError("server.workers: must be 0 (one more than the CPU cores) or a number of processes")
     for key, value in dataclasses.asdict(config.sla).items():

@@ -16,7 +16,7 @@ import socket
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -148,7 +148,9 @@ class Bot:
 
 
 @asynccontextmanager
-async def serving(engine: Engine, fake: FakeTelegram, tmp_path: Path, mode: str) -> AsyncIterator[Bot]:
+async def serving(
+    engine: Engine, fake: FakeTelegram, tmp_path: Path, mode: str, unhealthy_after: timedelta = timedelta(minutes=2)
+) -> AsyncIterator[Bot]:
     """baoxiu as `baoxiu run` puts it together on SQLite (the desk on the loop's thread), in this process."""
     uow = SqlAlchemyUnitOfWork(engine)
     with uow:
@@ -165,7 +167,7 @@ async def serving(engine: Engine, fake: FakeTelegram, tmp_path: Path, mode: str)
                                max_chat_messages_per_second=50)  # fmt: skip
     channel = TelegramChannel(settings, runner, uow, tmp_path)
     sender.transports["telegram"] = channel.send
-    server = uvicorn.Server(uvicorn.Config(build_app(engine, uow, channel), host="127.0.0.1", port=port,
+    server = uvicorn.Server(uvicorn.Config(build_app(engine, channel, sender, unhealthy_after), host="127.0.0.1", port=port,
                                            lifespan="off", log_level="warning"))  # fmt: skip
     stopping = asyncio.Event()
     serve = asyncio.create_task(server.serve())
@@ -325,10 +327,38 @@ def test_telegram_unreachable_at_start_is_tried_again_while_health_says_so_then_
 
     async def scenario() -> None:
         async with serving(engine, fake, tmp_path, "polling") as bot:
-            failing = (await health(bot))["telegram"]
+            failing = (await health(bot))["channels"]["telegram"]["receiving"]
             assert failing["status"] == "failing" and failing["error"] == "simulated failure" and failing["since"]
             await until(lambda: fake.calls.count("getMe") >= 5)
             await bot.say(EMILY, "the kitchen pipe is leaking", language="en")
-            assert (await health(bot))["telegram"] == {"status": "ok"}
+            assert (await health(bot))["channels"]["telegram"]["receiving"] == {"status": "ok"}
+
+    asyncio.run(scenario())
+
+
+def test_health_says_a_channel_fails_to_deliver_since_when_and_what_waits_and_turns_503_past_the_threshold(
+    engine: Engine, fake: FakeTelegram, tmp_path: Path
+) -> None:
+    async def health(bot: Bot) -> tuple[int, dict[str, Any]]:
+        async with httpx.AsyncClient() as client:
+            response = await client.get(f"http://127.0.0.1:{bot.port}/healthz")
+        return response.status_code, dict(response.json())
+
+    async def scenario() -> None:
+        async with serving(engine, fake, tmp_path, "polling", unhealthy_after=timedelta(0)) as bot:
+            assert await health(bot) == (200, {"status": "ok", "outbox_pending": 0, "channels": {"telegram": {
+                "waiting": 0, "receiving": {"status": "ok"}, "sending": {"status": "ok"}}}})  # fmt: skip
+            fake.fail("sendMessage", 502, times=1000)
+            await bot.push(text_update(EMILY, "the kitchen pipe is leaking", language="en"))
+            await until(lambda: "sendMessage" in fake.calls)
+            await asyncio.sleep(0.2)  # the failure is written back
+            status, body = await health(bot)
+            telegram = body["channels"]["telegram"]
+            assert status == 503 and body["status"] == "failing" and telegram["waiting"] == 1
+            assert telegram["sending"]["status"] == "failing" and telegram["sending"]["since"]
+            assert telegram["receiving"] == {"status": "ok"}
+            fake.fail("sendMessage", 502, times=0)
+            await until(lambda: bot.texts(EMILY))  # tried again after its backoff
+            assert (await health(bot))[0] == 200
 
     asyncio.run(scenario())

@@ -9,7 +9,6 @@ import json
 import logging
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -35,6 +34,7 @@ from telegram.ext import AIORateLimiter, Application
 from bot import metrics
 from bot.channels import TELEGRAM
 from bot.config import TelegramSection
+from bot.runtime.health import Health
 from bot.runtime.inbox import Inbox, first_line
 from bot.runtime.order import InOrder
 from bot.runtime.outbox_sender import RetryLater, Undeliverable
@@ -66,21 +66,6 @@ def wait_before(try_number: int) -> float:
 def _update_id(data: dict[str, Any]) -> int | None:
     value = data.get("update_id")
     return value if isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 2**63 else None
-
-
-@dataclass
-class Health:
-    """Whether Telegram answers: since when it does not, and what it said last."""
-
-    failing_since: datetime | None = None
-    last_error: str = ""
-
-    def ok(self) -> None:
-        self.failing_since, self.last_error = None, ""
-
-    def failed(self, error: str, now: datetime) -> None:
-        self.failing_since = self.failing_since or now
-        self.last_error = error
 
 
 def bare_command(text: str) -> str:

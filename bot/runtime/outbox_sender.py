@@ -27,6 +27,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from bot import metrics
+from bot.runtime.health import Health
 from core.ports import Claim, OutboxMessage, UnitOfWork
 
 log = logging.getLogger(__name__)
@@ -128,6 +129,8 @@ class OutboxSender:
         self.unmarked: dict[Chat, int] = {}
         self.writing: asyncio.Future[None] | None = None
         self.uncertain: set[str] = set()  # keys whose last try may have been delivered all the same
+        self.health: dict[str, Health] = {}  # per channel: whether it takes messages (for /healthz)
+        self.failures_in_a_row = 0
         # Chats served from the table alone, with the keys of what it holds for them that is not sent yet.
         self.owed: dict[Chat, set[str]] = {}
         self.scanned = False  # whether `owed` knows what the table held when this sender started
@@ -189,9 +192,13 @@ class OutboxSender:
             try:
                 busy = await self.send_once() or bool(self.fresh)
                 timeout = self._idle_wait()
-            except Exception:  # a database hiccup must not end delivery; log it and try again later
-                log.exception("outbox: sending failed")
+            except Exception as error:  # a database hiccup must not end delivery; say so and try again later
+                self.failures_in_a_row += 1
+                log.error("outbox: sending failed (%d in a row): %s", self.failures_in_a_row,
+                          str(error).strip().splitlines()[0] if str(error).strip() else repr(error))  # fmt: skip
                 busy, timeout = False, self.idle_poll
+            else:
+                self.failures_in_a_row = 0
             if not busy:
                 waiters = [asyncio.ensure_future(self.wakeup.wait()), asyncio.ensure_future(stopping.wait())]
                 await asyncio.wait(waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
@@ -317,6 +324,11 @@ class OutboxSender:
 
     def _outcome(self, message: OutboxMessage, outcome: str, retry_in: timedelta | None) -> None:
         self.outcomes.append((message, outcome, retry_in))
+        health = self.health.setdefault(message.channel, Health())
+        if outcome == "sent":
+            health.ok()
+        elif outcome.startswith("retry"):  # a chat refusing for good (dead) says nothing about the channel
+            health.failed(outcome.removeprefix("retry: "), self.clock())
         if outcome == "sent":
             chat = chat_of(message)
             self.unmarked[chat] = self.unmarked.get(chat, 0) + 1

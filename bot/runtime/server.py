@@ -6,12 +6,12 @@ import asyncio
 import contextlib
 import logging
 import signal
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import uvicorn
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, func, select
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -21,36 +21,58 @@ from bot import bootstrap, metrics
 from bot.channels.telegram import TelegramChannel
 from bot.channels.telegram import render as telegram_render
 from bot.config import Config
+from bot.runtime.health import Health
 from bot.runtime.outbox_sender import DeadHook, OutboxSender
 from bot.runtime.workers import DeskProcesses, DeskRunner, InLoopDesk, default_workers
 from core.ports import OutboxMessage, UnitOfWork
 from core.services.delivery import undeliverable
 from storage.retention import prune
+from storage.tables import OutboxRow
 
 log = logging.getLogger(__name__)
 
 PRUNE_FIRST_AFTER, PRUNE_EVERY = 60.0, 3600.0  # seconds
 
 
-def build_app(engine: Engine, uow: UnitOfWork, telegram: TelegramChannel | None) -> Starlette:
+def build_app(
+    engine: Engine,
+    telegram: TelegramChannel | None,
+    sender: OutboxSender | None = None,
+    unhealthy_after: timedelta = timedelta(seconds=120),
+) -> Starlette:
     async def healthz(request: Request) -> Response:
-        def check() -> int:
+        """200 while everything works; 503 when the database cannot be reached, or a channel has failed to take or
+        to give messages for longer than unhealthy_after: each channel says since when, why, and what waits."""
+
+        def waiting() -> dict[str, int]:
             with engine.connect() as connection:
-                connection.execute(text("SELECT 1"))
-            with uow:
-                return uow.outbox.pending_count()
+                counted = connection.execute(
+                    select(OutboxRow.channel, func.count())
+                    .where(OutboxRow.status == "pending")
+                    .group_by(OutboxRow.channel)
+                )
+                return {str(channel): int(n) for channel, n in counted}
 
         try:
-            pending = await asyncio.to_thread(check)
+            pending = await asyncio.to_thread(waiting)
         except Exception as error:  # the point of a health check: say so instead of failing
             return JSONResponse({"status": "error", "database": str(error).splitlines()[0]}, status_code=503)
-        body: dict[str, object] = {"status": "ok", "outbox_pending": pending}
-        if telegram is not None:
-            health = telegram.health
-            since = health.failing_since
-            body["telegram"] = {"status": "failing", "since": since.isoformat(), "error": health.last_error} \
-                if since is not None else {"status": "ok"}  # fmt: skip
-        return JSONResponse(body)
+        now = datetime.now(UTC)
+        channels: dict[str, dict[str, object]] = {}
+        failing = False
+        sides = {"telegram": (telegram.health if telegram is not None else None,
+                              sender.health.get("telegram") if sender is not None else None)}  # fmt: skip
+        for name, (receiving, sending) in sides.items():
+            if receiving is None and sending is None:
+                continue
+            report: dict[str, object] = {"waiting": pending.get(name, 0)}
+            for side, health in (("receiving", receiving), ("sending", sending)):
+                health = health or Health()
+                report[side] = health.report()
+                failing = failing or health.failing_for(now) > unhealthy_after
+            channels[name] = report
+        body = {"status": "failing" if failing else "ok", "outbox_pending": sum(pending.values()), "channels": channels}
+        return JSONResponse(body, status_code=503 if failing else 200)
 
     async def metrics_page(request: Request) -> Response:
         return Response(generate_latest(metrics.REGISTRY), media_type=CONTENT_TYPE_LATEST)
@@ -127,7 +149,8 @@ async def run(config: Config) -> None:
     else:
         log.warning("no chat channel is configured: set [telegram] token to serve Telegram")
     server = uvicorn.Server(
-        uvicorn.Config(build_app(engine, uow, telegram), host=config.server.host, port=config.server.port,
+        uvicorn.Config(build_app(engine, telegram, sender, timedelta(seconds=config.server.unhealthy_after_seconds)),
+                       host=config.server.host, port=config.server.port,
                        lifespan="off", log_level="warning")
     )  # fmt: skip
     stopping = asyncio.Event()
