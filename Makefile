@@ -4,7 +4,7 @@ BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 DEMO_DB := baoxiu.db
 
-.PHONY: test console lint i18n triage clean
+.PHONY: test console lint i18n triage faults clean
 
 $(INSTALLED): pyproject.toml
 	test -x $(BIN)/python || python3 -m venv $(VENV)
@@ -25,6 +25,10 @@ lint: $(INSTALLED)
 console: $(INSTALLED)
 	$(BIN)/baoxiu directory load bot/demo_estate.toml
 	$(BIN)/baoxiu console
+
+# The fault run: residents report while baoxiu is killed and PostgreSQL stopped; what every promise came to.
+faults: $(INSTALLED)
+	$(BIN)/python bench/faults.py
 
 # How well triage spots emergencies, on the labelled reports it was and was not tuned on.
 triage: $(INSTALLED)

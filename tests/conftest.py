@@ -80,7 +80,7 @@ def _for_another_mode(item: pytest.Item) -> bool:
 
 # The modules that start `baoxiu run` processes, slowest first. `make test` hands pytest-xdist's workers whole
 # modules (--dist loadfile: a module's deployments start once), and these go first so the workers end together.
-SLOW_FIRST = ("test_telegram.py", "test_harness.py", "test_processes.py", "test_inbound_faults.py")
+SLOW_FIRST = ("test_faults.py", "test_telegram.py", "test_harness.py", "test_processes.py", "test_inbound_faults.py")
 
 
 def _slowness(item: pytest.Item) -> int:

@@ -21,7 +21,7 @@ from typing import Any
 import httpx
 import uvicorn
 from starlette.applications import Starlette
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
@@ -188,7 +188,10 @@ class FakeTelegram:
         method = METHODS.get(request.path_params["method"].casefold(), request.path_params["method"])
         if request.path_params["token"] != TOKEN:
             return JSONResponse({"ok": False, "error_code": 401, "description": "Unauthorized"}, status_code=401)
-        params = await self._params(request)
+        try:
+            params = await self._params(request)
+        except ClientDisconnect:  # the bot died in the middle of its request (a fault run kills it)
+            return Response(status_code=499)
         self.calls.append(method)
         if method == "sendMessage" and str(params.get("chat_id")) in self.blocked:
             refused = {"ok": False, "error_code": 403, "description": "Forbidden: bot was blocked by the user"}

@@ -39,7 +39,7 @@ SCAN_LIMIT = 10_000  # pending messages read at the start, to learn which chats 
 HORIZON = timedelta(days=36_500)  # due() "by then" lists every pending message, due now or not
 # How long a sender's claim on a message lasts unless renewed (a third of it apart): how long what a dead sender
 # held waits before another sender takes it.
-LEASE = timedelta(seconds=8)
+LEASE = timedelta(seconds=5)
 
 
 class RetryLater(Exception):
