@@ -322,6 +322,30 @@ class FakePeopleRepository(PeopleRepository):
         return {a: self.data.last_used[a] for a in addresses if a in self.data.last_used}
 
 
+def claimed(
+    rows: builtins.list[Any], now: datetime, claim: Claim, limit: int, channels: tuple[str, ...] | None
+) -> builtins.list[OutboxMessage]:
+    """SqlAlchemyOutbox.claim's rule over rows in the order they were queued (this fake's and the sender tests'):
+    pending, due and free, none behind an earlier one of the chat not due yet or held by another sender."""
+    taken: builtins.list[OutboxMessage] = []
+    held_back: set[tuple[str, str]] = set()
+    for row in rows:
+        chat = (row.message.channel, row.message.recipient)
+        if row.status != "pending":
+            continue
+        others = row.claimed_until is not None and row.claimed_until >= now and row.claimed_by != claim.sender
+        if row.next_attempt_at > now or others:
+            held_back.add(chat)
+            continue
+        if chat in held_back or (channels is not None and chat[0] not in channels) or len(taken) >= limit:
+            continue
+        uncertain = bool(row.claimed_by) and row.claimed_by != claim.sender and row.claimed_until is not None
+        row.claimed_by, row.claimed_until = claim.sender, claim.until
+        taken.append(replace(row.message, payload=dict(row.message.payload), attempts=row.attempts,
+                             uncertain=uncertain))  # fmt: skip
+    return taken
+
+
 class FakeOutbox(Outbox):
     def __init__(self, data: Data) -> None:
         self.data = data
@@ -341,23 +365,7 @@ class FakeOutbox(Outbox):
     def claim(
         self, now: datetime, claim: Claim, limit: int, channels: tuple[str, ...] | None = None
     ) -> builtins.list[OutboxMessage]:
-        taken: builtins.list[OutboxMessage] = []
-        held_back: set[tuple[str, str]] = set()
-        for row in self.data.outbox:
-            chat = (row.message.channel, row.message.recipient)
-            if row.status != "pending":
-                continue
-            assert row.next_attempt_at is not None
-            others = row.claimed_until is not None and row.claimed_until >= now and row.claimed_by != claim.sender
-            if row.next_attempt_at > now or others:
-                held_back.add(chat)
-                continue
-            if chat in held_back or (channels is not None and chat[0] not in channels) or len(taken) >= limit:
-                continue
-            uncertain = bool(row.claimed_by) and row.claimed_by != claim.sender and row.claimed_until is not None
-            row.claimed_by, row.claimed_until = claim.sender, claim.until
-            taken.append(replace(row.message, attempts=row.attempts, uncertain=uncertain))
-        return taken
+        return claimed(self.data.outbox, now, claim, limit, channels)
 
     def renew(self, claim: Claim) -> None:
         for row in self.data.outbox:

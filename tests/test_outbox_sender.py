@@ -20,6 +20,7 @@ from bot.runtime.outbox_sender import MAX_BACKOFF, OutboxSender, RetryLater, Und
 from core.ports import NOTICE, Claim, Outbox, OutboxMessage, UnitOfWork
 from storage.uow import SqlAlchemyUnitOfWork
 from tests.conftest import NOW
+from tests.fakes import claimed
 
 
 def in_loop(test: Callable[..., Coroutine[Any, Any, None]]) -> Callable[..., None]:
@@ -80,21 +81,7 @@ class MemoryOutbox(Outbox):
         if self.uow.failing_reads:
             self.uow.failing_reads -= 1
             raise DatabaseAway("could not connect to the database")
-        pending = sorted((row for row in self.rows.values() if row.status == "pending"), key=lambda row: row.id)
-        taken: list[OutboxMessage] = []
-        held_back: set[tuple[str, str]] = set()
-        for row in pending:
-            chat = (row.message.channel, row.message.recipient)
-            others = row.claimed_until is not None and row.claimed_until >= now and row.claimed_by != claim.sender
-            if row.next_attempt_at > now or others:
-                held_back.add(chat)
-                continue
-            if chat in held_back or (channels is not None and chat[0] not in channels) or len(taken) >= limit:
-                continue
-            uncertain = bool(row.claimed_by) and row.claimed_by != claim.sender and row.claimed_until is not None
-            row.claimed_by, row.claimed_until = claim.sender, claim.until
-            taken.append(replace(row.message, payload=dict(row.message.payload), attempts=row.attempts,
-                                 uncertain=uncertain))  # fmt: skip
+        taken = claimed(sorted(self.rows.values(), key=lambda row: row.id), now, claim, limit, channels)
         self.done.append(("claim", tuple(m.key for m in taken)))
         return taken
 

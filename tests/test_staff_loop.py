@@ -484,6 +484,24 @@ class TestTypedSteps:
         assert li.says("30").startswith(f"{number}：已告知住户您约 30 分钟后到达。\n")
 
 
+WHERE = lines("""
+    Where is the problem? Tap your home, or type the place.
+    For example: 1-1-1201, 1栋1单元1201, or a shared place like 车库 (garage).""", choices("1-1-1201", "Somewhere else"))  # fmt: skip
+
+
+def answer_the_push_by_number_then_go_on(zhang: Chat, number: str) -> None:
+    """ "Is it fixed?" came in the middle of a report: 1 answers it, the rating follows, then the report goes on."""
+    zhang.run([
+        ("1", lines(f"Glad to hear it! {number} is closed. How would you rate the service?",
+                    choices("⭐", "⭐⭐", "⭐⭐⭐", "⭐⭐⭐⭐", "⭐⭐⭐⭐⭐"))),
+        ("5", lines(f"Thank you for rating {number} ⭐⭐⭐⭐⭐. Anything to add? Write it, or tap Skip.",
+                    choices("Skip"))),
+        ("skip", replies("Thank you!", "Let's continue your report.", WHERE)),
+        ("1", lines("How urgent is it? I suggest: Normal.", choices(
+            "Emergency: unsafe, or water/power/lift out", "Urgent: today, please", "✓ Normal: within a few days"))),
+    ])  # fmt: skip
+
+
 class TestAPushInTheMiddleOfAReport:
     def test_a_number_answers_the_push_and_the_report_is_offered_again_right_after(
         self, zhang: Chat, li: Chat, desk: Desk
@@ -493,20 +511,9 @@ class TestAPushInTheMiddleOfAReport:
         li.inbox()
         for said in ("1", "Start", "Done", "replaced the washer", "None"):
             li.says(said)
-        where = lines("""
-            Where is the problem? Tap your home, or type the place.
-            For example: 1-1-1201, 1栋1单元1201, or a shared place like 车库 (garage).""", choices("1-1-1201", "Somewhere else"))  # fmt: skip
-        zhang.run([("the bedroom light is broken", where)])
+        zhang.run([("the bedroom light is broken", WHERE)])
         assert zhang.inbox().endswith("Is it fixed?\n  1. ✅ Fixed\n  2. ❌ Not fixed")  # arrives mid-report
-        zhang.run([
-            ("1", lines(f"Glad to hear it! {number} is closed. How would you rate the service?",
-                        choices("⭐", "⭐⭐", "⭐⭐⭐", "⭐⭐⭐⭐", "⭐⭐⭐⭐⭐"))),
-            ("5", lines(f"Thank you for rating {number} ⭐⭐⭐⭐⭐. Anything to add? Write it, or tap Skip.",
-                        choices("Skip"))),
-            ("skip", replies("Thank you!", "Let's continue your report.", where)),
-            ("1", lines("How urgent is it? I suggest: Normal.", choices(
-                "Emergency: unsafe, or water/power/lift out", "Urgent: today, please", "✓ Normal: within a few days"))),
-        ])  # fmt: skip
+        answer_the_push_by_number_then_go_on(zhang, number)
 
     def test_a_push_left_unanswered_leaves_the_report_to_go_on(self, zhang: Chat, li: Chat) -> None:
         in_english(li)
@@ -540,21 +547,10 @@ class TestAPushOnAChannelThatDeliversIt:
         assert li.says("1") == yours()  # the job's push: 1 is Accept
         for said in ("Start", "Done", "replaced the washer"):
             li.says(said)
-        where = lines("""
-            Where is the problem? Tap your home, or type the place.
-            For example: 1-1-1201, 1栋1单元1201, or a shared place like 车库 (garage).""", choices("1-1-1201", "Somewhere else"))  # fmt: skip
-        zhang.run([("the bedroom light is broken", where)])
+        zhang.run([("the bedroom light is broken", WHERE)])
         li.says("None")
         li.says("No photo")  # the repair is done: "Is it fixed?" is pushed to the resident, mid-report
-        zhang.run([
-            ("1", lines(f"Glad to hear it! {number} is closed. How would you rate the service?",
-                        choices("⭐", "⭐⭐", "⭐⭐⭐", "⭐⭐⭐⭐", "⭐⭐⭐⭐⭐"))),
-            ("5", lines(f"Thank you for rating {number} ⭐⭐⭐⭐⭐. Anything to add? Write it, or tap Skip.",
-                        choices("Skip"))),
-            ("skip", replies("Thank you!", "Let's continue your report.", where)),
-            ("1", lines("How urgent is it? I suggest: Normal.", choices(
-                "Emergency: unsafe, or water/power/lift out", "Urgent: today, please", "✓ Normal: within a few days"))),
-        ])  # fmt: skip
+        answer_the_push_by_number_then_go_on(zhang, number)
 
     def test_a_list_the_conversation_showed_after_the_push_is_the_one_a_number_picks(
         self, desk: Desk, clock: Clock

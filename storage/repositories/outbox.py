@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -44,6 +45,23 @@ MARK_SENT = (
 )
 
 
+def _earlier_in_chat(holding_back: Callable[[Any], Any]) -> Any:
+    """Whether an earlier message to the same chat, still to send, holds this one back: one that is not due yet,
+    say. Nothing overtakes it."""
+    earlier = aliased(OutboxRow)
+    return (
+        select(earlier.id)
+        .where(
+            earlier.channel == OutboxRow.channel,
+            earlier.recipient == OutboxRow.recipient,
+            earlier.status == "pending",
+            earlier.id < OutboxRow.id,
+            holding_back(earlier),
+        )
+        .exists()
+    )
+
+
 class SqlAlchemyOutbox(Outbox):
     def __init__(self, session: Session) -> None:
         self.session = session
@@ -67,18 +85,7 @@ class SqlAlchemyOutbox(Outbox):
     def due(
         self, now: datetime, limit: int = 100, channels: tuple[str, ...] | None = None, recipient: str | None = None
     ) -> list[OutboxMessage]:
-        waiting = aliased(OutboxRow)
-        earlier_waiting = (
-            select(waiting.id)
-            .where(
-                waiting.channel == OutboxRow.channel,
-                waiting.recipient == OutboxRow.recipient,
-                waiting.status == "pending",
-                waiting.id < OutboxRow.id,
-                waiting.next_attempt_at > now,
-            )
-            .exists()
-        )
+        earlier_waiting = _earlier_in_chat(lambda earlier: earlier.next_attempt_at > now)
         statement = select(OutboxRow).where(
             OutboxRow.status == "pending", OutboxRow.next_attempt_at <= now, ~earlier_waiting
         )
@@ -96,18 +103,9 @@ class SqlAlchemyOutbox(Outbox):
             # One claim at a time across senders, so that two never see the same chat free (its messages are then
             # locked, SKIP LOCKED passes over rows a write-back is changing meanwhile).
             self.session.execute(select(func.pg_advisory_xact_lock(CLAIM_LOCK)))
-        earlier = aliased(OutboxRow)
-        holds_back = (
-            select(earlier.id)
-            .where(
-                earlier.channel == OutboxRow.channel,
-                earlier.recipient == OutboxRow.recipient,
-                earlier.status == "pending",
-                earlier.id < OutboxRow.id,
-                or_(earlier.next_attempt_at > now,
-                    and_(earlier.claimed_until >= now, earlier.claimed_by != claim.sender)),
-            )
-            .exists()
+        holds_back = _earlier_in_chat(
+            lambda earlier: or_(earlier.next_attempt_at > now,
+                                and_(earlier.claimed_until >= now, earlier.claimed_by != claim.sender))
         )  # fmt: skip
         free = or_(OutboxRow.claimed_until.is_(None), OutboxRow.claimed_until < now,
                    OutboxRow.claimed_by == claim.sender)  # fmt: skip
