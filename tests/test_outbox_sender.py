@@ -16,7 +16,7 @@ from typing import Any, Self
 import pytest
 
 from bot import metrics
-from bot.runtime.outbox_sender import MAX_BACKOFF, OutboxSender, RetryLater, Undeliverable, backoff
+from bot.runtime.outbox_sender import GIVE_UP_AFTER, MAX_BACKOFF, OutboxSender, RetryLater, Undeliverable, backoff
 from core.ports import NOTICE, Claim, Outbox, OutboxMessage, UnitOfWork
 from storage.uow import SqlAlchemyUnitOfWork
 from tests.conftest import NOW
@@ -390,6 +390,18 @@ async def test_backoff_goes_by_the_attempts_the_table_counted(attempts: int, wai
 def test_backoff_is_bounded_for_any_count() -> None:
     assert backoff(0) == timedelta(seconds=1)
     assert all(backoff(n) <= MAX_BACKOFF for n in (8, 9, 64, 1024, 10**9))
+
+
+@in_loop
+async def test_a_message_that_keeps_failing_is_given_up_visibly_and_the_chat_goes_on() -> None:
+    given_up: list[tuple[str, str]] = []
+    desk = Desk(idle_poll=0, on_dead=lambda uow, message, reason: given_up.append((message.key, reason)))
+    desk.leave(message("a1", "A"), message("a2", "A"))
+    desk.fail_earlier("a1", attempts=GIVE_UP_AFTER - 1, retry_in=0)
+    desk.telegram.fail("a1", RetryLater("502 Bad Gateway"))
+    await desk.settle()
+    assert given_up == [("a1", f"gave up after {GIVE_UP_AFTER} tries: 502 Bad Gateway")]
+    assert desk.row("a1").status == "dead" and desk.telegram.to("A") == ["a2"]
 
 
 # --- writing outcomes back -------------------------------------------------------------------------------------

@@ -33,6 +33,9 @@ from core.ports import Claim, OutboxMessage, UnitOfWork
 log = logging.getLogger(__name__)
 
 MAX_BACKOFF = timedelta(minutes=5)
+# Tries before a message that keeps failing is given up (about a day, with backoff): marked dead, which on_dead
+# hears of (the person's next address, or a line in the ticket's history), logged and counted in the metrics.
+GIVE_UP_AFTER = 300
 FLUSH_EVERY = 0.1  # seconds: how long a sent message may wait to be marked sent
 PARALLEL_CHATS = 4
 SCAN_LIMIT = 10_000  # pending messages read at the start, to learn which chats the table owes messages to
@@ -304,6 +307,10 @@ class OutboxSender:
                 async with self.parallel:
                     await self.transports[message.channel](message.recipient, message.payload)
             except RetryLater as error:
+                if message.attempts + 1 >= GIVE_UP_AFTER:
+                    self._outcome(message, f"dead: gave up after {message.attempts + 1} tries: {error}", None)
+                    self._settle(message)
+                    continue
                 self._outcome(message, f"retry: {error}", error.after or backoff(message.attempts))
                 if error.unknown:
                     self.uncertain.add(message.key)
