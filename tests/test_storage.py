@@ -607,6 +607,35 @@ class TestOutbox:
             again = uow.outbox.claim(NOW + timedelta(seconds=14), Claim("C", NOW + timedelta(seconds=22)), limit=10)
             assert [m.key for m in again] == ["x2", "z1"]
 
+    def test_a_chats_messages_are_numbered_in_the_order_their_transactions_commit(self, engine: Engine) -> None:
+        """PostgreSQL numbers rows when they are inserted, not when they commit: a transaction queueing for a chat
+        waits for another that queued for it first, or the sender would send the later one first."""
+        if engine.dialect.name != "postgresql":
+            pytest.skip("SQLite has one writer at a time: inserts are in commit order already")
+        first, second = SqlAlchemyUnitOfWork(engine), SqlAlchemyUnitOfWork(engine)
+        order: list[str] = []
+        queued = threading.Event()
+
+        def queue_second() -> None:
+            queued.wait()
+            with second as uow:
+                uow.outbox.add_all([OutboxMessage("b", "telegram", "7001", {"text": "b"})], NOW)
+                order.append("second queued")
+                uow.commit()
+
+        thread = threading.Thread(target=queue_second)
+        thread.start()
+        with first as uow:
+            uow.outbox.add_all([OutboxMessage("a", "telegram", "7001", {"text": "a"})], NOW)
+            queued.set()
+            time.sleep(0.3)  # the second transaction is at its insert meanwhile
+            order.append("first commits")
+            uow.commit()
+        thread.join()
+        assert order == ["first commits", "second queued"]
+        with first as uow:
+            assert [m.key for m in uow.outbox.due(NOW)] == ["a", "b"]
+
     def test_what_was_pushed_to_a_person_since_a_time_is_found_and_answers_are_not(self, any_uow: UnitOfWork) -> None:
         earlier = OutboxMessage(f"{NOTICE}1:2:0", "telegram", "7001", {"text": "earlier"})
         later = OutboxMessage(f"{NOTICE}1:3:0", "telegram", "7001", {"text": "Is it fixed?"})

@@ -34,6 +34,11 @@ def prebuilt(build: Callable[[Callable[..., Any]], Any]) -> Callable[[Session], 
     return statement
 
 
+def chat_lock_key(channel: str, chat: str) -> int:
+    """The advisory lock that orders what transactions queue for one chat by when they commit."""
+    return person_lock_key("outbox", f"{channel}\x00{chat}")
+
+
 def person_lock_key(channel: str, user: str) -> int:
     """A stable 64-bit key for PostgreSQL's advisory lock on one person's turns."""
     digest = hashlib.blake2b(f"{channel}\x00{user}".encode(), digest_size=8).digest()
@@ -92,10 +97,19 @@ class PostgresCursor:
         sql, literals = self._sql(statement)
         self.cursor.execute(sql, {**literals, **self._checked(values)})
 
-    def returned(self, statement: Any, many: list[dict[str, Any]]) -> list[Any]:
-        """The first column of what each row's execution returned, sent in one round trip (a pipeline)."""
+    def returned(self, statement: Any, many: list[dict[str, Any]], locks: list[int] | None = None) -> list[Any]:
+        """The first column of what each row's execution returned, sent in one round trip (a pipeline); with
+        `locks`, first wait for those advisory locks, taken in one order so that two callers cannot deadlock."""
         sql, literals = self._sql(statement)
-        self.cursor.executemany(sql, [{**literals, **self._checked(values)} for values in many], returning=True)
+        if locks:
+            with self.connection.pipeline():  # type: ignore[union-attr]
+                self.cursor.execute(
+                    "SELECT pg_advisory_xact_lock(k) FROM unnest(%(keys)s::bigint[]) AS k ORDER BY k",
+                    {"keys": sorted(set(locks))},
+                )
+                self.cursor.executemany(sql, [{**literals, **self._checked(v)} for v in many], returning=True)
+        else:
+            self.cursor.executemany(sql, [{**literals, **self._checked(v)} for v in many], returning=True)
         returned: list[Any] = []
         while True:
             returned.extend(row[0] for row in self.cursor.fetchall())

@@ -11,7 +11,7 @@ from sqlalchemy import and_, bindparam, func, or_, select, update
 from sqlalchemy.orm import Session, aliased
 
 from core.ports import NOTICE, Claim, Outbox, OutboxMessage
-from storage.repositories._statements import PostgresCursor, prebuilt
+from storage.repositories._statements import PostgresCursor, chat_lock_key, prebuilt
 from storage.tables import OutboxRow
 
 
@@ -75,9 +75,11 @@ class SqlAlchemyOutbox(Outbox):
                    **holder} for m in messages]  # fmt: skip
         postgres = PostgresCursor.of(self.session)
         if postgres is not None:
-            added = set(
-                postgres.returned(OUTBOX_INSERT(self.session), [{**v, "payload": Jsonb(v["payload"])} for v in values])
-            )
+            # A transaction queueing for a chat waits for any other that queued for it to commit, so that a chat's
+            # messages are numbered in the order their transactions commit: the order they go out in.
+            chats = [chat_lock_key(m.channel, m.recipient) for m in messages]
+            rows = [{**v, "payload": Jsonb(v["payload"])} for v in values]
+            added = set(postgres.returned(OUTBOX_INSERT(self.session), rows, locks=chats))
         else:
             added = set(self.session.connection().execute(OUTBOX_INSERT(self.session), values).scalars())
         return [m for m in messages if m.key in added]
