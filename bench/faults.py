@@ -242,6 +242,10 @@ def judge(d: Faulted, run: Run, url: str, folder: Path, crashes: int) -> Figures
         # before it is marked): with repeats taken out, the chat's messages must be the outbox's, in its order.
         if once(got) != once(expected):
             out_of_order += 1
+            pairs = enumerate(zip(once(got), once(expected), strict=False))
+            at = next((n for n, (a, b) in pairs if a != b), min(len(once(got)), len(once(expected))) - 1)
+            print(f"out of order in chat {chat} at message {at}: {once(got)[at][:60]!r} where "
+                  f"{once(expected)[at][:60]!r} was next", file=sys.stderr)  # fmt: skip
     recoveries = [*run.crashes, *run.outages]
     return Figures(len(told), len(stored), len(told - stored), twice, lost, sent_twice, most_in_a_chat, out_of_order,
                    crashes,

@@ -495,6 +495,18 @@ async def test_what_a_dead_sender_held_is_sent_by_another_once_its_claim_runs_ou
     assert metrics.OUTBOX_SENT_AGAIN.labels("telegram")._value.get() == before + 2  # either may have gone already
 
 
+@in_loop
+async def test_a_poke_reads_the_table_at_once_and_sends_each_chat_in_the_order_it_holds() -> None:
+    desk = Desk(idle_poll=60)
+    await desk.settle()  # polled once: the next poll would be a minute away
+    desk.leave(message("a1", "A"), message("b1", "B"), message("a2", "A"))
+    await desk.settle()
+    assert desk.telegram.tried == []
+    desk.sender.poke()
+    await desk.settle()
+    assert (desk.telegram.to("A"), desk.telegram.to("B")) == (["a1", "a2"], ["b1"])
+
+
 # --- restarts and the two paths ---------------------------------------------------------------------------------
 
 

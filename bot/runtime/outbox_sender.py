@@ -157,6 +157,12 @@ class OutboxSender:
         self.fresh.extend(m for m in messages if m.channel in self.transports)
         self.wakeup.set()
 
+    def poke(self, messages: list[OutboxMessage] | None = None) -> None:
+        """Messages were committed to the outbox elsewhere (desk workers, whose answers reach this process in no
+        particular order): read the table now, which has each chat's messages in the order they committed."""
+        self.last_poll = None
+        self.wakeup.set()
+
     async def run(self, stopping: asyncio.Event) -> None:
         renewing = asyncio.create_task(self._renew(stopping))
         try:

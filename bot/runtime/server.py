@@ -130,15 +130,20 @@ async def run(config: Config) -> None:
     desk.sender = sender.claims  # what the desk queues is this sender's from the start (and its workers' too)
     loop = asyncio.get_running_loop()
 
+    # Messages queued in one thread, turn after turn (SQLite), are handed over in memory in the order they committed.
+    # Turns in desk workers (PostgreSQL) end in no particular order as the serving process sees them: the sender is
+    # told to read the table instead, where each chat's messages are in commit order.
+    queued = sender.poke if postgresql else sender.submit
+
     # Desk work outside the loop's thread (a scheduled job, say) hands its messages to the loop's own thread.
     def hand_over(messages: list[OutboxMessage]) -> None:
-        loop.call_soon_threadsafe(sender.submit, messages)
+        loop.call_soon_threadsafe(queued, messages)
 
     desk.queued_listeners.append(hand_over)
-    runner: DeskRunner = InLoopDesk(desk, on_queued=sender.submit)
+    runner: DeskRunner = InLoopDesk(desk, on_queued=queued)
     if postgresql:
         workers = config.server.workers or default_workers()
-        runner = DeskProcesses(config, code, workers, desk, on_queued=sender.submit)
+        runner = DeskProcesses(config, code, workers, desk, on_queued=queued)
         log.info("baoxiu answers messages in %d worker processes", workers)
     for name in unserved(config):
         log.warning("[%s] is set, but this baoxiu does not serve that channel yet; it is ignored", name)
