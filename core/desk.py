@@ -150,7 +150,7 @@ class Desk:
                 uow.conversations.delete(inbound.channel, inbound.resumed_from, inbound.sender)
             conversation = STAFF if speaker.staff is not None else RESIDENT
             capabilities = self.settings.channels.get(inbound.channel, Capabilities())
-            if capabilities.push and inbound.chat_kind is ChatKind.PRIVATE:
+            if capabilities.push and inbound.chat_kind is ChatKind.PRIVATE and inbound.payload is None:
                 state = self._pushed_list_on_screen(uow, inbound, state, now)
             context = Context(
                 estate, speaker, self.settings, locale, Look(uow, estate), inbound.chat_kind, capabilities

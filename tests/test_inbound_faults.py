@@ -139,6 +139,12 @@ class Bot:
         await until(lambda: len(self.fake.messages_to(user)) > before)
         return update_id
 
+    async def health(self) -> tuple[int, dict[str, Any]]:
+        """/healthz: its status and what it says."""
+        async with httpx.AsyncClient() as client:
+            response = await client.get(f"http://127.0.0.1:{self.port}/healthz")
+        return response.status_code, dict(response.json())
+
     async def post(self, body: bytes) -> int:
         """A call to the webhook, as whoever knows its secret might make it; the status it got."""
         async with httpx.AsyncClient() as client:
@@ -321,17 +327,13 @@ def test_telegram_unreachable_at_start_is_tried_again_while_health_says_so_then_
 ) -> None:
     fake.fail("getMe", 502, times=4)
 
-    async def health(bot: Bot) -> dict[str, Any]:
-        async with httpx.AsyncClient() as client:
-            return dict((await client.get(f"http://127.0.0.1:{bot.port}/healthz")).json())
-
     async def scenario() -> None:
         async with serving(engine, fake, tmp_path, "polling") as bot:
-            failing = (await health(bot))["channels"]["telegram"]["receiving"]
+            failing = (await bot.health())[1]["channels"]["telegram"]["receiving"]
             assert failing["status"] == "failing" and failing["error"] == "simulated failure" and failing["since"]
             await until(lambda: fake.calls.count("getMe") >= 5)
             await bot.say(EMILY, "the kitchen pipe is leaking", language="en")
-            assert (await health(bot))["channels"]["telegram"]["receiving"] == {"status": "ok"}
+            assert (await bot.health())[1]["channels"]["telegram"]["receiving"] == {"status": "ok"}
 
     asyncio.run(scenario())
 
@@ -339,26 +341,21 @@ def test_telegram_unreachable_at_start_is_tried_again_while_health_says_so_then_
 def test_health_says_a_channel_fails_to_deliver_since_when_and_what_waits_and_turns_503_past_the_threshold(
     engine: Engine, fake: FakeTelegram, tmp_path: Path
 ) -> None:
-    async def health(bot: Bot) -> tuple[int, dict[str, Any]]:
-        async with httpx.AsyncClient() as client:
-            response = await client.get(f"http://127.0.0.1:{bot.port}/healthz")
-        return response.status_code, dict(response.json())
-
     async def scenario() -> None:
         async with serving(engine, fake, tmp_path, "polling", unhealthy_after=timedelta(0)) as bot:
-            assert await health(bot) == (200, {"status": "ok", "outbox_pending": 0, "channels": {"telegram": {
+            assert await bot.health() == (200, {"status": "ok", "outbox_pending": 0, "channels": {"telegram": {
                 "waiting": 0, "receiving": {"status": "ok"}, "sending": {"status": "ok"}}}})  # fmt: skip
             fake.fail("sendMessage", 502, times=1000)
             await bot.push(text_update(EMILY, "the kitchen pipe is leaking", language="en"))
             await until(lambda: "sendMessage" in fake.calls)
             await asyncio.sleep(0.2)  # the failure is written back
-            status, body = await health(bot)
+            status, body = await bot.health()
             telegram = body["channels"]["telegram"]
             assert status == 503 and body["status"] == "failing" and telegram["waiting"] == 1
             assert telegram["sending"]["status"] == "failing" and telegram["sending"]["since"]
             assert telegram["receiving"] == {"status": "ok"}
             fake.fail("sendMessage", 502, times=0)
             await until(lambda: bot.texts(EMILY))  # tried again after its backoff
-            assert (await health(bot))[0] == 200
+            assert (await bot.health())[0] == 200
 
     asyncio.run(scenario())

@@ -34,8 +34,8 @@ from telegram.ext import AIORateLimiter, Application
 from bot import metrics
 from bot.channels import TELEGRAM
 from bot.config import TelegramSection
-from bot.runtime.health import Health
-from bot.runtime.inbox import Inbox, first_line
+from bot.runtime.health import Health, first_line
+from bot.runtime.inbox import Inbox
 from bot.runtime.order import InOrder
 from bot.runtime.outbox_sender import RetryLater, Undeliverable
 from bot.runtime.pacing import ChatPacer

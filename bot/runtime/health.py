@@ -7,6 +7,12 @@ from datetime import datetime, timedelta
 from typing import Any
 
 
+def first_line(error: BaseException) -> str:
+    """An error in one line, for a log line or a health report: its message's first line, or its type."""
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
+
+
 @dataclass
 class Health:
     failing_since: datetime | None = None

@@ -20,6 +20,7 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
+from bot.runtime.health import first_line
 from core.ports import UnitOfWork
 
 log = logging.getLogger(__name__)
@@ -118,11 +119,6 @@ class Inbox:
         finally:
             self.in_flight.pop(native_id, None)
 
-    async def settled(self) -> None:
-        """Wait until every message started here is answered (or given up for now)."""
-        while self.in_flight:
-            await asyncio.gather(*list(self.in_flight.values()), return_exceptions=True)
-
     async def close(self) -> None:
         """Stop answering: what is not answered yet stays waiting in the database."""
         tasks = list(self.in_flight.values())
@@ -148,8 +144,3 @@ class Inbox:
 
     async def _database(self, work: Callable[[], T]) -> T:
         return await asyncio.to_thread(work) if self.offload else work()
-
-
-def first_line(error: BaseException) -> str:
-    text = str(error).strip()
-    return text.splitlines()[0] if text else type(error).__name__

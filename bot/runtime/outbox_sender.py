@@ -27,7 +27,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from bot import metrics
-from bot.runtime.health import Health
+from bot.runtime.health import Health, first_line
 from core.ports import Claim, OutboxMessage, UnitOfWork
 
 log = logging.getLogger(__name__)
@@ -203,8 +203,7 @@ class OutboxSender:
                 timeout = self._idle_wait()
             except Exception as error:  # a database hiccup must not end delivery; say so and try again later
                 self.failures_in_a_row += 1
-                log.error("outbox: sending failed (%d in a row): %s", self.failures_in_a_row,
-                          str(error).strip().splitlines()[0] if str(error).strip() else repr(error))  # fmt: skip
+                log.error("outbox: sending failed (%d in a row): %s", self.failures_in_a_row, first_line(error))
                 busy, timeout = False, self.idle_poll
             else:
                 self.failures_in_a_row = 0
@@ -346,8 +345,9 @@ class OutboxSender:
             chat = chat_of(message)
             self.unmarked[chat] = self.unmarked.get(chat, 0) + 1
             if message.key in self.uncertain:
-                self.uncertain.discard(message.key)
                 metrics.OUTBOX_SENT_AGAIN.labels(message.channel).inc()
+        if not outcome.startswith("retry"):
+            self.uncertain.discard(message.key)  # settled: nothing more to count
 
     async def _marked(self, chat: Chat) -> None:
         """Until what was sent to the chat is written back: one write for every chat waiting on it at once. While

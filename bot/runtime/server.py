@@ -21,7 +21,7 @@ from bot import bootstrap, metrics
 from bot.channels.telegram import TelegramChannel
 from bot.channels.telegram import render as telegram_render
 from bot.config import Config
-from bot.runtime.health import Health
+from bot.runtime.health import Health, first_line
 from bot.runtime.outbox_sender import DeadHook, OutboxSender
 from bot.runtime.workers import DeskProcesses, DeskRunner, InLoopDesk, default_workers
 from core.ports import OutboxMessage, UnitOfWork
@@ -56,7 +56,7 @@ def build_app(
         try:
             pending = await asyncio.to_thread(waiting)
         except Exception as error:  # the point of a health check: say so instead of failing
-            return JSONResponse({"status": "error", "database": str(error).splitlines()[0]}, status_code=503)
+            return JSONResponse({"status": "error", "database": first_line(error)}, status_code=503)
         now = datetime.now(UTC)
         channels: dict[str, dict[str, object]] = {}
         failing = False
@@ -106,7 +106,7 @@ async def prune_now_and_then(engine: Engine, config: Config, stopping: asyncio.E
         try:
             deleted = await asyncio.to_thread(prune, engine, config.retention.days(), datetime.now(UTC))
         except Exception as error:
-            log.warning("retention: could not delete old rows: %s", str(error).splitlines()[0] if str(error) else error)
+            log.warning("retention: could not delete old rows: %s", first_line(error))
             continue
         if any(deleted.values()):
             log.info("retention: deleted %s", ", ".join(f"{n} from {table}" for table, n in deleted.items() if n))
